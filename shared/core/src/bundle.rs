@@ -1,0 +1,65 @@
+//! A bundle: one uploaded version of an app's web build.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BundleStatus {
+    /// Registered; storage may not hold its bytes yet. Never served.
+    Pending,
+    /// Storage holds exactly `size` bytes hashing to `checksum`.
+    Ready,
+    /// Gone; the version name stays taken so devices never confuse two builds.
+    Deleted,
+}
+
+/// One file of a delta-update manifest (room for the roadmap's delta updates).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    pub file_name: String,
+    pub file_hash: String,
+    pub storage_key: String,
+    #[serde(default)]
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bundle {
+    pub version: String,
+    pub status: BundleStatus,
+    pub size: u64,
+    /// Lowercase SHA-256 hex of the plaintext zip (or the encrypted checksum for E2E bundles).
+    pub checksum: String,
+    #[serde(default)]
+    pub session_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_update_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Where storage keeps the zip; unguessable, never derived from the version.
+    #[serde(default, skip_serializing)]
+    pub storage_key: String,
+    /// SHA-256 of the stored object. Equals `checksum` unless the bundle is encrypted.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub object_sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<Vec<ManifestEntry>>,
+    #[serde(default)]
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_at: Option<i64>,
+}
+
+impl Bundle {
+    pub fn is_ready(&self) -> bool {
+        self.status == BundleStatus::Ready
+    }
+}
+
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}

@@ -1,0 +1,258 @@
+//! The update decision: which channel a device follows and what it gets. Pure: no I/O.
+
+use semver::Version;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::bundle::Bundle;
+use crate::channel::{AutoUpdateRule, BUILTIN, Channel};
+use crate::device_request::{DeviceInfo, Platform};
+use crate::version::{checks_key_id, supports_manifest, supports_metadata};
+
+/// The channel a device follows and why.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved<'a> {
+    pub channel: &'a Channel,
+    /// Set by an operator (or an old plugin through `/channel_self`): no platform or public filter.
+    pub via_override: bool,
+}
+
+/// Step 3 of the protocol. `is_live` says whether a channel's bundle still exists:
+/// a channel whose bundle is gone counts as absent.
+pub fn resolve_channel<'a>(
+    channels: &'a [Channel],
+    override_channel: Option<&str>,
+    default_channel: &str,
+    platform: Platform,
+    is_live: impl Fn(&Channel) -> bool,
+) -> Option<Resolved<'a>> {
+    if let Some(name) = override_channel
+        && let Some(channel) = channels.iter().find(|c| c.name == name && is_live(c))
+    {
+        return Some(Resolved { channel, via_override: true });
+    }
+    let chosen = if default_channel.is_empty() {
+        channels.iter().find(|c| c.public && c.enabled_for(platform))
+    } else {
+        // No fallback to the public channel: the app asked for this one.
+        channels.iter().find(|c| {
+            c.name == default_channel
+                && c.enabled_for(platform)
+                && (c.public || c.allow_device_self_set)
+        })
+    };
+    chosen
+        .filter(|c| is_live(c))
+        .map(|channel| Resolved { channel, via_override: false })
+}
+
+/// Why a device gets no update: a soft error the plugin reads as "no update".
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+    pub extra: Vec<(&'static str, Value)>,
+}
+
+impl Refusal {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Refusal { code, message: message.into(), extra: Vec::new() }
+    }
+
+    /// The protocol's `kind`: `up_to_date`, `blocked` or `failed`.
+    pub fn kind(&self) -> &'static str {
+        kind_of(self.code)
+    }
+}
+
+pub fn kind_of(code: &str) -> &'static str {
+    match code {
+        "no_new_version_available" | "already_on_builtin" => "up_to_date",
+        "disable_auto_update_to_major"
+        | "disable_auto_update_to_minor"
+        | "disable_auto_update_to_patch"
+        | "disable_auto_update_to_metadata"
+        | "disable_auto_update_under_native"
+        | "cannot_update_via_private_channel"
+        | "disabled_platform_ios"
+        | "disabled_platform_android"
+        | "disabled_platform_electron"
+        | "disable_prod_build"
+        | "disable_dev_build"
+        | "disable_device"
+        | "disable_emulator"
+        | "key_id_mismatch" => "blocked",
+        _ => "failed",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision<'a> {
+    /// Send this bundle.
+    Update {
+        bundle: &'a Bundle,
+        with_manifest: bool,
+        with_metadata: bool,
+    },
+    /// Send the bare `{"version":"builtin"}`: current plugins reset to the native bundle.
+    RevertToBuiltin,
+    NoUpdate(Refusal),
+}
+
+fn up_to_date() -> Refusal {
+    Refusal::new("no_new_version_available", "No new version available")
+}
+
+/// Steps 2 and 4–8 of the protocol. `bundle` is the ready bundle the channel points at, if any.
+pub fn decide<'a>(
+    device: &DeviceInfo,
+    app: &App,
+    resolved: Option<Resolved<'_>>,
+    bundle: Option<&'a Bundle>,
+) -> Decision<'a> {
+    if device.plugin_version.as_ref().is_some_and(|p| p.major <= 4) {
+        return Decision::NoUpdate(Refusal::new(
+            "unsupported_plugin_version",
+            "Plugin versions 4 and older are not supported, update @capgo/capacitor-updater",
+        ));
+    }
+    let Some(Resolved { channel, via_override }) = resolved else {
+        return Decision::NoUpdate(Refusal::new(
+            "no_channel",
+            "No channel serves this device: make a channel public or set defaultChannel",
+        ));
+    };
+    let Some(target) = channel.bundle.as_deref() else {
+        return Decision::NoUpdate(Refusal::new("no_bundle", "Cannot get bundle"));
+    };
+    if target == BUILTIN {
+        return if device.on_builtin() {
+            Decision::NoUpdate(up_to_date())
+        } else {
+            Decision::RevertToBuiltin
+        };
+    }
+    let Some(bundle) = bundle else {
+        return Decision::NoUpdate(Refusal::new("no_bundle", "Cannot get bundle"));
+    };
+    let plugin = device.plugin_version.as_ref();
+    if let (Some(sent), Some(recorded), Some(p)) = (&device.key_id, &bundle.key_id, plugin)
+        && sent != recorded
+        && checks_key_id(p)
+    {
+        return Decision::NoUpdate(Refusal::new(
+            "key_id_mismatch",
+            "The bundle was encrypted with another key than the app's public key",
+        ));
+    }
+    if device.version_name == bundle.version {
+        return Decision::NoUpdate(up_to_date());
+    }
+    if let Some(refusal) = channel_rules(device, channel, via_override, bundle) {
+        return Decision::NoUpdate(refusal);
+    }
+    Decision::Update {
+        bundle,
+        with_manifest: bundle.manifest.is_some() && plugin.is_some_and(supports_manifest),
+        with_metadata: app.expose_metadata
+            && (bundle.link.is_some() || bundle.comment.is_some())
+            && plugin.is_some_and(supports_metadata),
+    }
+}
+
+/// Step 7: the channel's flags, in the protocol's order.
+fn channel_rules(
+    device: &DeviceInfo,
+    channel: &Channel,
+    via_override: bool,
+    bundle: &Bundle,
+) -> Option<Refusal> {
+    let native = &device.version_build;
+    // Version rules compare the bundle with the native version, never with the current bundle.
+    let target = if bundle.version == BUILTIN || bundle.version == "unknown" {
+        None
+    } else {
+        Version::parse(&bundle.version).ok()
+    };
+    if !channel.enabled_for(device.platform) {
+        let code = match device.platform {
+            Platform::Ios => "disabled_platform_ios",
+            Platform::Android => "disabled_platform_android",
+            Platform::Electron => "disabled_platform_electron",
+        };
+        return Some(Refusal::new(
+            code,
+            format!("Channel {} is disabled for {}", channel.name, device.platform.as_str()),
+        ));
+    }
+    let rule = channel.disable_auto_update;
+    if let Some(t) = &target
+        && rule == AutoUpdateRule::Major
+        && t.major > native.major
+    {
+        let mut r = Refusal::new("disable_auto_update_to_major", "Cannot upgrade major version");
+        r.extra = vec![
+            ("major", Value::Bool(true)),
+            ("version", Value::String(bundle.version.clone())),
+            ("old", Value::String(device.version_name.clone())),
+        ];
+        return Some(r);
+    }
+    if !channel.public && !channel.allow_device_self_set && !via_override {
+        return Some(Refusal::new(
+            "cannot_update_via_private_channel",
+            "Cannot update via a private channel",
+        ));
+    }
+    if let Some(t) = &target {
+        match rule {
+            AutoUpdateRule::Minor if (t.major, t.minor) != (native.major, native.minor) => {
+                return Some(Refusal::new(
+                    "disable_auto_update_to_minor",
+                    "Cannot upgrade minor version",
+                ));
+            }
+            AutoUpdateRule::Patch
+                if (t.major, t.minor, t.patch) != (native.major, native.minor, native.patch) =>
+            {
+                return Some(Refusal::new(
+                    "disable_auto_update_to_patch",
+                    "Cannot upgrade patch version",
+                ));
+            }
+            AutoUpdateRule::VersionNumber => {
+                let min = bundle
+                    .min_update_version
+                    .as_deref()
+                    .and_then(|m| Version::parse(m).ok());
+                match min {
+                    None => {
+                        return Some(Refusal::new(
+                            "misconfigured_channel",
+                            "The channel compares min_update_version but the bundle has none",
+                        ));
+                    }
+                    Some(min) if min > *native => {
+                        return Some(Refusal::new(
+                            "disable_auto_update_to_metadata",
+                            format!("The bundle needs native version {min} or later"),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+            _ => {}
+        }
+        if channel.disable_auto_update_under_native && *t < *native {
+            return Some(Refusal::new(
+                "disable_auto_update_under_native",
+                "Cannot revert under native version",
+            ));
+        }
+    }
+    let build = |ok: bool, code, msg| (!ok).then(|| Refusal::new(code, msg));
+    build(!(device.is_prod && !channel.allow_prod), "disable_prod_build", "Cannot update production builds on this channel")
+        .or_else(|| build(!(!device.is_prod && !channel.allow_dev), "disable_dev_build", "Cannot update development builds on this channel"))
+        .or_else(|| build(!(!device.is_emulator && !channel.allow_device), "disable_device", "Cannot update physical devices on this channel"))
+        .or_else(|| build(!(device.is_emulator && !channel.allow_emulator), "disable_emulator", "Cannot update emulators on this channel"))
+}

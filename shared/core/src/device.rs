@@ -1,0 +1,105 @@
+//! What devices report: their event log, per-version daily counters, and the device record.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Which daily counter an event moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Counter {
+    Check,
+    Install,
+    Failure,
+}
+
+/// One entry of a device's event log (what `updraft app debug` shows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceEvent {
+    pub app_id: String,
+    pub device_id: String,
+    /// Milliseconds since the epoch, set by the server.
+    pub at: i64,
+    pub action: String,
+    pub version_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub old_version_name: String,
+    pub platform: String,
+    pub version_build: String,
+    #[serde(default)]
+    pub plugin_version: String,
+    pub is_emulator: bool,
+    pub is_prod: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub custom_id: String,
+    /// For update checks: the answer (`1.4.0`, `no_new_version_available`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    /// The counter this event moves (real production devices only).
+    #[serde(default, skip_serializing)]
+    pub counter: Option<Counter>,
+    /// Whether the device record follows this event (failures do not change it).
+    #[serde(default, skip_serializing)]
+    pub updates_device: bool,
+}
+
+impl DeviceEvent {
+    /// The bundle version without the `:file` suffix of per-file failure reports.
+    pub fn bundle_version(&self) -> &str {
+        self.version_name
+            .split_once(':')
+            .map_or(self.version_name.as_str(), |(v, _)| v)
+    }
+}
+
+/// Per version and UTC day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailyStat {
+    pub version: String,
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    pub checks: u64,
+    pub installs: u64,
+    pub failures: u64,
+}
+
+/// Keep the newest this many events per device…
+pub const EVENTS_PER_DEVICE: usize = 1000;
+/// …and none older than this.
+pub const EVENT_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// `YYYY-MM-DD` of a UTC millisecond timestamp (Howard Hinnant's civil-from-days).
+pub fn utc_day(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days() {
+        assert_eq!(utc_day(0), "1970-01-01");
+        assert_eq!(utc_day(951_782_400_000), "2000-02-29");
+        assert_eq!(utc_day(1_795_000_000_000), "2026-11-18");
+        assert_eq!(utc_day(-1), "1969-12-31");
+    }
+}

@@ -1,0 +1,308 @@
+//! The fields every device request carries, parsed and validated to the protocol's error codes.
+
+use semver::Version;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::app::is_valid_app_id;
+use crate::error::ApiError;
+use crate::version::{normalize_native, parse_plugin};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Ios,
+    Android,
+    Electron,
+}
+
+impl Platform {
+    pub fn parse(s: &str) -> Option<Platform> {
+        match s {
+            "ios" => Some(Platform::Ios),
+            "android" => Some(Platform::Android),
+            "electron" => Some(Platform::Electron),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Ios => "ios",
+            Platform::Android => "android",
+            Platform::Electron => "electron",
+        }
+    }
+}
+
+/// Longest free-text field we accept from a device; the plugin sends far shorter values.
+pub const MAX_TEXT: usize = 256;
+
+/// A device request's common fields, normalised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceInfo {
+    pub app_id: String,
+    /// Lowercased UUID.
+    pub device_id: String,
+    pub platform: Platform,
+    pub custom_id: String,
+    /// Normalised native version.
+    pub version_build: Version,
+    pub version_code: String,
+    pub version_os: String,
+    /// The bundle the device runs now, `builtin` replaced by the native version.
+    pub version_name: String,
+    pub plugin_version: Option<Version>,
+    pub is_emulator: bool,
+    pub is_prod: bool,
+    pub default_channel: String,
+    pub install_source: Option<String>,
+    pub key_id: Option<String>,
+}
+
+impl DeviceInfo {
+    /// Counted in stats: real phones running production builds.
+    pub fn is_real(&self) -> bool {
+        self.is_prod && !self.is_emulator
+    }
+    pub fn native(&self) -> String {
+        self.version_build.to_string()
+    }
+    /// Current plugins report the native version as `version_name` while on the builtin bundle.
+    pub fn on_builtin(&self) -> bool {
+        self.version_name == self.native()
+    }
+}
+
+/// How strict a route is about optional fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strictness {
+    /// `/updates`, `/channel_self`: `version_build` must be semver.
+    Check,
+    /// `/stats`: `version_build` may be absent; `custom_id` ≤ 36.
+    Stats,
+}
+
+/// Parses the raw body. `invalid_json_parse_body` for bytes that are not JSON.
+pub fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request("invalid_json_parse_body", format!("Cannot parse json: {e}"))
+    })
+}
+
+pub fn as_object(value: &Value) -> Result<&Map<String, Value>, ApiError> {
+    value
+        .as_object()
+        .ok_or_else(|| ApiError::bad_request("invalid_json_body", "the body must be a JSON object"))
+}
+
+fn schema(msg: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_json_body", msg)
+}
+
+/// An optional string field, bounded. `null` counts as absent.
+pub fn opt_str<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    max: usize,
+) -> Result<Option<&'a str>, ApiError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s.as_str())),
+        Some(Value::String(_)) => Err(schema(format!("`{key}` is longer than {max} characters"))),
+        Some(_) => Err(schema(format!("`{key}` must be a string"))),
+    }
+}
+
+pub fn opt_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>, ApiError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(schema(format!("`{key}` must be a boolean"))),
+    }
+}
+
+pub fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// Validates the fields shared by every device route.
+pub fn parse_device(obj: &Map<String, Value>, strictness: Strictness) -> Result<DeviceInfo, ApiError> {
+    let app_id = match obj.get("app_id") {
+        None | Some(Value::Null) => {
+            return Err(ApiError::bad_request("missing_app_id", "app_id is required"));
+        }
+        Some(Value::String(s)) if s.is_empty() => {
+            return Err(ApiError::bad_request("missing_app_id", "app_id is required"));
+        }
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return Err(schema("`app_id` must be a string")),
+    };
+    let device_id = match obj.get("device_id") {
+        None | Some(Value::Null) => {
+            return Err(ApiError::bad_request("missing_device_id", "device_id is required"));
+        }
+        Some(Value::String(s)) if s.is_empty() => {
+            return Err(ApiError::bad_request("missing_device_id", "device_id is required"));
+        }
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return Err(schema("`device_id` must be a string")),
+    };
+    if !is_valid_app_id(app_id) {
+        return Err(schema(format!(
+            "app_id `{}` is not a reverse domain such as com.example.app",
+            truncate(app_id)
+        )));
+    }
+    if device_id.len() > 36 || !is_uuid(device_id) {
+        return Err(schema(format!("device_id `{}` is not a UUID", truncate(device_id))));
+    }
+    let platform = match opt_str(obj, "platform", 16)? {
+        Some(p) => Platform::parse(p).ok_or_else(|| {
+            schema(format!("platform `{p}` is not one of ios, android, electron"))
+        })?,
+        None => return Err(schema("`platform` is required")),
+    };
+    let custom_max = match strictness {
+        Strictness::Stats => 36,
+        Strictness::Check => MAX_TEXT,
+    };
+    let custom_id = opt_str(obj, "custom_id", custom_max)?.unwrap_or("").to_string();
+    let version_code = opt_str(obj, "version_code", MAX_TEXT)?.unwrap_or("").to_string();
+    let version_os = opt_str(obj, "version_os", MAX_TEXT)?.unwrap_or("").to_string();
+    let raw_build = opt_str(obj, "version_build", MAX_TEXT)?;
+    let version_build = match (raw_build, strictness) {
+        (Some(raw), _) => normalize_native(raw).ok_or_else(|| {
+            ApiError::bad_request(
+                "semver_error",
+                format!(
+                    "Native version: {} doesn't follow semver convention, please follow https://semver.org",
+                    truncate(raw)
+                ),
+            )
+        })?,
+        (None, Strictness::Stats) => Version::new(0, 0, 0),
+        (None, Strictness::Check) => return Err(schema("`version_build` is required")),
+    };
+    let raw_name = opt_str(obj, "version_name", MAX_TEXT)?.unwrap_or("builtin");
+    let version_name = if raw_name == "builtin" || raw_name.is_empty() && strictness == Strictness::Check {
+        version_build.to_string()
+    } else {
+        raw_name.to_string()
+    };
+    let plugin_version = opt_str(obj, "plugin_version", 64)?.and_then(parse_plugin);
+    let is_emulator = opt_bool(obj, "is_emulator")?.unwrap_or(false);
+    let is_prod = opt_bool(obj, "is_prod")?.unwrap_or(true);
+    let default_channel = opt_str(obj, "defaultChannel", 64)?.unwrap_or("").to_string();
+    let install_source = opt_str(obj, "install_source", 64)?.map(str::to_string);
+    let key_id = opt_str(obj, "key_id", 64)?.filter(|k| !k.is_empty()).map(str::to_string);
+    Ok(DeviceInfo {
+        app_id: app_id.to_string(),
+        device_id: device_id.to_ascii_lowercase(),
+        platform,
+        custom_id,
+        version_build,
+        version_code,
+        version_os,
+        version_name,
+        plugin_version,
+        is_emulator,
+        is_prod,
+        default_channel,
+        install_source,
+        key_id,
+    })
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> Value {
+        json!({
+            "platform": "ios", "device_id": "6AAB1F2B-6B2A-4F4C-9D4B-1A2B3C4D5E6F",
+            "app_id": "com.example.app", "custom_id": "", "version_build": "1.2",
+            "version_code": "12", "version_os": "17.0", "version_name": "builtin",
+            "plugin_version": "8.51.14", "is_emulator": false, "is_prod": true,
+            "defaultChannel": ""
+        })
+    }
+
+    fn code_of(mutate: impl FnOnce(&mut Map<String, Value>)) -> &'static str {
+        let mut v = base();
+        mutate(v.as_object_mut().unwrap());
+        match parse_device(v.as_object().unwrap(), Strictness::Check) {
+            Ok(_) => "ok",
+            Err(e) => {
+                assert_eq!(e.status, 400);
+                e.code
+            }
+        }
+    }
+
+    #[test]
+    fn normalises() {
+        let d = parse_device(base().as_object().unwrap(), Strictness::Check).unwrap();
+        assert_eq!(d.device_id, "6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f");
+        assert_eq!(d.native(), "1.2.0");
+        assert_eq!(d.version_name, "1.2.0", "builtin is replaced by the native version");
+        assert!(d.on_builtin());
+        assert_eq!(d.platform, Platform::Ios);
+    }
+
+    #[test]
+    fn defaults() {
+        let d = parse_device(
+            json!({"app_id":"com.a.b","device_id":"6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f","platform":"android","version_build":"2"})
+                .as_object()
+                .unwrap(),
+            Strictness::Check,
+        )
+        .unwrap();
+        assert!(!d.is_emulator);
+        assert!(d.is_prod);
+        assert_eq!(d.plugin_version, None);
+    }
+
+    #[test]
+    fn error_codes() {
+        type Mutation = Box<dyn FnOnce(&mut Map<String, Value>)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            ("ok", Box::new(|_| {})),
+            ("missing_app_id", Box::new(|o| { o.remove("app_id"); })),
+            ("missing_app_id", Box::new(|o| { o.insert("app_id".into(), json!("")); })),
+            ("missing_device_id", Box::new(|o| { o.remove("device_id"); })),
+            ("invalid_json_body", Box::new(|o| { o.insert("app_id".into(), json!(12)); })),
+            ("invalid_json_body", Box::new(|o| { o.insert("app_id".into(), json!("nodots")); })),
+            ("invalid_json_body", Box::new(|o| { o.insert("device_id".into(), json!("not-a-uuid")); })),
+            ("invalid_json_body", Box::new(|o| { o.insert("device_id".into(), json!(["x"])); })),
+            ("invalid_json_body", Box::new(|o| { o.insert("platform".into(), json!("windows")); })),
+            ("invalid_json_body", Box::new(|o| { o.remove("platform"); })),
+            ("invalid_json_body", Box::new(|o| { o.insert("is_prod".into(), json!("yes")); })),
+            ("invalid_json_body", Box::new(|o| { o.insert("custom_id".into(), json!("x".repeat(5000))); })),
+            ("invalid_json_body", Box::new(|o| { o.insert("version_name".into(), json!({"a":1})); })),
+            ("invalid_json_body", Box::new(|o| { o.remove("version_build"); })),
+            ("semver_error", Box::new(|o| { o.insert("version_build".into(), json!("1.2.3.4")); })),
+            ("semver_error", Box::new(|o| { o.insert("version_build".into(), json!("banana")); })),
+        ];
+        for (i, (want, mutate)) in cases.into_iter().enumerate() {
+            assert_eq!(code_of(mutate), want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn not_json_and_not_object() {
+        assert_eq!(parse_body(b"{nope").unwrap_err().code, "invalid_json_parse_body");
+        let v = parse_body(b"[1,2]").unwrap();
+        assert_eq!(as_object(&v).unwrap_err().code, "invalid_json_body");
+    }
+}

@@ -1,0 +1,22 @@
+//! Updraft's domain, shared by every Lambda function, `updraft serve` and the tests.
+//!
+//! Knows no storage technology: adapters implement the ports in [`store`] and [`blobs`].
+
+pub mod app;
+pub mod blobs;
+pub mod bundle;
+pub mod channel;
+pub mod decision;
+pub mod device;
+pub mod device_request;
+pub mod error;
+pub mod http_util;
+pub mod key;
+pub mod routes;
+pub mod state;
+pub mod store;
+pub mod version;
+
+pub use error::ApiError;
+pub use routes::{Job, handle, handle_jobs};
+pub use state::State;

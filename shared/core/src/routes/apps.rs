@@ -1,0 +1,112 @@
+//! `/v1/apps`.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::allow;
+use crate::app::{App, is_valid_app_id};
+use crate::device::now_ms;
+use crate::error::ApiError;
+use crate::http_util::{Req, Resp, created, ok, parse_json};
+use crate::key::Mode;
+use crate::state::State;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewApp {
+    app_id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    expose_metadata: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppPatch {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    expose_metadata: Option<bool>,
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() || name.len() > 128 {
+        return Err(ApiError::bad_request("invalid_name", "the app name must have 1 to 128 characters"));
+    }
+    Ok(())
+}
+
+pub async fn create(state: &State, req: &Req) -> Result<Resp, ApiError> {
+    let body: NewApp = parse_json(req.body())?;
+    allow(state, req, Mode::All, Some(&body.app_id)).await?;
+    if !is_valid_app_id(&body.app_id) {
+        return Err(ApiError::bad_request(
+            "invalid_app_id",
+            format!("`{}` is not a reverse-domain app id such as com.example.app", body.app_id),
+        ));
+    }
+    let name = body.name.unwrap_or_else(|| body.app_id.clone());
+    check_name(&name)?;
+    let app = App {
+        app_id: body.app_id,
+        name,
+        expose_metadata: body.expose_metadata,
+        created_at: now_ms(),
+    };
+    state.store.create_app(&app).await?;
+    Ok(created(&app))
+}
+
+pub async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
+    let key = allow(state, req, Mode::Read, None).await?;
+    let apps: Vec<App> = state
+        .store
+        .list_apps()
+        .await?
+        .into_iter()
+        .filter(|a| key.allows_app(&a.app_id))
+        .collect();
+    Ok(ok(&apps))
+}
+
+/// The app, or 404; the caller must already be allowed on it.
+pub async fn existing(state: &State, app_id: &str) -> Result<App, ApiError> {
+    state
+        .store
+        .get_app(app_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no app {app_id}")))
+}
+
+pub async fn get(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::Read, Some(app_id)).await?;
+    Ok(ok(&existing(state, app_id).await?))
+}
+
+pub async fn update(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::All, Some(app_id)).await?;
+    let patch: AppPatch = parse_json(req.body())?;
+    let mut app = existing(state, app_id).await?;
+    if let Some(name) = patch.name {
+        check_name(&name)?;
+        app.name = name;
+    }
+    if let Some(e) = patch.expose_metadata {
+        app.expose_metadata = e;
+    }
+    state.store.update_app(&app).await?;
+    Ok(ok(&app))
+}
+
+pub async fn delete(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::All, Some(app_id)).await?;
+    existing(state, app_id).await?;
+    let keys = state.store.delete_app(app_id).await?;
+    for key in keys {
+        if let Err(e) = state.blobs.delete(&key).await {
+            tracing::warn!(%key, error = %e, "could not delete a bundle's bytes");
+        }
+    }
+    Ok(ok(&json!({"app_id": app_id, "deleted": true})))
+}

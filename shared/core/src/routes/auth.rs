@@ -1,0 +1,92 @@
+//! Bearer API keys: who is calling, and may they do this to this app.
+
+use http::header::AUTHORIZATION;
+
+use crate::device::now_ms;
+use crate::error::ApiError;
+use crate::http_util::Req;
+use crate::key::{ApiKey, Mode, hash_key, new_key_id, new_secret};
+use crate::state::State;
+use crate::store::StoreResult;
+
+/// The key behind the request's `Authorization: Bearer …`, or 401.
+pub async fn authenticate(state: &State, req: &Req) -> Result<ApiKey, ApiError> {
+    let header = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::unauthorized("missing `Authorization: Bearer <api key>` header"))?;
+    let secret = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <api key>`"))?;
+    // Looking up by hash means the secret itself is never compared byte by byte.
+    let key = state
+        .store
+        .key_by_hash(&hash_key(secret))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
+    if key.expires_at.is_some_and(|t| t <= now_ms()) {
+        return Err(ApiError::unauthorized("this API key has expired"));
+    }
+    Ok(key)
+}
+
+/// 403 unless the key has at least `mode`, and access to `app` when one is named.
+pub fn require(key: &ApiKey, mode: Mode, app: Option<&str>) -> Result<(), ApiError> {
+    if key.mode < mode {
+        return Err(ApiError::forbidden(format!(
+            "this key has mode `{}`; this needs `{}`",
+            key.mode.as_str(),
+            mode.as_str()
+        )));
+    }
+    if let Some(app) = app
+        && !key.allows_app(app)
+    {
+        return Err(ApiError::forbidden(format!("this key has no access to app {app}")));
+    }
+    Ok(())
+}
+
+/// Authenticates and authorises in one step.
+pub async fn allow(state: &State, req: &Req, mode: Mode, app: Option<&str>) -> Result<ApiKey, ApiError> {
+    let key = authenticate(state, req).await?;
+    require(&key, mode, app)?;
+    Ok(key)
+}
+
+/// First start: when no key exists, make one of mode `all`, from `given` or fresh.
+/// Returns the secret when one was generated (to show once), and whether a key was created.
+pub async fn bootstrap_admin_key(state: &State, given: Option<&str>) -> StoreResult<Bootstrap> {
+    if state.store.count_keys().await? > 0 {
+        return Ok(Bootstrap::Existing);
+    }
+    let (secret, generated) = match given.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => (s.to_string(), false),
+        None => (new_secret(), true),
+    };
+    let key = ApiKey {
+        id: new_key_id(),
+        name: "admin (bootstrap)".into(),
+        mode: Mode::All,
+        apps: None,
+        hash: hash_key(&secret),
+        created_at: now_ms(),
+        expires_at: None,
+    };
+    state.store.create_key(&key).await?;
+    Ok(if generated { Bootstrap::Generated(secret) } else { Bootstrap::FromEnv })
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Bootstrap {
+    /// Keys already exist; nothing was done.
+    Existing,
+    /// The given secret became the admin key.
+    FromEnv,
+    /// A fresh admin key; print it once.
+    Generated(String),
+}

@@ -1,0 +1,193 @@
+//! `/channel_self`: a device picks its channel (setChannel, getChannel, unset, listChannels).
+
+use http::Method;
+use serde_json::{Map, Value, json};
+
+use super::updates::{device_event, on_premise_app};
+use crate::app::is_valid_app_id;
+use crate::channel::Channel;
+use crate::device_request::{DeviceInfo, Platform, Strictness, as_object, opt_str, parse_body, parse_device};
+use crate::error::ApiError;
+use crate::http_util::{Req, Resp, ok, query_pairs};
+use crate::state::State;
+use crate::store::AppView;
+use crate::version::keeps_channel_locally;
+
+pub async fn handle(state: &State, req: &Req) -> Result<Resp, ApiError> {
+    match *req.method() {
+        Method::POST => set(state, req).await,
+        Method::PUT => get(state, req).await,
+        Method::DELETE => unset(state, req).await,
+        Method::GET => list(state, req).await,
+        _ => Err(ApiError::new(
+            http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "use POST, PUT, DELETE or GET on /channel_self",
+        )),
+    }
+}
+
+fn soft(code: &'static str, message: &str) -> ApiError {
+    ApiError::soft(code, message)
+}
+
+/// Query parameters as a JSON object, booleans and all, so one validator serves both forms.
+fn query_object(req: &Req) -> Map<String, Value> {
+    query_pairs(req.uri().query())
+        .into_iter()
+        .map(|(k, v)| {
+            let value = match (k.as_str(), v.as_str()) {
+                ("is_emulator" | "is_prod", "true") => Value::Bool(true),
+                ("is_emulator" | "is_prod", "false") => Value::Bool(false),
+                _ => Value::String(v),
+            };
+            (k, value)
+        })
+        .collect()
+}
+
+async fn app_view(state: &State, device: &DeviceInfo) -> Result<AppView, ApiError> {
+    state
+        .store
+        .app_view(&device.app_id)
+        .await?
+        .ok_or_else(|| on_premise_app(&device.app_id))
+}
+
+fn is_new(device: &DeviceInfo) -> bool {
+    device.plugin_version.as_ref().is_some_and(keeps_channel_locally)
+}
+
+fn public_for(view: &AppView, platform: Platform) -> Option<&Channel> {
+    view.channels.iter().find(|c| c.public && c.enabled_for(platform))
+}
+
+fn body_device(req: &Req) -> Result<(DeviceInfo, Map<String, Value>), ApiError> {
+    let value = parse_body(req.body())?;
+    let obj = as_object(&value)?.clone();
+    Ok((parse_device(&obj, Strictness::Check)?, obj))
+}
+
+/// The operator's or an old plugin's stored choice, with its channel.
+async fn stored_override<'a>(state: &State, view: &'a AppView, device: &DeviceInfo) -> Result<Option<&'a Channel>, ApiError> {
+    if !view.has_overrides {
+        return Ok(None);
+    }
+    let name = state.store.get_override(&device.app_id, &device.device_id).await?;
+    Ok(name.and_then(|n| view.channels.iter().find(|c| c.name == n)))
+}
+
+async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
+    let (device, obj) = body_device(req)?;
+    let wanted = opt_str(&obj, "channel", 64)?.unwrap_or("").to_string();
+    let view = app_view(state, &device).await?;
+    let new = is_new(&device);
+    let current = if new { None } else { stored_override(state, &view, &device).await? };
+    if wanted.is_empty() {
+        return Err(soft("missing_channel", "Missing channel"));
+    }
+    if current.is_some_and(|c| !c.allow_device_self_set) {
+        return Err(soft("cannot_override", "An operator set this device's channel; it cannot be changed from the device"));
+    }
+    let Some(target) = view.channels.iter().find(|c| c.name == wanted) else {
+        return Err(soft("channel_not_found", "Cannot find channel").with("channel", wanted));
+    };
+    if !target.allow_device_self_set {
+        let err = if target.public {
+            soft(
+                "public_channel_self_set_not_allowed",
+                "This channel is public and does not allow device self-assignment. Unset the channel and the device will use the public channel.",
+            )
+        } else {
+            soft("channel_self_set_not_allowed", "This channel does not allow devices to self associate")
+        };
+        return Err(err.with("channel", wanted));
+    }
+    state.store.enqueue_event(device_event(&device, "setChannel", Some(wanted.clone())));
+    if new {
+        return Ok(ok(&json!({"status": "ok", "allowSet": true})));
+    }
+    if public_for(&view, device.platform).is_some_and(|p| p.name == wanted) {
+        state.store.delete_override(&device.app_id, &device.device_id).await?;
+    } else if current.is_none_or(|c| c.name != wanted) {
+        state.store.set_override(&device.app_id, &device.device_id, &wanted).await?;
+    }
+    Ok(ok(&json!({"status": "ok"})))
+}
+
+async fn get(state: &State, req: &Req) -> Result<Resp, ApiError> {
+    let (device, obj) = body_device(req)?;
+    let sent = opt_str(&obj, "channel", 64)?.unwrap_or("").to_string();
+    let view = app_view(state, &device).await?;
+    if is_new(&device) {
+        if !sent.is_empty() {
+            return Ok(ok(&json!({"channel": sent, "status": "override", "allowSet": true})));
+        }
+    } else if let Some(c) = stored_override(state, &view, &device).await? {
+        return Ok(ok(&json!({"channel": c.name, "status": "override", "allowSet": c.allow_device_self_set})));
+    }
+    let default = if device.default_channel.is_empty() {
+        public_for(&view, device.platform)
+    } else {
+        view.channels.iter().find(|c| c.name == device.default_channel)
+    };
+    match default {
+        Some(c) => Ok(ok(&json!({"channel": c.name, "status": "default"}))),
+        None => Err(soft("channel_not_found", "Cannot find channel")),
+    }
+}
+
+async fn unset(state: &State, req: &Req) -> Result<Resp, ApiError> {
+    // Old plugins send query parameters; accept a JSON body too.
+    let obj = if req.body().iter().all(u8::is_ascii_whitespace) {
+        query_object(req)
+    } else {
+        as_object(&parse_body(req.body())?)?.clone()
+    };
+    let device = parse_device(&obj, Strictness::Check)?;
+    let view = app_view(state, &device).await?;
+    if is_new(&device) {
+        return Ok(ok(&json!({"status": "ok"})));
+    }
+    match stored_override(state, &view, &device).await? {
+        Some(c) if c.allow_device_self_set => {
+            state.store.delete_override(&device.app_id, &device.device_id).await?;
+            Ok(ok(&json!({"status": "ok"})))
+        }
+        _ => Err(soft("cannot_override", "This device has no channel it may unset itself")),
+    }
+}
+
+fn bad_query(msg: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_query_parameters", msg)
+}
+
+async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
+    let q = query_object(req);
+    let app_id = q.get("app_id").and_then(Value::as_str).ok_or_else(|| bad_query("app_id is required"))?;
+    if !is_valid_app_id(app_id) {
+        return Err(bad_query(format!("app_id `{}` is not a reverse domain", app_id.chars().take(64).collect::<String>())));
+    }
+    let platform = q
+        .get("platform")
+        .and_then(Value::as_str)
+        .and_then(Platform::parse)
+        .ok_or_else(|| bad_query("platform must be ios, android or electron"))?;
+    let flag = |k: &str, default: bool| match q.get(k) {
+        None => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(bad_query(format!("{k} must be true or false"))),
+    };
+    let is_emulator = flag("is_emulator", false)?;
+    let is_prod = flag("is_prod", true)?;
+    let view = state.store.app_view(app_id).await?.ok_or_else(|| on_premise_app(app_id))?;
+    let channels: Vec<Value> = view
+        .channels
+        .iter()
+        .filter(|c| c.enabled_for(platform) && (c.public || c.allow_device_self_set))
+        .filter(|c| if is_emulator { c.allow_emulator } else { c.allow_device })
+        .filter(|c| if is_prod { c.allow_prod } else { c.allow_dev })
+        .map(|c| json!({"id": c.id, "name": c.name, "public": c.public, "allow_self_set": c.allow_device_self_set}))
+        .collect();
+    Ok(ok(&channels))
+}

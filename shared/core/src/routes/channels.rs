@@ -1,0 +1,116 @@
+//! `/v1/apps/{app}/channels`: channels, their flags and the bundle they serve.
+
+use serde_json::{Map, Value, json};
+
+use super::apps::existing;
+use super::auth::allow;
+use crate::channel::{BUILTIN, Channel, is_valid_channel_name};
+use crate::device::now_ms;
+use crate::error::ApiError;
+use crate::http_util::{Req, Resp, created, ok, parse_json};
+use crate::key::Mode;
+use crate::state::State;
+
+/// The fields a client may set; everything else (id, timestamps) is ours.
+const SETTABLE: [&str; 13] = [
+    "public",
+    "ios",
+    "android",
+    "electron",
+    "allow_device_self_set",
+    "allow_emulator",
+    "allow_device",
+    "allow_dev",
+    "allow_prod",
+    "disable_auto_update",
+    "disable_auto_update_under_native",
+    "bundle",
+    "name",
+];
+
+/// Applies a JSON patch of settable fields onto a channel, with serde's type checks.
+fn apply(channel: &Channel, patch: &Map<String, Value>, allow_name: bool) -> Result<Channel, ApiError> {
+    let mut value = serde_json::to_value(channel).unwrap_or_default();
+    for (k, v) in patch {
+        if !SETTABLE.contains(&k.as_str()) || (k == "name" && !allow_name) {
+            return Err(ApiError::bad_request("invalid_json_body", format!("unknown or read-only field `{k}`")));
+        }
+        value[k] = v.clone();
+    }
+    serde_json::from_value(value).map_err(|e| ApiError::bad_request("invalid_json_body", format!("invalid channel: {e}")))
+}
+
+/// A channel may only point at a ready bundle of its app, or at builtin.
+async fn check_bundle(state: &State, app_id: &str, channel: &Channel) -> Result<(), ApiError> {
+    let Some(version) = channel.bundle.as_deref() else { return Ok(()) };
+    if version == BUILTIN {
+        return Ok(());
+    }
+    match state.store.get_bundle(app_id, version).await? {
+        Some(b) if b.is_ready() => Ok(()),
+        Some(_) => Err(ApiError::conflict("bundle_not_ready", format!("bundle {version} is not ready: finalize its upload first"))),
+        None => Err(ApiError::not_found(format!("no bundle {version} in {app_id}"))),
+    }
+}
+
+pub async fn create(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::Write, Some(app_id)).await?;
+    let body: Map<String, Value> = parse_json(req.body())?;
+    let name = match body.get("name") {
+        Some(Value::String(n)) => n.clone(),
+        _ => return Err(ApiError::bad_request("invalid_json_body", "`name` (a string) is required")),
+    };
+    if !is_valid_channel_name(&name) {
+        return Err(ApiError::bad_request(
+            "invalid_channel_name",
+            "channel names have 1 to 64 letters, digits, `-`, `_` or `.`",
+        ));
+    }
+    existing(state, app_id).await?;
+    let mut channel = apply(&Channel::new(&name), &body, true)?;
+    channel.created_at = now_ms();
+    channel.updated_at = channel.created_at;
+    check_bundle(state, app_id, &channel).await?;
+    let saved = state.store.create_channel(app_id, &channel).await?;
+    Ok(created(&saved))
+}
+
+pub async fn list(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::Read, Some(app_id)).await?;
+    existing(state, app_id).await?;
+    Ok(ok(&state.store.list_channels(app_id).await?))
+}
+
+async fn existing_channel(state: &State, app_id: &str, name: &str) -> Result<Channel, ApiError> {
+    state
+        .store
+        .get_channel(app_id, name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no channel {name} in {app_id}")))
+}
+
+pub async fn get(state: &State, req: &Req, app_id: &str, name: &str) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::Read, Some(app_id)).await?;
+    Ok(ok(&existing_channel(state, app_id, name).await?))
+}
+
+pub async fn update(state: &State, req: &Req, app_id: &str, name: &str) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::Write, Some(app_id)).await?;
+    let body: Map<String, Value> = parse_json(req.body())?;
+    let current = existing_channel(state, app_id, name).await?;
+    if body.get("name").is_some_and(|n| n.as_str() != Some(name)) {
+        return Err(ApiError::bad_request("invalid_json_body", "a channel cannot be renamed"));
+    }
+    let mut channel = apply(&current, &body, true)?;
+    channel.updated_at = now_ms();
+    check_bundle(state, app_id, &channel).await?;
+    Ok(ok(&state.store.update_channel(app_id, &channel).await?))
+}
+
+pub async fn delete(state: &State, req: &Req, app_id: &str, name: &str) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::Write, Some(app_id)).await?;
+    if !state.store.delete_channel(app_id, name).await? {
+        return Err(ApiError::not_found(format!("no channel {name} in {app_id}")));
+    }
+    Ok(ok(&json!({"name": name, "deleted": true})))
+}

@@ -1,0 +1,75 @@
+//! `/v1/apps/{app}/devices/{device}/…`: operator overrides and a device's recent events.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::apps::existing;
+use super::auth::allow;
+use crate::device_request::is_uuid;
+use crate::error::ApiError;
+use crate::http_util::{Req, Resp, ok, parse_json, query_pairs};
+use crate::key::Mode;
+use crate::state::State;
+
+fn device_id(raw: &str) -> Result<String, ApiError> {
+    if !is_uuid(raw) {
+        return Err(ApiError::bad_request("invalid_device_id", format!("`{raw}` is not a device UUID")));
+    }
+    Ok(raw.to_ascii_lowercase())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideBody {
+    channel: String,
+}
+
+pub async fn get_override(state: &State, req: &Req, app_id: &str, device: &str) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::Read, Some(app_id)).await?;
+    let device = device_id(device)?;
+    existing(state, app_id).await?;
+    let channel = state.store.get_override(app_id, &device).await?;
+    Ok(ok(&json!({"device_id": device, "channel": channel})))
+}
+
+pub async fn set_override(state: &State, req: &Req, app_id: &str, device: &str) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::Write, Some(app_id)).await?;
+    let device = device_id(device)?;
+    let body: OverrideBody = parse_json(req.body())?;
+    existing(state, app_id).await?;
+    if state.store.get_channel(app_id, &body.channel).await?.is_none() {
+        return Err(ApiError::not_found(format!("no channel {} in {app_id}", body.channel)));
+    }
+    state.store.set_override(app_id, &device, &body.channel).await?;
+    Ok(ok(&json!({"device_id": device, "channel": body.channel})))
+}
+
+pub async fn delete_override(state: &State, req: &Req, app_id: &str, device: &str) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::Write, Some(app_id)).await?;
+    let device = device_id(device)?;
+    existing(state, app_id).await?;
+    let deleted = state.store.delete_override(app_id, &device).await?;
+    Ok(ok(&json!({"device_id": device, "deleted": deleted})))
+}
+
+pub async fn events(state: &State, req: &Req, app_id: &str, device: &str) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::Read, Some(app_id)).await?;
+    let device = device_id(device)?;
+    let mut since = 0i64;
+    let mut limit = 200usize;
+    for (k, v) in query_pairs(req.uri().query()) {
+        match k.as_str() {
+            "since" => since = v.parse().map_err(|_| ApiError::bad_request("invalid_query_parameters", "since must be milliseconds since the epoch"))?,
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|l| (1..=1000).contains(l))
+                    .ok_or_else(|| ApiError::bad_request("invalid_query_parameters", "limit must be 1 to 1000"))?
+            }
+            _ => {}
+        }
+    }
+    existing(state, app_id).await?;
+    Ok(ok(&state.store.device_events(app_id, &device, since, limit).await?))
+}

@@ -1,0 +1,78 @@
+//! `/v1/keys` and `/v1/whoami`.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{allow, authenticate};
+use crate::app::is_valid_app_id;
+use crate::device::now_ms;
+use crate::error::ApiError;
+use crate::http_util::{Req, Resp, created, ok, parse_json};
+use crate::key::{ApiKey, Mode, hash_key, new_key_id, new_secret};
+use crate::state::State;
+
+pub async fn whoami(state: &State, req: &Req) -> Result<Resp, ApiError> {
+    let key = authenticate(state, req).await?;
+    Ok(ok(&key))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    name: String,
+    mode: Mode,
+    #[serde(default)]
+    apps: Option<Vec<String>>,
+    #[serde(default)]
+    expires_at: Option<i64>,
+}
+
+pub async fn create(state: &State, req: &Req) -> Result<Resp, ApiError> {
+    let caller = allow(state, req, Mode::All, None).await?;
+    let body: NewKey = parse_json(req.body())?;
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 128 {
+        return Err(ApiError::bad_request("invalid_name", "a key name of 1 to 128 characters is required"));
+    }
+    if let Some(apps) = &body.apps {
+        if let Some(bad) = apps.iter().find(|a| !is_valid_app_id(a)) {
+            return Err(ApiError::bad_request("invalid_app_id", format!("`{bad}` is not an app id")));
+        }
+        // A key limited to some apps cannot mint a key for others.
+        if let Some(bad) = apps.iter().find(|a| !caller.allows_app(a)) {
+            return Err(ApiError::forbidden(format!("this key has no access to app {bad}")));
+        }
+    } else if caller.apps.is_some() {
+        return Err(ApiError::forbidden("a key limited to some apps cannot create a key for every app"));
+    }
+    if body.expires_at.is_some_and(|t| t <= now_ms()) {
+        return Err(ApiError::bad_request("invalid_expiry", "expires_at is in the past"));
+    }
+    let secret = new_secret();
+    let key = ApiKey {
+        id: new_key_id(),
+        name: name.to_string(),
+        mode: body.mode,
+        apps: body.apps,
+        hash: hash_key(&secret),
+        created_at: now_ms(),
+        expires_at: body.expires_at,
+    };
+    state.store.create_key(&key).await?;
+    let mut value = serde_json::to_value(&key).unwrap_or_default();
+    value["key"] = json!(secret);
+    Ok(created(&value))
+}
+
+pub async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::All, None).await?;
+    Ok(ok(&state.store.list_keys().await?))
+}
+
+pub async fn delete(state: &State, req: &Req, id: &str) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::All, None).await?;
+    if !state.store.delete_key(id).await? {
+        return Err(ApiError::not_found(format!("no key {id}")));
+    }
+    Ok(ok(&json!({"id": id, "deleted": true})))
+}

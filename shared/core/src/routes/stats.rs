@@ -1,0 +1,218 @@
+//! `POST /stats` (device events, single or batched) and `GET /v1/apps/{app}/stats`.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use super::apps::existing;
+use super::auth::allow;
+use super::updates::{device_event, on_premise_app};
+use crate::device::{Counter, DeviceEvent};
+use crate::device_request::{DeviceInfo, MAX_TEXT, Strictness, opt_str, parse_body, parse_device};
+use crate::error::ApiError;
+use crate::http_util::{Req, Resp, ok};
+use crate::key::Mode;
+use crate::state::State;
+use crate::version::download_fail_is_real;
+
+/// Every action the plugin sends.
+pub const ACTIONS: &[&str] = &[
+    "set", "set_fail", "update_fail", "delete", "reset", "set_next", "download_fail",
+    "download_0", "download_10", "download_20", "download_30", "download_40", "download_50",
+    "download_60", "download_70", "download_80", "download_90", "download_complete",
+    "download_zip_start", "download_zip_complete", "download_manifest_start",
+    "download_manifest_complete", "download_manifest_file_fail", "download_manifest_checksum_fail",
+    "download_manifest_brotli_fail", "finish_download_fail", "manifest_path_fail",
+    "windows_path_fail", "canonical_path_fail", "directory_path_fail", "unzip_fail",
+    "low_mem_fail", "decrypt_fail", "checksum_fail", "checksum_required",
+    "insufficient_disk_space", "app_moved_to_foreground", "app_moved_to_background",
+    "app_launch_start", "app_launch_ready", "app_launch_timeout", "blocked_by_server_url",
+    "rate_limit_reached", "app_crash", "app_crash_native", "app_anr", "app_killed_low_memory",
+    "app_killed_excessive_resource_usage", "app_initialization_failure",
+    "webview_javascript_error", "webview_unhandled_rejection", "webview_resource_error",
+    "webview_security_policy_violation", "webview_unclean_restart", "webview_render_process_gone",
+    "webview_content_process_terminated", "webview_dom_content_loaded", "webview_page_loaded",
+    "os_version_changed", "native_app_version_changed", "ping", "get", "uninstall",
+    "app_memory_warning",
+];
+
+pub const MAX_BATCH: usize = 200;
+const MAX_METADATA_KEYS: usize = 30;
+const MAX_METADATA_KEY: usize = 64;
+const MAX_METADATA_VALUE: usize = 2048;
+
+/// A validated event, or one that is accepted but deliberately not recorded.
+enum Parsed {
+    Record(DeviceEvent),
+    Ignore,
+}
+
+fn schema(msg: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_json_body", msg)
+}
+
+fn parse_event(value: &Value) -> Result<(DeviceInfo, Parsed), ApiError> {
+    let obj = value.as_object().ok_or_else(|| schema("each event must be a JSON object"))?;
+    let device = parse_device(obj, Strictness::Stats)?;
+    let action = opt_str(obj, "action", 64)?.ok_or_else(|| schema("`action` is required"))?;
+    if !ACTIONS.contains(&action) {
+        return Err(schema(format!("unknown action `{action}`")));
+    }
+    if action == "download_fail" && !device.plugin_version.as_ref().is_some_and(download_fail_is_real) {
+        return Ok((device, Parsed::Ignore));
+    }
+    let old = opt_str(obj, "old_version_name", MAX_TEXT)?.unwrap_or("").to_string();
+    let metadata = parse_metadata(obj)?;
+    let failure = action.ends_with("_fail");
+    let mut event = device_event(&device, action, None);
+    event.old_version_name = old;
+    event.metadata = metadata;
+    event.updates_device = !failure;
+    event.counter = if !device.is_real() {
+        None
+    } else if action == "set" {
+        Some(Counter::Install)
+    } else if failure {
+        Some(Counter::Failure)
+    } else {
+        None
+    };
+    Ok((device, Parsed::Record(event)))
+}
+
+fn parse_metadata(obj: &Map<String, Value>) -> Result<Option<Map<String, Value>>, ApiError> {
+    let map = match obj.get("metadata") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err(schema("`metadata` must be an object")),
+    };
+    if map.len() > MAX_METADATA_KEYS {
+        return Err(schema(format!("`metadata` has more than {MAX_METADATA_KEYS} keys")));
+    }
+    for (k, v) in map {
+        if k.chars().count() > MAX_METADATA_KEY {
+            return Err(schema(format!("a `metadata` key is longer than {MAX_METADATA_KEY} characters")));
+        }
+        let len = match v {
+            Value::String(s) => s.chars().count(),
+            other => other.to_string().len(),
+        };
+        if len > MAX_METADATA_VALUE {
+            return Err(schema(format!("`metadata.{k}` is longer than {MAX_METADATA_VALUE} characters")));
+        }
+    }
+    Ok(Some(map.clone()))
+}
+
+/// Versions the server need not know: the native bundle and unknown ones.
+fn needs_no_bundle(event: &DeviceEvent) -> bool {
+    let v = event.bundle_version();
+    v.is_empty() || v == "builtin" || v == "unknown" || v == event.version_build
+}
+
+/// Checks the version exists, caching lookups for the batch.
+async fn version_known(
+    state: &State,
+    event: &DeviceEvent,
+    cache: &mut HashMap<String, bool>,
+) -> Result<bool, ApiError> {
+    if needs_no_bundle(event) {
+        return Ok(true);
+    }
+    let v = event.bundle_version().to_string();
+    if let Some(known) = cache.get(&v) {
+        return Ok(*known);
+    }
+    let known = state.store.get_bundle(&event.app_id, &v).await?.is_some();
+    cache.insert(v, known);
+    Ok(known)
+}
+
+fn version_not_found(event: &DeviceEvent) -> ApiError {
+    ApiError::soft("version_not_found", "Version not found")
+        .with("app_id", event.app_id.clone())
+        .with("version_name", event.version_name.clone())
+}
+
+pub async fn post(state: &State, req: &Req) -> Result<Resp, ApiError> {
+    match parse_body(req.body())? {
+        Value::Array(items) => batch(state, &items).await,
+        value @ Value::Object(_) => single(state, &value).await,
+        _ => Err(schema("the body must be an event object or an array of events")),
+    }
+}
+
+async fn single(state: &State, value: &Value) -> Result<Resp, ApiError> {
+    let (device, parsed) = parse_event(value)?;
+    if state.store.get_app(&device.app_id).await?.is_none() {
+        return Err(on_premise_app(&device.app_id));
+    }
+    let Parsed::Record(mut event) = parsed else {
+        return Ok(ok(&json!({"status": "ok"})));
+    };
+    if !version_known(state, &event, &mut HashMap::new()).await? {
+        event.counter = None;
+        state.store.record_events(&[event.clone()]).await?;
+        return Err(version_not_found(&event));
+    }
+    state.store.record_events(&[event]).await?;
+    Ok(ok(&json!({"status": "ok"})))
+}
+
+fn item_error(index: usize, e: &ApiError) -> Value {
+    json!({"status": "error", "error": e.code, "message": e.message, "index": index})
+}
+
+async fn batch(state: &State, items: &[Value]) -> Result<Resp, ApiError> {
+    if items.len() > MAX_BATCH {
+        return Err(schema(format!("a batch holds at most {MAX_BATCH} events")));
+    }
+    let mut app_ids = items.iter().filter_map(|i| i.get("app_id").and_then(Value::as_str));
+    if let Some(first) = app_ids.next()
+        && app_ids.any(|a| a != first)
+    {
+        return Ok(ApiError::soft("mixed_app_ids", "All events in a batch must have the same app_id").into_response());
+    }
+    let mut results = Vec::with_capacity(items.len());
+    let mut events = Vec::with_capacity(items.len());
+    let mut app_known: Option<bool> = None;
+    let mut versions = HashMap::new();
+    for (index, item) in items.iter().enumerate() {
+        let (device, parsed) = match parse_event(item) {
+            Ok(p) => p,
+            Err(e) => {
+                results.push(item_error(index, &e));
+                continue;
+            }
+        };
+        let known = match app_known {
+            Some(k) => k,
+            None => *app_known.insert(state.store.get_app(&device.app_id).await?.is_some()),
+        };
+        if !known {
+            results.push(item_error(index, &on_premise_app(&device.app_id)));
+            continue;
+        }
+        if let Parsed::Record(mut event) = parsed {
+            if version_known(state, &event, &mut versions).await? {
+                events.push(event);
+            } else {
+                results.push(item_error(index, &version_not_found(&event)));
+                event.counter = None;
+                events.push(event);
+                continue;
+            }
+        }
+        results.push(json!({"status": "ok", "index": index}));
+    }
+    if !events.is_empty() {
+        state.store.record_events(&events).await?;
+    }
+    Ok(ok(&json!({"status": "ok", "results": results})))
+}
+
+pub async fn daily(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::Read, Some(app_id)).await?;
+    existing(state, app_id).await?;
+    Ok(ok(&state.store.daily_stats(app_id).await?))
+}

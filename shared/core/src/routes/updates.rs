@@ -1,0 +1,188 @@
+//! `POST /updates`: the update check (the hot path), and `POST /updates/manifest_size`.
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::bundle::Bundle;
+use crate::decision::{Decision, decide, resolve_channel};
+use crate::device::{Counter, DeviceEvent, now_ms};
+use crate::device_request::{DeviceInfo, Strictness, as_object, parse_body, parse_device};
+use crate::error::ApiError;
+use crate::http_util::{Req, Resp, ok};
+use crate::state::State;
+use crate::store::AppView;
+
+pub fn on_premise_app(app_id: &str) -> ApiError {
+    ApiError::new(
+        http::StatusCode::TOO_MANY_REQUESTS,
+        "on_premise_app",
+        format!("App {app_id} is not served by this server"),
+    )
+}
+
+#[derive(Serialize)]
+struct ManifestFile<'a> {
+    file_name: &'a str,
+    file_hash: &'a str,
+    download_url: String,
+}
+
+#[derive(Serialize)]
+struct UpdateAvailable<'a> {
+    version: &'a str,
+    url: String,
+    checksum: &'a str,
+    session_key: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest: Option<Vec<ManifestFile<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<&'a str>,
+}
+
+/// Parses and validates a device body into the device and the raw object.
+pub(super) fn device_body(req: &Req) -> Result<(DeviceInfo, Map<String, Value>), ApiError> {
+    let value = parse_body(req.body())?;
+    let obj = as_object(&value)?.clone();
+    let device = parse_device(&obj, Strictness::Check)?;
+    Ok((device, obj))
+}
+
+/// Loads what the decision needs: the app (429 if unknown) and the device's override.
+async fn load(state: &State, device: &DeviceInfo) -> Result<(AppView, Option<String>), ApiError> {
+    let view = state
+        .store
+        .app_view(&device.app_id)
+        .await?
+        .ok_or_else(|| on_premise_app(&device.app_id))?;
+    let over = if view.has_overrides {
+        state.store.get_override(&device.app_id, &device.device_id).await?
+    } else {
+        None
+    };
+    Ok((view, over))
+}
+
+pub async fn check(state: &State, req: &Req) -> Result<Resp, ApiError> {
+    let (device, _) = device_body(req)?;
+    let (view, over) = load(state, &device).await?;
+    let resolved = resolve_channel(
+        &view.channels,
+        over.as_deref(),
+        &device.default_channel,
+        device.platform,
+        |c| c.bundle_version().is_none_or(|v| view.served_bundle(v).is_some()),
+    );
+    let bundle = resolved
+        .and_then(|r| r.channel.bundle_version())
+        .and_then(|v| view.served_bundle(v));
+    let decision = decide(&device, &view.app, resolved, bundle);
+    let (resp, outcome) = match decision {
+        Decision::Update { bundle, with_manifest, with_metadata } => {
+            (ok(&update_body(state, bundle, with_manifest, with_metadata)), bundle.version.clone())
+        }
+        Decision::RevertToBuiltin => (ok(&json!({"version": "builtin"})), "builtin".to_string()),
+        Decision::NoUpdate(refusal) => {
+            let mut err = ApiError::soft(refusal.code, refusal.message.clone()).with("kind", refusal.kind());
+            for (k, v) in &refusal.extra {
+                err = err.with(k, v.clone());
+            }
+            (err.into_response(), refusal.code.to_string())
+        }
+    };
+    state.store.enqueue_event(check_event(&device, outcome));
+    Ok(resp)
+}
+
+fn update_body<'a>(state: &State, bundle: &'a Bundle, with_manifest: bool, with_metadata: bool) -> UpdateAvailable<'a> {
+    UpdateAvailable {
+        version: &bundle.version,
+        url: state.blobs.download_url(&bundle.storage_key),
+        checksum: &bundle.checksum,
+        session_key: &bundle.session_key,
+        manifest: with_manifest.then(|| {
+            bundle
+                .manifest
+                .iter()
+                .flatten()
+                .map(|f| ManifestFile {
+                    file_name: &f.file_name,
+                    file_hash: &f.file_hash,
+                    download_url: state.blobs.download_url(&f.storage_key),
+                })
+                .collect()
+        }),
+        link: if with_metadata { bundle.link.as_deref() } else { None },
+        comment: if with_metadata { bundle.comment.as_deref() } else { None },
+    }
+}
+
+/// An update check, for the device's log and the daily `checks` counter.
+pub(super) fn check_event(device: &DeviceInfo, outcome: String) -> DeviceEvent {
+    device_event(device, "get", Some(outcome))
+}
+
+pub(super) fn device_event(device: &DeviceInfo, action: &str, outcome: Option<String>) -> DeviceEvent {
+    DeviceEvent {
+        app_id: device.app_id.clone(),
+        device_id: device.device_id.clone(),
+        at: now_ms(),
+        action: action.to_string(),
+        version_name: device.version_name.clone(),
+        old_version_name: String::new(),
+        platform: device.platform.as_str().to_string(),
+        version_build: device.native(),
+        plugin_version: device.plugin_version.as_ref().map(ToString::to_string).unwrap_or_default(),
+        is_emulator: device.is_emulator,
+        is_prod: device.is_prod,
+        custom_id: device.custom_id.clone(),
+        outcome,
+        metadata: None,
+        counter: (action == "get" && device.is_real()).then_some(Counter::Check),
+        updates_device: true,
+    }
+}
+
+/// The size of the files a device still needs for a delta update.
+pub async fn manifest_size(state: &State, req: &Req) -> Result<Resp, ApiError> {
+    let (device, obj) = device_body(req)?;
+    let version = match obj.get("version") {
+        Some(Value::String(v)) if !v.is_empty() && v.len() <= 64 => v.clone(),
+        _ => return Err(ApiError::bad_request("invalid_json_body", "`version` (the bundle version) is required")),
+    };
+    let wanted = match obj.get("manifest") {
+        Some(Value::Array(items)) if items.len() <= 10_000 => items,
+        _ => return Err(ApiError::bad_request("invalid_json_body", "`manifest` must be an array of {file_name, file_hash}")),
+    };
+    if state.store.get_app(&device.app_id).await?.is_none() {
+        return Err(on_premise_app(&device.app_id));
+    }
+    let bundle = state.store.get_bundle(&device.app_id, &version).await?.filter(Bundle::is_ready);
+    let files = bundle.as_ref().and_then(|b| b.manifest.as_ref());
+    let mut out = Vec::with_capacity(wanted.len());
+    let (mut total, mut known) = (0u64, 0u64);
+    for item in wanted {
+        let (Some(name), Some(hash)) = (
+            item.get("file_name").and_then(Value::as_str),
+            item.get("file_hash").and_then(Value::as_str),
+        ) else {
+            return Err(ApiError::bad_request("invalid_json_body", "each manifest entry needs string `file_name` and `file_hash`"));
+        };
+        match files.and_then(|fs| fs.iter().find(|f| f.file_hash == hash)) {
+            Some(f) => {
+                known += 1;
+                total += f.size;
+                out.push(json!({"file_name": name, "file_hash": hash,
+                    "download_url": state.blobs.download_url(&f.storage_key), "size": f.size}));
+            }
+            None => out.push(json!({"file_name": name, "file_hash": hash, "error": "size_unknown"})),
+        }
+    }
+    Ok(ok(&json!({
+        "totalSize": total,
+        "knownFiles": known,
+        "unknownFiles": wanted.len() as u64 - known,
+        "files": out,
+    })))
+}

@@ -1,0 +1,144 @@
+//! Ports: what the handlers need from storage, named after access patterns, not tables.
+
+use async_trait::async_trait;
+
+use crate::app::App;
+use crate::bundle::Bundle;
+use crate::channel::Channel;
+use crate::device::{DailyStat, DeviceEvent};
+use crate::key::ApiKey;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreError {
+    NotFound(String),
+    /// A conditional write lost: the record exists, is in use, or changed meanwhile.
+    Conflict { code: &'static str, message: String },
+    /// A reference to something that cannot be used (a channel pointing at a pending bundle).
+    Invalid { code: &'static str, message: String },
+    /// Storage could not be reached or failed: a fault of ours, never the caller's.
+    Unavailable(String),
+}
+
+impl StoreError {
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        StoreError::Conflict { code, message: message.into() }
+    }
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        StoreError::Invalid { code, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::NotFound(m) => write!(f, "not found: {m}"),
+            StoreError::Conflict { code, message } | StoreError::Invalid { code, message } => {
+                write!(f, "{code}: {message}")
+            }
+            StoreError::Unavailable(m) => write!(f, "storage unavailable: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything an update check reads about an app, in one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppView {
+    pub app: App,
+    pub channels: Vec<Channel>,
+    /// The ready bundles that channels point at.
+    pub served: Vec<Bundle>,
+    /// Lets the hot path skip the override lookup for apps that have none.
+    pub has_overrides: bool,
+}
+
+impl AppView {
+    pub fn served_bundle(&self, version: &str) -> Option<&Bundle> {
+        self.served.iter().find(|b| b.version == version)
+    }
+}
+
+/// Outcome of registering a bundle version.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Registered {
+    Created(Bundle),
+    /// Same version, size and checksum, still pending: the retry of an interrupted upload.
+    StillPending(Bundle),
+}
+
+#[async_trait]
+pub trait AppStore: Send + Sync {
+    /// Conflict `app_exists` when the id is taken.
+    async fn create_app(&self, app: &App) -> StoreResult<()>;
+    /// Replaces name and flags of an existing app; NotFound otherwise.
+    async fn update_app(&self, app: &App) -> StoreResult<()>;
+    async fn get_app(&self, app_id: &str) -> StoreResult<Option<App>>;
+    async fn list_apps(&self) -> StoreResult<Vec<App>>;
+    /// Removes the app and everything under it. Returns the storage keys of its bundles.
+    async fn delete_app(&self, app_id: &str) -> StoreResult<Vec<String>>;
+    /// The hot path's one read.
+    async fn app_view(&self, app_id: &str) -> StoreResult<Option<AppView>>;
+}
+
+#[async_trait]
+pub trait ChannelStore: Send + Sync {
+    /// Assigns the numeric id. Conflict `channel_exists`; a `bundle` that is not ready → Invalid.
+    /// Making it public un-publics any other channel sharing a platform, atomically.
+    async fn create_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel>;
+    /// Replaces the channel's fields (not its id or name) under the same rules as create.
+    async fn update_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel>;
+    async fn get_channel(&self, app_id: &str, name: &str) -> StoreResult<Option<Channel>>;
+    async fn list_channels(&self, app_id: &str) -> StoreResult<Vec<Channel>>;
+    /// Also removes device overrides to it. Returns whether it existed.
+    async fn delete_channel(&self, app_id: &str, name: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait BundleStore: Send + Sync {
+    /// Put if the version is new; see `Registered`. Conflict `version_exists` otherwise.
+    async fn register_bundle(&self, app_id: &str, bundle: &Bundle) -> StoreResult<Registered>;
+    async fn get_bundle(&self, app_id: &str, version: &str) -> StoreResult<Option<Bundle>>;
+    /// Every bundle that is not deleted, newest first.
+    async fn list_bundles(&self, app_id: &str) -> StoreResult<Vec<Bundle>>;
+    /// Pending → ready, only if still pending with the same checksum.
+    async fn mark_ready(&self, app_id: &str, version: &str, at: i64) -> StoreResult<Bundle>;
+    /// Conflict `bundle_in_use` while a channel serves it. Keeps a tombstone so the
+    /// version cannot be reused. Returns the deleted bundle (for its storage key).
+    async fn delete_bundle(&self, app_id: &str, version: &str) -> StoreResult<Bundle>;
+}
+
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    async fn set_override(&self, app_id: &str, device_id: &str, channel: &str) -> StoreResult<()>;
+    async fn delete_override(&self, app_id: &str, device_id: &str) -> StoreResult<bool>;
+    async fn get_override(&self, app_id: &str, device_id: &str) -> StoreResult<Option<String>>;
+    /// Appends to the event logs, moves counters, updates device records — in one write.
+    async fn record_events(&self, events: &[DeviceEvent]) -> StoreResult<()>;
+    /// Off the answer path: may be buffered and written in batches. Never blocks.
+    fn enqueue_event(&self, event: DeviceEvent);
+    /// Oldest first, at most `limit`, strictly after `since` (ms).
+    async fn device_events(
+        &self,
+        app_id: &str,
+        device_id: &str,
+        since: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<DeviceEvent>>;
+    async fn daily_stats(&self, app_id: &str) -> StoreResult<Vec<DailyStat>>;
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn create_key(&self, key: &ApiKey) -> StoreResult<()>;
+    async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>>;
+    async fn list_keys(&self) -> StoreResult<Vec<ApiKey>>;
+    async fn delete_key(&self, id: &str) -> StoreResult<bool>;
+    async fn count_keys(&self) -> StoreResult<u64>;
+}
+
+/// One adapter provides every port.
+pub trait Store: AppStore + ChannelStore + BundleStore + DeviceStore + KeyStore {}
+impl<T: AppStore + ChannelStore + BundleStore + DeviceStore + KeyStore> Store for T {}
