@@ -1,0 +1,127 @@
+//! `updraft serve`: every route in one process, on the embedded store.
+
+mod blob_routes;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State as AxState;
+use http::{Request, Response};
+use updraft_core::routes::{Bootstrap, body_limit, bootstrap_admin_key, too_large};
+use updraft_core::State;
+use updraft_embedded::{LocalBlobs, SqliteStore};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8787", env = "UPDRAFT_LISTEN")]
+    pub listen: SocketAddr,
+    /// Where the SQLite file, the bundles and the URL-signing secret live.
+    #[arg(long, default_value = "./.updraft", env = "UPDRAFT_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// The URL devices and the CLI reach this server at (used in download and upload URLs).
+    /// Defaults to http://<listen address>.
+    #[arg(long, env = "UPDRAFT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+#[derive(Clone)]
+struct Host {
+    state: State,
+    blobs: LocalBlobs,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_string();
+    let db_path = args.data_dir.join("updraft.db");
+    let store = SqliteStore::open(&db_path).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", db_path.display()))?;
+    let blobs = LocalBlobs::open(&args.data_dir, &public_url).context("cannot prepare the blob directory")?;
+    let state = State::new(Arc::new(store.clone()), Arc::new(blobs.clone()));
+
+    let given = std::env::var("UPDRAFT_ADMIN_KEY").ok();
+    match bootstrap_admin_key(&state, given.as_deref()).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+        Bootstrap::Existing => {}
+        Bootstrap::FromEnv => eprintln!("updraft: created an admin API key from UPDRAFT_ADMIN_KEY"),
+        Bootstrap::Generated(secret) => {
+            eprintln!("updraft: no API key existed, so one was created (mode `all`). It is shown only this once:");
+            eprintln!();
+            eprintln!("    {secret}");
+            eprintln!();
+            eprintln!("updraft: log in with: updraft login {secret} --api-url {public_url}");
+        }
+    }
+
+    let host = Host { state, blobs };
+    let app = Router::new().fallback(dispatch).with_state(host);
+    // Tests and scripts read this line to find the port.
+    println!("updraft serve: listening on http://{addr} (public URL {public_url}, data in {})", args.data_dir.display());
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+    store.close();
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn dispatch(AxState(host): AxState<Host>, req: Request<Body>) -> Response<Body> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let resp = if path.starts_with("/blobs/") {
+        blob_routes::handle(&host.blobs, req).await
+    } else {
+        core_route(&host.state, req).await
+    };
+    tracing::info!(
+        method = %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        ms = format!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
+        "request"
+    );
+    resp
+}
+
+async fn core_route(state: &State, req: Request<Body>) -> Response<Body> {
+    let limit = body_limit(req.uri().path());
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => return too_large(limit).into_response().map(Body::from),
+    };
+    updraft_core::handle(state, Request::from_parts(parts, bytes)).await.map(Body::from)
+}

@@ -1,0 +1,151 @@
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, Transaction, params};
+use updraft_core::channel::{BUILTIN, Channel};
+use updraft_core::store::{ChannelStore, StoreError, StoreResult};
+
+use crate::db::{SqliteStore, from_doc, is_unique_violation, to_doc, unavailable};
+
+pub(crate) fn load_channels(tx: &Transaction<'_>, app_id: &str) -> StoreResult<Vec<Channel>> {
+    let mut stmt = tx
+        .prepare("SELECT id, doc FROM channels WHERE app_id = ?1 ORDER BY id")
+        .map_err(unavailable)?;
+    let rows = stmt
+        .query_map([app_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .map_err(unavailable)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unavailable)?;
+    rows.into_iter()
+        .map(|(id, doc)| {
+            let mut ch: Channel = from_doc(&doc)?;
+            ch.id = id;
+            Ok(ch)
+        })
+        .collect()
+}
+
+/// Inside the transaction: the bundle must be ready now, not just when the handler looked.
+fn check_bundle_ready(tx: &Transaction<'_>, app_id: &str, channel: &Channel) -> StoreResult<()> {
+    let Some(version) = channel.bundle.as_deref().filter(|b| *b != BUILTIN) else {
+        return Ok(());
+    };
+    let status: Option<String> = tx
+        .query_row(
+            "SELECT status FROM bundles WHERE app_id = ?1 AND version = ?2",
+            params![app_id, version],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(unavailable)?;
+    match status.as_deref() {
+        Some("ready") => Ok(()),
+        Some("pending") => Err(StoreError::conflict("bundle_not_ready", format!("bundle {version} is not ready"))),
+        _ => Err(StoreError::NotFound(format!("no bundle {version} in {app_id}"))),
+    }
+}
+
+/// At most one public channel per platform: publishing one un-publishes the others it overlaps.
+fn unpublish_overlapping(tx: &Transaction<'_>, app_id: &str, channel: &Channel) -> StoreResult<()> {
+    if !channel.public {
+        return Ok(());
+    }
+    for mut other in load_channels(tx, app_id)? {
+        if other.name != channel.name && other.public && other.shares_platform_with(channel) {
+            other.public = false;
+            other.updated_at = channel.updated_at;
+            tx.execute("UPDATE channels SET doc = ?2 WHERE id = ?1", params![other.id, to_doc(&other)?])
+                .map_err(unavailable)?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ChannelStore for SqliteStore {
+    async fn create_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
+            check_bundle_ready(&tx, app_id, channel)?;
+            unpublish_overlapping(&tx, app_id, channel)?;
+            tx.execute(
+                "INSERT INTO channels (app_id, name, bundle, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![app_id, channel.name, channel.bundle, to_doc(channel)?],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::conflict("channel_exists", format!("channel {} already exists", channel.name))
+                } else {
+                    unavailable(e)
+                }
+            })?;
+            let mut saved = channel.clone();
+            saved.id = tx.last_insert_rowid();
+            tx.commit().map_err(unavailable)?;
+            Ok(saved)
+        })
+    }
+
+    async fn update_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
+            let id: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM channels WHERE app_id = ?1 AND name = ?2",
+                    params![app_id, channel.name],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            let id = id.ok_or_else(|| StoreError::NotFound(format!("no channel {} in {app_id}", channel.name)))?;
+            check_bundle_ready(&tx, app_id, channel)?;
+            unpublish_overlapping(&tx, app_id, channel)?;
+            let mut saved = channel.clone();
+            saved.id = id;
+            tx.execute(
+                "UPDATE channels SET bundle = ?2, doc = ?3 WHERE id = ?1",
+                params![id, saved.bundle, to_doc(&saved)?],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(saved)
+        })
+    }
+
+    async fn get_channel(&self, app_id: &str, name: &str) -> StoreResult<Option<Channel>> {
+        self.with(|c| {
+            let row: Option<(i64, String)> = c
+                .query_row(
+                    "SELECT id, doc FROM channels WHERE app_id = ?1 AND name = ?2",
+                    params![app_id, name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            row.map(|(id, doc)| {
+                let mut ch: Channel = from_doc(&doc)?;
+                ch.id = id;
+                Ok(ch)
+            })
+            .transpose()
+        })
+    }
+
+    async fn list_channels(&self, app_id: &str) -> StoreResult<Vec<Channel>> {
+        self.with(|c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            load_channels(&tx, app_id)
+        })
+    }
+
+    async fn delete_channel(&self, app_id: &str, name: &str) -> StoreResult<bool> {
+        self.with(|c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            tx.execute("DELETE FROM overrides WHERE app_id = ?1 AND channel = ?2", params![app_id, name])
+                .map_err(unavailable)?;
+            let n = tx
+                .execute("DELETE FROM channels WHERE app_id = ?1 AND name = ?2", params![app_id, name])
+                .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(n > 0)
+        })
+    }
+}

@@ -1,0 +1,150 @@
+//! The SQLite file: schema, connection settings, and the blocking-call helper.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use updraft_core::store::{StoreError, StoreResult};
+
+use crate::event_writer::EventWriter;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS apps (
+    app_id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS channels (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    app_id TEXT NOT NULL REFERENCES apps(app_id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    bundle TEXT,
+    doc TEXT NOT NULL,
+    UNIQUE (app_id, name)
+);
+CREATE TABLE IF NOT EXISTS bundles (
+    app_id TEXT NOT NULL REFERENCES apps(app_id) ON DELETE CASCADE,
+    version TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    storage_key TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (app_id, version)
+);
+CREATE TABLE IF NOT EXISTS overrides (
+    app_id TEXT NOT NULL REFERENCES apps(app_id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    PRIMARY KEY (app_id, device_id)
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    app_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_device ON events (app_id, device_id, seq);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (at);
+CREATE TABLE IF NOT EXISTS counters (
+    app_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    day TEXT NOT NULL,
+    checks INTEGER NOT NULL DEFAULT 0,
+    installs INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (app_id, version, day)
+);
+CREATE TABLE IF NOT EXISTS devices (
+    app_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    last_seen INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (app_id, device_id)
+);
+";
+
+pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // WAL: readers never wait for the writer; NORMAL is durable across process crashes.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// Every port over one SQLite file. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pub(crate) conn: Arc<Mutex<Connection>>,
+    pub(crate) writer: Arc<EventWriter>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and its schema.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let path = path.as_ref().to_path_buf();
+        let conn = open_connection(&path).map_err(unavailable)?;
+        conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        let writer = EventWriter::start(&path).map_err(unavailable)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::new(writer),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes every buffered event and stops the background writer. Call before exit.
+    pub fn close(&self) {
+        self.writer.close();
+        if let Ok(conn) = self.conn.lock() {
+            let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+        }
+    }
+
+    /// Waits until events enqueued so far are written (tests, shutdown).
+    pub fn flush(&self) {
+        self.writer.flush();
+    }
+
+    /// Runs `f` on the connection. SQLite calls are short; the mutex serialises writers,
+    /// which SQLite would do anyway.
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Unavailable("database lock poisoned".into()))?;
+        f(&mut conn)
+    }
+}
+
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+pub(crate) fn to_doc<T: Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(unavailable)
+}
+
+pub(crate) fn from_doc<T: DeserializeOwned>(doc: &str) -> StoreResult<T> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Unavailable(format!("corrupt record: {e}")))
+}
+
+pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}

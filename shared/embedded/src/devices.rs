@@ -1,0 +1,90 @@
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+use updraft_core::device::{DailyStat, DeviceEvent};
+use updraft_core::store::{DeviceStore, StoreResult};
+
+use crate::db::{SqliteStore, from_doc, unavailable};
+use crate::event_writer::write_events;
+
+#[async_trait]
+impl DeviceStore for SqliteStore {
+    async fn set_override(&self, app_id: &str, device_id: &str, channel: &str) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO overrides (app_id, device_id, channel) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (app_id, device_id) DO UPDATE SET channel = excluded.channel",
+                params![app_id, device_id, channel],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    async fn delete_override(&self, app_id: &str, device_id: &str) -> StoreResult<bool> {
+        self.with(|c| {
+            Ok(c.execute("DELETE FROM overrides WHERE app_id = ?1 AND device_id = ?2", params![app_id, device_id])
+                .map_err(unavailable)?
+                > 0)
+        })
+    }
+
+    async fn get_override(&self, app_id: &str, device_id: &str) -> StoreResult<Option<String>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT channel FROM overrides WHERE app_id = ?1 AND device_id = ?2",
+                params![app_id, device_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(unavailable)
+        })
+    }
+
+    async fn record_events(&self, events: &[DeviceEvent]) -> StoreResult<()> {
+        self.with(|c| write_events(c, events))
+    }
+
+    fn enqueue_event(&self, event: DeviceEvent) {
+        self.writer.enqueue(event);
+    }
+
+    async fn device_events(&self, app_id: &str, device_id: &str, since: i64, limit: usize) -> StoreResult<Vec<DeviceEvent>> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT doc FROM events WHERE app_id = ?1 AND device_id = ?2 AND at > ?3 ORDER BY seq LIMIT ?4",
+                )
+                .map_err(unavailable)?;
+            let docs = stmt
+                .query_map(params![app_id, device_id, since, limit as i64], |r| r.get::<_, String>(0))
+                .map_err(unavailable)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            docs.iter().map(|d| from_doc(d)).collect()
+        })
+    }
+
+    async fn daily_stats(&self, app_id: &str) -> StoreResult<Vec<DailyStat>> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT version, day, checks, installs, failures FROM counters WHERE app_id = ?1
+                     ORDER BY day DESC, version",
+                )
+                .map_err(unavailable)?;
+            stmt.query_map([app_id], |r| {
+                Ok(DailyStat {
+                    version: r.get(0)?,
+                    day: r.get(1)?,
+                    checks: r.get::<_, i64>(2)? as u64,
+                    installs: r.get::<_, i64>(3)? as u64,
+                    failures: r.get::<_, i64>(4)? as u64,
+                })
+            })
+            .map_err(unavailable)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(unavailable)
+        })
+    }
+}
+

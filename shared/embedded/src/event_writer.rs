@@ -1,0 +1,152 @@
+//! Writes device events off the answer path: a thread with its own connection drains a
+//! queue and commits each burst in one transaction.
+
+use std::path::Path;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Mutex, mpsc};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, params};
+use updraft_core::device::{Counter, DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, utc_day};
+use updraft_core::store::StoreResult;
+
+use crate::db::{open_connection, to_doc, unavailable};
+
+enum Msg {
+    Event(Box<DeviceEvent>),
+    Flush(mpsc::SyncSender<()>),
+}
+
+pub(crate) struct EventWriter {
+    tx: Mutex<Option<Sender<Msg>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Most events written per transaction.
+const BURST: usize = 512;
+
+impl EventWriter {
+    pub(crate) fn start(path: &Path) -> rusqlite::Result<Self> {
+        let conn = open_connection(path)?;
+        let (tx, rx) = channel();
+        let thread = std::thread::Builder::new()
+            .name("updraft-events".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        Ok(EventWriter { tx: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)) })
+    }
+
+    pub(crate) fn enqueue(&self, event: DeviceEvent) {
+        if let Ok(guard) = self.tx.lock()
+            && let Some(tx) = guard.as_ref()
+        {
+            let _ = tx.send(Msg::Event(Box::new(event)));
+        }
+    }
+
+    pub(crate) fn flush(&self) {
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+        let sent = self
+            .tx
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|tx| tx.send(Msg::Flush(done_tx)).is_ok()))
+            .unwrap_or(false);
+        if sent {
+            let _ = done_rx.recv();
+        }
+    }
+
+    pub(crate) fn close(&self) {
+        drop(self.tx.lock().ok().and_then(|mut g| g.take()));
+        if let Some(handle) = self.thread.lock().ok().and_then(|mut g| g.take()) {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn run(mut conn: Connection, rx: Receiver<Msg>) {
+    while let Ok(first) = rx.recv() {
+        let mut events = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            match msg {
+                Msg::Event(e) => events.push(*e),
+                Msg::Flush(done) => flushes.push(done),
+            }
+            next = if events.len() < BURST { rx.try_recv().ok() } else { None };
+        }
+        if !events.is_empty()
+            && let Err(e) = write_events(&mut conn, &events)
+        {
+            tracing::error!(error = %e, count = events.len(), "could not record device events");
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Appends events, moves counters, updates device records and trims logs, in one transaction.
+pub(crate) fn write_events(conn: &mut Connection, events: &[DeviceEvent]) -> StoreResult<()> {
+    let tx = conn.transaction().map_err(unavailable)?;
+    {
+        let mut insert = tx
+            .prepare_cached("INSERT INTO events (app_id, device_id, at, doc) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(unavailable)?;
+        let mut count = tx
+            .prepare_cached(
+                "INSERT INTO counters (app_id, version, day, checks, installs, failures) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (app_id, version, day) DO UPDATE SET checks = checks + excluded.checks,
+                 installs = installs + excluded.installs, failures = failures + excluded.failures",
+            )
+            .map_err(unavailable)?;
+        let mut device = tx
+            .prepare_cached(
+                "INSERT INTO devices (app_id, device_id, last_seen, doc) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (app_id, device_id) DO UPDATE SET last_seen = excluded.last_seen, doc = excluded.doc",
+            )
+            .map_err(unavailable)?;
+        for e in events {
+            insert
+                .execute(params![e.app_id, e.device_id, e.at, to_doc(e)?])
+                .map_err(unavailable)?;
+            if let Some(counter) = e.counter {
+                let (c, i, f) = match counter {
+                    Counter::Check => (1, 0, 0),
+                    Counter::Install => (0, 1, 0),
+                    Counter::Failure => (0, 0, 1),
+                };
+                count
+                    .execute(params![e.app_id, e.bundle_version(), utc_day(e.at), c, i, f])
+                    .map_err(unavailable)?;
+            }
+            if e.updates_device {
+                let doc = serde_json::json!({
+                    "device_id": e.device_id, "platform": e.platform, "version_name": e.version_name,
+                    "version_build": e.version_build, "plugin_version": e.plugin_version,
+                    "custom_id": e.custom_id, "is_emulator": e.is_emulator, "is_prod": e.is_prod,
+                });
+                device
+                    .execute(params![e.app_id, e.device_id, e.at, doc.to_string()])
+                    .map_err(unavailable)?;
+            }
+        }
+        let mut seen: Vec<(&str, &str)> = events.iter().map(|e| (e.app_id.as_str(), e.device_id.as_str())).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        let mut trim = tx
+            .prepare_cached(
+                "DELETE FROM events WHERE app_id = ?1 AND device_id = ?2 AND seq <= (
+                   SELECT seq FROM events WHERE app_id = ?1 AND device_id = ?2 ORDER BY seq DESC LIMIT 1 OFFSET ?3)",
+            )
+            .map_err(unavailable)?;
+        for (app, dev) in seen {
+            trim.execute(params![app, dev, EVENTS_PER_DEVICE as i64]).map_err(unavailable)?;
+        }
+        let horizon = events.iter().map(|e| e.at).max().unwrap_or(0) - EVENT_RETENTION_MS;
+        tx.execute("DELETE FROM events WHERE at < ?1", [horizon]).map_err(unavailable)?;
+    }
+    tx.commit().map_err(unavailable)
+}
