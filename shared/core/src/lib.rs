@@ -20,3 +20,5 @@ pub mod version;
 pub use error::ApiError;
 pub use routes::{Job, handle, handle_jobs};
 pub use state::State;
+#[cfg(feature = "conformance")]
+pub mod conformance;

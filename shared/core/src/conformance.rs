@@ -1,0 +1,302 @@
+//! One suite of store-level cases every adapter must pass, the same cases and expectations.
+
+use std::sync::Arc;
+
+use crate::app::App;
+use crate::bundle::{Bundle, BundleStatus};
+use crate::channel::{BUILTIN, Channel};
+use crate::device::{Counter, DeviceEvent, EVENTS_PER_DEVICE, now_ms, utc_day};
+use crate::key::{ApiKey, Mode, hash_key};
+use crate::store::{Registered, Store, StoreError};
+
+fn app(id: &str) -> App {
+    App { app_id: id.into(), name: id.into(), expose_metadata: false, created_at: now_ms() }
+}
+
+pub fn bundle(version: &str, checksum_byte: char) -> Bundle {
+    let sum: String = std::iter::repeat_n(checksum_byte, 64).collect();
+    Bundle {
+        version: version.into(),
+        status: BundleStatus::Pending,
+        size: 1234,
+        checksum: sum.clone(),
+        session_key: String::new(),
+        key_id: None,
+        min_update_version: None,
+        link: None,
+        comment: None,
+        storage_key: format!("com.conf.app/{version}-{checksum_byte}.zip"),
+        object_sha256: sum,
+        manifest: None,
+        created_at: now_ms(),
+        ready_at: None,
+    }
+}
+
+fn code(e: StoreError) -> &'static str {
+    match e {
+        StoreError::Conflict { code, .. } | StoreError::Invalid { code, .. } => code,
+        StoreError::NotFound(_) => "not_found",
+        StoreError::Unavailable(_) => "unavailable",
+    }
+}
+
+/// Runs every case against a fresh, empty store.
+pub async fn run_all(store: Arc<dyn Store>) {
+    apps(&*store).await;
+    channels_and_bundles(&*store).await;
+    public_channel_is_unique_per_platform(&*store).await;
+    overrides(&*store).await;
+    keys(&*store).await;
+    events_and_counters(&*store).await;
+    racing_registrations(store.clone()).await;
+    racing_channel_updates(store.clone()).await;
+    delete_app_cascades(&*store).await;
+}
+
+async fn apps(s: &dyn Store) {
+    s.create_app(&app("com.conf.app")).await.unwrap();
+    assert_eq!(code(s.create_app(&app("com.conf.app")).await.unwrap_err()), "app_exists");
+    assert_eq!(s.get_app("com.conf.app").await.unwrap().unwrap().app_id, "com.conf.app");
+    assert!(s.get_app("com.conf.none").await.unwrap().is_none());
+    let mut a = app("com.conf.app");
+    a.name = "Renamed".into();
+    s.update_app(&a).await.unwrap();
+    assert_eq!(s.get_app("com.conf.app").await.unwrap().unwrap().name, "Renamed");
+    assert_eq!(code(s.update_app(&app("com.conf.none")).await.unwrap_err()), "not_found");
+    assert!(s.list_apps().await.unwrap().iter().any(|a| a.app_id == "com.conf.app"));
+    assert!(s.app_view("com.conf.none").await.unwrap().is_none());
+}
+
+async fn channels_and_bundles(s: &dyn Store) {
+    let id = "com.conf.app";
+    // Register, retry while pending, conflict on other content.
+    let b = bundle("1.0.0", 'a');
+    assert!(matches!(s.register_bundle(id, &b).await.unwrap(), Registered::Created(_)));
+    match s.register_bundle(id, &bundle("1.0.0", 'a')).await.unwrap() {
+        Registered::StillPending(old) => assert_eq!(old.storage_key, b.storage_key, "a retry keeps the storage key"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(code(s.register_bundle(id, &bundle("1.0.0", 'b')).await.unwrap_err()), "version_exists");
+
+    // A channel cannot point at a pending bundle.
+    let mut ch = Channel::new("production");
+    ch.bundle = Some("1.0.0".into());
+    assert_eq!(code(s.create_channel(id, &ch).await.unwrap_err()), "bundle_not_ready");
+    assert_eq!(code(s.create_channel(id, &{ let mut c = ch.clone(); c.bundle = Some("9.9.9".into()); c }).await.unwrap_err()), "not_found");
+
+    let ready = s.mark_ready(id, "1.0.0", 42).await.unwrap();
+    assert_eq!(ready.status, BundleStatus::Ready);
+    assert_eq!(ready.ready_at, Some(42));
+    assert_eq!(s.mark_ready(id, "1.0.0", 43).await.unwrap().ready_at, Some(42), "finalize is idempotent");
+    assert_eq!(code(s.register_bundle(id, &bundle("1.0.0", 'a')).await.unwrap_err()), "version_exists");
+
+    let created = s.create_channel(id, &ch).await.unwrap();
+    assert!(created.id > 0);
+    assert_eq!(code(s.create_channel(id, &ch).await.unwrap_err()), "channel_exists");
+    let other = s.create_channel(id, &Channel::new("beta")).await.unwrap();
+    assert_ne!(other.id, created.id);
+
+    let view = s.app_view(id).await.unwrap().unwrap();
+    assert_eq!(view.channels.len(), 2);
+    assert_eq!(view.served.len(), 1);
+    assert_eq!(view.served[0].storage_key, b.storage_key);
+    assert!(!view.has_overrides);
+
+    // Deleting a served bundle is refused; once unassigned it goes, and its version stays taken.
+    assert_eq!(code(s.delete_bundle(id, "1.0.0").await.unwrap_err()), "bundle_in_use");
+    let mut ch2 = s.get_channel(id, "production").await.unwrap().unwrap();
+    ch2.bundle = Some(BUILTIN.into());
+    s.update_channel(id, &ch2).await.unwrap();
+    assert_eq!(s.get_channel(id, "production").await.unwrap().unwrap().bundle.as_deref(), Some(BUILTIN));
+    let gone = s.delete_bundle(id, "1.0.0").await.unwrap();
+    assert_eq!(gone.storage_key, b.storage_key);
+    assert_eq!(code(s.delete_bundle(id, "1.0.0").await.unwrap_err()), "not_found");
+    assert_eq!(code(s.register_bundle(id, &bundle("1.0.0", 'a')).await.unwrap_err()), "version_exists");
+    assert!(s.list_bundles(id).await.unwrap().iter().all(|b| b.version != "1.0.0"));
+    assert_eq!(code(s.mark_ready(id, "1.0.0", 1).await.unwrap_err()), "bundle_deleted");
+
+    assert!(s.delete_channel(id, "beta").await.unwrap());
+    assert!(!s.delete_channel(id, "beta").await.unwrap());
+    assert_eq!(code(s.update_channel(id, &Channel::new("beta")).await.unwrap_err()), "not_found");
+}
+
+async fn public_channel_is_unique_per_platform(s: &dyn Store) {
+    let id = "com.conf.app";
+    let mut ios = Channel::new("ios-only");
+    ios.public = true;
+    ios.android = false;
+    ios.electron = false;
+    s.create_channel(id, &ios).await.unwrap();
+    let mut android = Channel::new("android-only");
+    android.public = true;
+    android.ios = false;
+    android.electron = false;
+    s.create_channel(id, &android).await.unwrap();
+    let both = |list: &[Channel]| list.iter().filter(|c| c.public).map(|c| c.name.clone()).collect::<Vec<_>>();
+    let list = s.list_channels(id).await.unwrap();
+    assert_eq!(both(&list), vec!["ios-only", "android-only"], "disjoint platforms may both be public");
+    let mut all = s.get_channel(id, "production").await.unwrap().unwrap();
+    all.public = true;
+    s.update_channel(id, &all).await.unwrap();
+    let list = s.list_channels(id).await.unwrap();
+    assert_eq!(both(&list), vec!["production"], "publishing an overlapping channel un-publishes the others");
+    s.delete_channel(id, "ios-only").await.unwrap();
+    s.delete_channel(id, "android-only").await.unwrap();
+}
+
+async fn overrides(s: &dyn Store) {
+    let id = "com.conf.app";
+    let dev = "6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f";
+    assert!(s.get_override(id, dev).await.unwrap().is_none());
+    s.set_override(id, dev, "production").await.unwrap();
+    s.set_override(id, dev, "production").await.unwrap();
+    assert_eq!(s.get_override(id, dev).await.unwrap().as_deref(), Some("production"));
+    assert!(s.app_view(id).await.unwrap().unwrap().has_overrides);
+    assert!(s.delete_override(id, dev).await.unwrap());
+    assert!(!s.delete_override(id, dev).await.unwrap());
+    assert!(!s.app_view(id).await.unwrap().unwrap().has_overrides);
+    // Deleting a channel drops the overrides that point at it.
+    s.create_channel(id, &Channel::new("temp")).await.unwrap();
+    s.set_override(id, dev, "temp").await.unwrap();
+    s.delete_channel(id, "temp").await.unwrap();
+    assert!(s.get_override(id, dev).await.unwrap().is_none());
+}
+
+async fn keys(s: &dyn Store) {
+    let before = s.count_keys().await.unwrap();
+    let key = ApiKey {
+        id: "key_conformance".into(),
+        name: "ci".into(),
+        mode: Mode::Upload,
+        apps: Some(vec!["com.conf.app".into()]),
+        hash: hash_key("upd_secret"),
+        created_at: now_ms(),
+        expires_at: None,
+    };
+    s.create_key(&key).await.unwrap();
+    assert_eq!(s.count_keys().await.unwrap(), before + 1);
+    let found = s.key_by_hash(&hash_key("upd_secret")).await.unwrap().unwrap();
+    assert_eq!(found, key);
+    assert!(s.key_by_hash(&hash_key("upd_other")).await.unwrap().is_none());
+    assert!(s.list_keys().await.unwrap().iter().any(|k| k.id == key.id && k.hash == key.hash));
+    assert!(s.delete_key(&key.id).await.unwrap());
+    assert!(!s.delete_key(&key.id).await.unwrap());
+    assert!(s.key_by_hash(&hash_key("upd_secret")).await.unwrap().is_none());
+}
+
+fn event(device: &str, action: &str, version: &str, counter: Option<Counter>, at: i64) -> DeviceEvent {
+    DeviceEvent {
+        app_id: "com.conf.app".into(),
+        device_id: device.into(),
+        at,
+        action: action.into(),
+        version_name: version.into(),
+        old_version_name: String::new(),
+        platform: "ios".into(),
+        version_build: "1.0.0".into(),
+        plugin_version: "8.51.14".into(),
+        is_emulator: false,
+        is_prod: true,
+        custom_id: String::new(),
+        outcome: None,
+        metadata: None,
+        counter,
+        updates_device: !action.ends_with("_fail"),
+    }
+}
+
+async fn events_and_counters(s: &dyn Store) {
+    let dev = "11111111-1111-4111-8111-111111111111";
+    let now = now_ms();
+    s.record_events(&[
+        event(dev, "get", "1.0.0", Some(Counter::Check), now),
+        event(dev, "set", "1.1.0", Some(Counter::Install), now + 1),
+        event(dev, "update_fail", "1.1.0:main.js", Some(Counter::Failure), now + 2),
+        event(dev, "app_launch_ready", "1.0.0", None, now + 3),
+    ])
+    .await
+    .unwrap();
+    let got = s.device_events("com.conf.app", dev, 0, 100).await.unwrap();
+    assert_eq!(got.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["get", "set", "update_fail", "app_launch_ready"]);
+    let since = s.device_events("com.conf.app", dev, now + 1, 100).await.unwrap();
+    assert_eq!(since.len(), 2, "since is exclusive");
+    let stats = s.daily_stats("com.conf.app").await.unwrap();
+    let day = utc_day(now);
+    let v110 = stats.iter().find(|d| d.version == "1.1.0" && d.day == day).unwrap();
+    assert_eq!((v110.installs, v110.failures), (1, 1), "per-file failures count for their bundle");
+    let v100 = stats.iter().find(|d| d.version == "1.0.0" && d.day == day).unwrap();
+    assert_eq!(v100.checks, 1);
+
+    // Off-path writes land too.
+    s.enqueue_event(event(dev, "get", "1.0.0", Some(Counter::Check), now + 4));
+    let mut seen = false;
+    for _ in 0..200 {
+        if s.device_events("com.conf.app", dev, now + 3, 10).await.unwrap().len() == 1 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(seen, "an enqueued event is written");
+
+    // The log keeps the newest events per device, and nothing older than the retention.
+    let busy = "22222222-2222-4222-8222-222222222222";
+    let batch: Vec<DeviceEvent> = (0..EVENTS_PER_DEVICE + 25)
+        .map(|i| event(busy, "ping", "1.0.0", None, now + i as i64))
+        .collect();
+    s.record_events(&batch).await.unwrap();
+    let kept = s.device_events("com.conf.app", busy, 0, 1000).await.unwrap();
+    assert_eq!(kept.len(), EVENTS_PER_DEVICE);
+    assert_eq!(kept[0].at, now + 25, "the oldest were dropped");
+}
+
+async fn racing_registrations(s: Arc<dyn Store>) {
+    // Two uploaders register the same version with different bytes: exactly one wins.
+    let a = {
+        let s = s.clone();
+        tokio::spawn(async move { s.register_bundle("com.conf.app", &bundle("3.0.0", 'c')).await })
+    };
+    let b = {
+        let s = s.clone();
+        tokio::spawn(async move { s.register_bundle("com.conf.app", &bundle("3.0.0", 'd')).await })
+    };
+    let results = [a.await.unwrap(), b.await.unwrap()];
+    let wins = results.iter().filter(|r| matches!(r, Ok(Registered::Created(_)))).count();
+    let conflicts = results.iter().filter(|r| matches!(r, Err(StoreError::Conflict { code: "version_exists", .. }))).count();
+    assert_eq!((wins, conflicts), (1, 1), "{results:?}");
+}
+
+async fn racing_channel_updates(s: Arc<dyn Store>) {
+    let id = "com.conf.app";
+    for (v, c) in [("4.0.0", 'e'), ("4.0.1", 'f')] {
+        s.register_bundle(id, &bundle(v, c)).await.unwrap();
+        s.mark_ready(id, v, now_ms()).await.unwrap();
+    }
+    let mut handles = Vec::new();
+    for v in ["4.0.0", "4.0.1"] {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            let mut ch = s.get_channel(id, "production").await.unwrap().unwrap();
+            ch.bundle = Some(v.into());
+            s.update_channel(id, &ch).await
+        }));
+    }
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    let final_bundle = s.get_channel(id, "production").await.unwrap().unwrap().bundle.unwrap();
+    assert!(final_bundle == "4.0.0" || final_bundle == "4.0.1");
+    let view = s.app_view(id).await.unwrap().unwrap();
+    assert_eq!(view.served.iter().map(|b| b.version.clone()).collect::<Vec<_>>(), vec![final_bundle], "the hot path sees the same bundle");
+}
+
+async fn delete_app_cascades(s: &dyn Store) {
+    let keys = s.delete_app("com.conf.app").await.unwrap();
+    assert!(keys.iter().any(|k| k.contains("4.0.0")), "returns the storage keys to delete: {keys:?}");
+    assert!(s.get_app("com.conf.app").await.unwrap().is_none());
+    assert!(s.list_channels("com.conf.app").await.unwrap().is_empty());
+    assert!(s.list_bundles("com.conf.app").await.unwrap().is_empty());
+    s.create_app(&app("com.conf.app")).await.unwrap();
+    assert!(s.get_bundle("com.conf.app", "1.0.0").await.unwrap().is_none(), "a re-created app starts empty");
+}
