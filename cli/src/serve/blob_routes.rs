@@ -11,12 +11,19 @@ fn json(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let body = serde_json::json!({"error": code, "message": message}).to_string();
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
 fn refuse(e: UploadError) -> Response<Body> {
-    json(StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), e.code, &e.message)
+    json(
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+        e.code,
+        &e.message,
+    )
 }
 
 pub async fn handle(blobs: &LocalBlobs, req: Request<Body>) -> Response<Body> {
@@ -24,7 +31,11 @@ pub async fn handle(blobs: &LocalBlobs, req: Request<Body>) -> Response<Body> {
     match *req.method() {
         Method::GET | Method::HEAD => download(blobs, &key, req).await,
         Method::PUT => upload(blobs, &key, req).await,
-        _ => json(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use GET or PUT"),
+        _ => json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "use GET or PUT",
+        ),
     }
 }
 
@@ -34,10 +45,17 @@ async fn upload(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response<B
         Err(e) => return refuse(e),
     };
     // Refuse early when the announced length is wrong, as S3 does with a signed length.
-    if let Some(len) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         && len != size
     {
-        return json(StatusCode::BAD_REQUEST, "size_mismatch", &format!("Content-Length {len} differs from the signed {size} bytes"));
+        return json(
+            StatusCode::BAD_REQUEST,
+            "size_mismatch",
+            &format!("Content-Length {len} differs from the signed {size} bytes"),
+        );
     }
     let mut sink = match blobs.begin_upload(key, size, &sha).await {
         Ok(s) => s,
@@ -47,7 +65,13 @@ async fn upload(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response<B
     while let Some(frame) = body.frame().await {
         let frame = match frame {
             Ok(f) => f,
-            Err(e) => return json(StatusCode::BAD_REQUEST, "incomplete_body", &format!("the upload was interrupted: {e}")),
+            Err(e) => {
+                return json(
+                    StatusCode::BAD_REQUEST,
+                    "incomplete_body",
+                    &format!("the upload was interrupted: {e}"),
+                );
+            }
         };
         if let Some(data) = frame.data_ref()
             && let Err(e) = sink.write(data).await
@@ -67,8 +91,13 @@ async fn upload(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response<B
 
 /// Keys are unique per upload and their bytes never change, so the key is a strong ETag.
 fn etag(key: &str) -> HeaderValue {
-    let stem = key.rsplit('/').next().unwrap_or(key).trim_end_matches(".zip");
-    HeaderValue::from_str(&format!("\"{stem}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"blob\""))
+    let stem = key
+        .rsplit('/')
+        .next()
+        .unwrap_or(key)
+        .trim_end_matches(".zip");
+    HeaderValue::from_str(&format!("\"{stem}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"blob\""))
 }
 
 /// A single `bytes=` range → (start, end inclusive); `Err` when unsatisfiable.
@@ -118,13 +147,21 @@ async fn download(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response
         Err(_) => return json(StatusCode::NOT_FOUND, "not_found", "no such bundle"),
     };
     let tag = etag(key);
-    if req.headers().get(header::IF_NONE_MATCH).is_some_and(|v| v == tag) {
+    if req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v == tag)
+    {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r.headers_mut().insert(header::ETAG, tag);
         return r;
     }
-    let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(|v| parse_range(v, len));
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_range(v, len));
     let mut builder = Response::builder()
         .header(header::ETAG, tag)
         .header(header::ACCEPT_RANGES, "bytes")
@@ -151,7 +188,11 @@ async fn download(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response
         return builder.body(Body::empty()).unwrap_or_default();
     }
     if start > 0 && file.seek(std::io::SeekFrom::Start(start)).await.is_err() {
-        return json(StatusCode::INTERNAL_SERVER_ERROR, "storage_error", "cannot read the bundle");
+        return json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "storage_error",
+            "cannot read the bundle",
+        );
     }
     let stream = tokio_util::io::ReaderStream::with_capacity(file.take(count), 64 * 1024);
     builder.body(Body::from_stream(stream)).unwrap_or_default()

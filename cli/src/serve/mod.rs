@@ -12,8 +12,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State as AxState;
 use http::{Request, Response};
-use updraft_core::routes::{Bootstrap, body_limit, bootstrap_admin_key, too_large};
 use updraft_core::State;
+use updraft_core::routes::{Bootstrap, body_limit, bootstrap_admin_key, too_large};
 use updraft_embedded::{LocalBlobs, SqliteStore};
 
 #[derive(Debug, clap::Args)]
@@ -50,16 +50,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .trim_end_matches('/')
         .to_string();
     let db_path = args.data_dir.join("updraft.db");
-    let store = SqliteStore::open(&db_path).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", db_path.display()))?;
-    let blobs = LocalBlobs::open(&args.data_dir, &public_url).context("cannot prepare the blob directory")?;
+    let store = SqliteStore::open(&db_path)
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", db_path.display()))?;
+    let blobs = LocalBlobs::open(&args.data_dir, &public_url)
+        .context("cannot prepare the blob directory")?;
     let state = State::new(Arc::new(store.clone()), Arc::new(blobs.clone()));
 
     let given = std::env::var("UPDRAFT_ADMIN_KEY").ok();
-    match bootstrap_admin_key(&state, given.as_deref()).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+    match bootstrap_admin_key(&state, given.as_deref())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
         Bootstrap::Existing => {}
         Bootstrap::FromEnv => eprintln!("updraft: created an admin API key from UPDRAFT_ADMIN_KEY"),
         Bootstrap::Generated(secret) => {
-            eprintln!("updraft: no API key existed, so one was created (mode `all`). It is shown only this once:");
+            eprintln!(
+                "updraft: no API key existed, so one was created (mode `all`). It is shown only this once:"
+            );
             eprintln!();
             eprintln!("    {secret}");
             eprintln!();
@@ -70,7 +77,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let host = Host { state, blobs };
     let app = Router::new().fallback(dispatch).with_state(host);
     // Tests and scripts read this line to find the port.
-    println!("updraft serve: listening on http://{addr} (public URL {public_url}, data in {})", args.data_dir.display());
+    println!(
+        "updraft serve: listening on http://{addr} (public URL {public_url}, data in {})",
+        args.data_dir.display()
+    );
     tracing::info!(%addr, "listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
@@ -87,7 +97,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -123,5 +134,7 @@ async fn core_route(state: &State, req: Request<Body>) -> Response<Body> {
         Ok(b) => b,
         Err(_) => return too_large(limit).into_response().map(Body::from),
     };
-    updraft_core::handle(state, Request::from_parts(parts, bytes)).await.map(Body::from)
+    updraft_core::handle(state, Request::from_parts(parts, bytes))
+        .await
+        .map(Body::from)
 }

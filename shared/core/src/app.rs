@@ -46,7 +46,9 @@ mod tests {
         for ok in ["com.example.app", "io.ionic.starter", "A1.b_c.d-e", "com.x"] {
             assert!(is_valid_app_id(ok), "{ok}");
         }
-        for bad in ["", "com", "com.", ".com", "com..x", "co m.x", "com.x/y", "é.x"] {
+        for bad in [
+            "", "com", "com.", ".com", "com..x", "co m.x", "com.x/y", "é.x",
+        ] {
             assert!(!is_valid_app_id(bad), "{bad}");
         }
     }

@@ -105,7 +105,9 @@ impl Channel {
 
     /// Two channels clash as "public" when both are public on a platform they share.
     pub fn shares_platform_with(&self, other: &Channel) -> bool {
-        (self.ios && other.ios) || (self.android && other.android) || (self.electron && other.electron)
+        (self.ios && other.ios)
+            || (self.android && other.android)
+            || (self.electron && other.electron)
     }
 
     /// The version a channel serves, unless it is builtin or empty.

@@ -10,7 +10,12 @@ use crate::key::{ApiKey, Mode, hash_key};
 use crate::store::{Registered, Store, StoreError};
 
 fn app(id: &str) -> App {
-    App { app_id: id.into(), name: id.into(), expose_metadata: false, created_at: now_ms() }
+    App {
+        app_id: id.into(),
+        name: id.into(),
+        expose_metadata: false,
+        created_at: now_ms(),
+    }
 }
 
 pub fn bundle(version: &str, checksum_byte: char) -> Bundle {
@@ -56,15 +61,33 @@ pub async fn run_all(store: Arc<dyn Store>) {
 
 async fn apps(s: &dyn Store) {
     s.create_app(&app("com.conf.app")).await.unwrap();
-    assert_eq!(code(s.create_app(&app("com.conf.app")).await.unwrap_err()), "app_exists");
-    assert_eq!(s.get_app("com.conf.app").await.unwrap().unwrap().app_id, "com.conf.app");
+    assert_eq!(
+        code(s.create_app(&app("com.conf.app")).await.unwrap_err()),
+        "app_exists"
+    );
+    assert_eq!(
+        s.get_app("com.conf.app").await.unwrap().unwrap().app_id,
+        "com.conf.app"
+    );
     assert!(s.get_app("com.conf.none").await.unwrap().is_none());
     let mut a = app("com.conf.app");
     a.name = "Renamed".into();
     s.update_app(&a).await.unwrap();
-    assert_eq!(s.get_app("com.conf.app").await.unwrap().unwrap().name, "Renamed");
-    assert_eq!(code(s.update_app(&app("com.conf.none")).await.unwrap_err()), "not_found");
-    assert!(s.list_apps().await.unwrap().iter().any(|a| a.app_id == "com.conf.app"));
+    assert_eq!(
+        s.get_app("com.conf.app").await.unwrap().unwrap().name,
+        "Renamed"
+    );
+    assert_eq!(
+        code(s.update_app(&app("com.conf.none")).await.unwrap_err()),
+        "not_found"
+    );
+    assert!(
+        s.list_apps()
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.app_id == "com.conf.app")
+    );
     assert!(s.app_view("com.conf.none").await.unwrap().is_none());
 }
 
@@ -72,28 +95,69 @@ async fn channels_and_bundles(s: &dyn Store) {
     let id = "com.conf.app";
     // Register, retry while pending, conflict on other content.
     let b = bundle("1.0.0", 'a');
-    assert!(matches!(s.register_bundle(id, &b).await.unwrap(), Registered::Created(_)));
+    assert!(matches!(
+        s.register_bundle(id, &b).await.unwrap(),
+        Registered::Created(_)
+    ));
     match s.register_bundle(id, &bundle("1.0.0", 'a')).await.unwrap() {
-        Registered::StillPending(old) => assert_eq!(old.storage_key, b.storage_key, "a retry keeps the storage key"),
+        Registered::StillPending(old) => assert_eq!(
+            old.storage_key, b.storage_key,
+            "a retry keeps the storage key"
+        ),
         other => panic!("{other:?}"),
     }
-    assert_eq!(code(s.register_bundle(id, &bundle("1.0.0", 'b')).await.unwrap_err()), "version_exists");
+    assert_eq!(
+        code(
+            s.register_bundle(id, &bundle("1.0.0", 'b'))
+                .await
+                .unwrap_err()
+        ),
+        "version_exists"
+    );
 
     // A channel cannot point at a pending bundle.
     let mut ch = Channel::new("production");
     ch.bundle = Some("1.0.0".into());
-    assert_eq!(code(s.create_channel(id, &ch).await.unwrap_err()), "bundle_not_ready");
-    assert_eq!(code(s.create_channel(id, &{ let mut c = ch.clone(); c.bundle = Some("9.9.9".into()); c }).await.unwrap_err()), "not_found");
+    assert_eq!(
+        code(s.create_channel(id, &ch).await.unwrap_err()),
+        "bundle_not_ready"
+    );
+    assert_eq!(
+        code(
+            s.create_channel(id, &{
+                let mut c = ch.clone();
+                c.bundle = Some("9.9.9".into());
+                c
+            })
+            .await
+            .unwrap_err()
+        ),
+        "not_found"
+    );
 
     let ready = s.mark_ready(id, "1.0.0", 42).await.unwrap();
     assert_eq!(ready.status, BundleStatus::Ready);
     assert_eq!(ready.ready_at, Some(42));
-    assert_eq!(s.mark_ready(id, "1.0.0", 43).await.unwrap().ready_at, Some(42), "finalize is idempotent");
-    assert_eq!(code(s.register_bundle(id, &bundle("1.0.0", 'a')).await.unwrap_err()), "version_exists");
+    assert_eq!(
+        s.mark_ready(id, "1.0.0", 43).await.unwrap().ready_at,
+        Some(42),
+        "finalize is idempotent"
+    );
+    assert_eq!(
+        code(
+            s.register_bundle(id, &bundle("1.0.0", 'a'))
+                .await
+                .unwrap_err()
+        ),
+        "version_exists"
+    );
 
     let created = s.create_channel(id, &ch).await.unwrap();
     assert!(created.id > 0);
-    assert_eq!(code(s.create_channel(id, &ch).await.unwrap_err()), "channel_exists");
+    assert_eq!(
+        code(s.create_channel(id, &ch).await.unwrap_err()),
+        "channel_exists"
+    );
     let other = s.create_channel(id, &Channel::new("beta")).await.unwrap();
     assert_ne!(other.id, created.id);
 
@@ -104,21 +168,58 @@ async fn channels_and_bundles(s: &dyn Store) {
     assert!(!view.has_overrides);
 
     // Deleting a served bundle is refused; once unassigned it goes, and its version stays taken.
-    assert_eq!(code(s.delete_bundle(id, "1.0.0").await.unwrap_err()), "bundle_in_use");
+    assert_eq!(
+        code(s.delete_bundle(id, "1.0.0").await.unwrap_err()),
+        "bundle_in_use"
+    );
     let mut ch2 = s.get_channel(id, "production").await.unwrap().unwrap();
     ch2.bundle = Some(BUILTIN.into());
     s.update_channel(id, &ch2).await.unwrap();
-    assert_eq!(s.get_channel(id, "production").await.unwrap().unwrap().bundle.as_deref(), Some(BUILTIN));
+    assert_eq!(
+        s.get_channel(id, "production")
+            .await
+            .unwrap()
+            .unwrap()
+            .bundle
+            .as_deref(),
+        Some(BUILTIN)
+    );
     let gone = s.delete_bundle(id, "1.0.0").await.unwrap();
     assert_eq!(gone.storage_key, b.storage_key);
-    assert_eq!(code(s.delete_bundle(id, "1.0.0").await.unwrap_err()), "not_found");
-    assert_eq!(code(s.register_bundle(id, &bundle("1.0.0", 'a')).await.unwrap_err()), "version_exists");
-    assert!(s.list_bundles(id).await.unwrap().iter().all(|b| b.version != "1.0.0"));
-    assert_eq!(code(s.mark_ready(id, "1.0.0", 1).await.unwrap_err()), "bundle_deleted");
+    assert_eq!(
+        code(s.delete_bundle(id, "1.0.0").await.unwrap_err()),
+        "not_found"
+    );
+    assert_eq!(
+        code(
+            s.register_bundle(id, &bundle("1.0.0", 'a'))
+                .await
+                .unwrap_err()
+        ),
+        "version_exists"
+    );
+    assert!(
+        s.list_bundles(id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|b| b.version != "1.0.0")
+    );
+    assert_eq!(
+        code(s.mark_ready(id, "1.0.0", 1).await.unwrap_err()),
+        "bundle_deleted"
+    );
 
     assert!(s.delete_channel(id, "beta").await.unwrap());
     assert!(!s.delete_channel(id, "beta").await.unwrap());
-    assert_eq!(code(s.update_channel(id, &Channel::new("beta")).await.unwrap_err()), "not_found");
+    assert_eq!(
+        code(
+            s.update_channel(id, &Channel::new("beta"))
+                .await
+                .unwrap_err()
+        ),
+        "not_found"
+    );
 }
 
 async fn public_channel_is_unique_per_platform(s: &dyn Store) {
@@ -133,14 +234,27 @@ async fn public_channel_is_unique_per_platform(s: &dyn Store) {
     android.ios = false;
     android.electron = false;
     s.create_channel(id, &android).await.unwrap();
-    let both = |list: &[Channel]| list.iter().filter(|c| c.public).map(|c| c.name.clone()).collect::<Vec<_>>();
+    let both = |list: &[Channel]| {
+        list.iter()
+            .filter(|c| c.public)
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>()
+    };
     let list = s.list_channels(id).await.unwrap();
-    assert_eq!(both(&list), vec!["ios-only", "android-only"], "disjoint platforms may both be public");
+    assert_eq!(
+        both(&list),
+        vec!["ios-only", "android-only"],
+        "disjoint platforms may both be public"
+    );
     let mut all = s.get_channel(id, "production").await.unwrap().unwrap();
     all.public = true;
     s.update_channel(id, &all).await.unwrap();
     let list = s.list_channels(id).await.unwrap();
-    assert_eq!(both(&list), vec!["production"], "publishing an overlapping channel un-publishes the others");
+    assert_eq!(
+        both(&list),
+        vec!["production"],
+        "publishing an overlapping channel un-publishes the others"
+    );
     s.delete_channel(id, "ios-only").await.unwrap();
     s.delete_channel(id, "android-only").await.unwrap();
 }
@@ -151,7 +265,10 @@ async fn overrides(s: &dyn Store) {
     assert!(s.get_override(id, dev).await.unwrap().is_none());
     s.set_override(id, dev, "production").await.unwrap();
     s.set_override(id, dev, "production").await.unwrap();
-    assert_eq!(s.get_override(id, dev).await.unwrap().as_deref(), Some("production"));
+    assert_eq!(
+        s.get_override(id, dev).await.unwrap().as_deref(),
+        Some("production")
+    );
     assert!(s.app_view(id).await.unwrap().unwrap().has_overrides);
     assert!(s.delete_override(id, dev).await.unwrap());
     assert!(!s.delete_override(id, dev).await.unwrap());
@@ -176,16 +293,42 @@ async fn keys(s: &dyn Store) {
     };
     s.create_key(&key).await.unwrap();
     assert_eq!(s.count_keys().await.unwrap(), before + 1);
-    let found = s.key_by_hash(&hash_key("upd_secret")).await.unwrap().unwrap();
+    let found = s
+        .key_by_hash(&hash_key("upd_secret"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found, key);
-    assert!(s.key_by_hash(&hash_key("upd_other")).await.unwrap().is_none());
-    assert!(s.list_keys().await.unwrap().iter().any(|k| k.id == key.id && k.hash == key.hash));
+    assert!(
+        s.key_by_hash(&hash_key("upd_other"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.list_keys()
+            .await
+            .unwrap()
+            .iter()
+            .any(|k| k.id == key.id && k.hash == key.hash)
+    );
     assert!(s.delete_key(&key.id).await.unwrap());
     assert!(!s.delete_key(&key.id).await.unwrap());
-    assert!(s.key_by_hash(&hash_key("upd_secret")).await.unwrap().is_none());
+    assert!(
+        s.key_by_hash(&hash_key("upd_secret"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
-fn event(device: &str, action: &str, version: &str, counter: Option<Counter>, at: i64) -> DeviceEvent {
+fn event(
+    device: &str,
+    action: &str,
+    version: &str,
+    counter: Option<Counter>,
+    at: i64,
+) -> DeviceEvent {
     DeviceEvent {
         app_id: "com.conf.app".into(),
         device_id: device.into(),
@@ -212,27 +355,54 @@ async fn events_and_counters(s: &dyn Store) {
     s.record_events(&[
         event(dev, "get", "1.0.0", Some(Counter::Check), now),
         event(dev, "set", "1.1.0", Some(Counter::Install), now + 1),
-        event(dev, "update_fail", "1.1.0:main.js", Some(Counter::Failure), now + 2),
+        event(
+            dev,
+            "update_fail",
+            "1.1.0:main.js",
+            Some(Counter::Failure),
+            now + 2,
+        ),
         event(dev, "app_launch_ready", "1.0.0", None, now + 3),
     ])
     .await
     .unwrap();
     let got = s.device_events("com.conf.app", dev, 0, 100).await.unwrap();
-    assert_eq!(got.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["get", "set", "update_fail", "app_launch_ready"]);
-    let since = s.device_events("com.conf.app", dev, now + 1, 100).await.unwrap();
+    assert_eq!(
+        got.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["get", "set", "update_fail", "app_launch_ready"]
+    );
+    let since = s
+        .device_events("com.conf.app", dev, now + 1, 100)
+        .await
+        .unwrap();
     assert_eq!(since.len(), 2, "since is exclusive");
     let stats = s.daily_stats("com.conf.app").await.unwrap();
     let day = utc_day(now);
-    let v110 = stats.iter().find(|d| d.version == "1.1.0" && d.day == day).unwrap();
-    assert_eq!((v110.installs, v110.failures), (1, 1), "per-file failures count for their bundle");
-    let v100 = stats.iter().find(|d| d.version == "1.0.0" && d.day == day).unwrap();
+    let v110 = stats
+        .iter()
+        .find(|d| d.version == "1.1.0" && d.day == day)
+        .unwrap();
+    assert_eq!(
+        (v110.installs, v110.failures),
+        (1, 1),
+        "per-file failures count for their bundle"
+    );
+    let v100 = stats
+        .iter()
+        .find(|d| d.version == "1.0.0" && d.day == day)
+        .unwrap();
     assert_eq!(v100.checks, 1);
 
     // Off-path writes land too.
     s.enqueue_event(event(dev, "get", "1.0.0", Some(Counter::Check), now + 4));
     let mut seen = false;
     for _ in 0..200 {
-        if s.device_events("com.conf.app", dev, now + 3, 10).await.unwrap().len() == 1 {
+        if s.device_events("com.conf.app", dev, now + 3, 10)
+            .await
+            .unwrap()
+            .len()
+            == 1
+        {
             seen = true;
             break;
         }
@@ -246,7 +416,10 @@ async fn events_and_counters(s: &dyn Store) {
         .map(|i| event(busy, "ping", "1.0.0", None, now + i as i64))
         .collect();
     s.record_events(&batch).await.unwrap();
-    let kept = s.device_events("com.conf.app", busy, 0, 1000).await.unwrap();
+    let kept = s
+        .device_events("com.conf.app", busy, 0, 1000)
+        .await
+        .unwrap();
     assert_eq!(kept.len(), EVENTS_PER_DEVICE);
     assert_eq!(kept[0].at, now + 25, "the oldest were dropped");
 }
@@ -255,15 +428,35 @@ async fn racing_registrations(s: Arc<dyn Store>) {
     // Two uploaders register the same version with different bytes: exactly one wins.
     let a = {
         let s = s.clone();
-        tokio::spawn(async move { s.register_bundle("com.conf.app", &bundle("3.0.0", 'c')).await })
+        tokio::spawn(async move {
+            s.register_bundle("com.conf.app", &bundle("3.0.0", 'c'))
+                .await
+        })
     };
     let b = {
         let s = s.clone();
-        tokio::spawn(async move { s.register_bundle("com.conf.app", &bundle("3.0.0", 'd')).await })
+        tokio::spawn(async move {
+            s.register_bundle("com.conf.app", &bundle("3.0.0", 'd'))
+                .await
+        })
     };
     let results = [a.await.unwrap(), b.await.unwrap()];
-    let wins = results.iter().filter(|r| matches!(r, Ok(Registered::Created(_)))).count();
-    let conflicts = results.iter().filter(|r| matches!(r, Err(StoreError::Conflict { code: "version_exists", .. }))).count();
+    let wins = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Registered::Created(_))))
+        .count();
+    let conflicts = results
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                Err(StoreError::Conflict {
+                    code: "version_exists",
+                    ..
+                })
+            )
+        })
+        .count();
     assert_eq!((wins, conflicts), (1, 1), "{results:?}");
 }
 
@@ -285,18 +478,40 @@ async fn racing_channel_updates(s: Arc<dyn Store>) {
     for h in handles {
         h.await.unwrap().unwrap();
     }
-    let final_bundle = s.get_channel(id, "production").await.unwrap().unwrap().bundle.unwrap();
+    let final_bundle = s
+        .get_channel(id, "production")
+        .await
+        .unwrap()
+        .unwrap()
+        .bundle
+        .unwrap();
     assert!(final_bundle == "4.0.0" || final_bundle == "4.0.1");
     let view = s.app_view(id).await.unwrap().unwrap();
-    assert_eq!(view.served.iter().map(|b| b.version.clone()).collect::<Vec<_>>(), vec![final_bundle], "the hot path sees the same bundle");
+    assert_eq!(
+        view.served
+            .iter()
+            .map(|b| b.version.clone())
+            .collect::<Vec<_>>(),
+        vec![final_bundle],
+        "the hot path sees the same bundle"
+    );
 }
 
 async fn delete_app_cascades(s: &dyn Store) {
     let keys = s.delete_app("com.conf.app").await.unwrap();
-    assert!(keys.iter().any(|k| k.contains("4.0.0")), "returns the storage keys to delete: {keys:?}");
+    assert!(
+        keys.iter().any(|k| k.contains("4.0.0")),
+        "returns the storage keys to delete: {keys:?}"
+    );
     assert!(s.get_app("com.conf.app").await.unwrap().is_none());
     assert!(s.list_channels("com.conf.app").await.unwrap().is_empty());
     assert!(s.list_bundles("com.conf.app").await.unwrap().is_empty());
     s.create_app(&app("com.conf.app")).await.unwrap();
-    assert!(s.get_bundle("com.conf.app", "1.0.0").await.unwrap().is_none(), "a re-created app starts empty");
+    assert!(
+        s.get_bundle("com.conf.app", "1.0.0")
+            .await
+            .unwrap()
+            .is_none(),
+        "a re-created app starts empty"
+    );
 }

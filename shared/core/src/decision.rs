@@ -29,10 +29,15 @@ pub fn resolve_channel<'a>(
     if let Some(name) = override_channel
         && let Some(channel) = channels.iter().find(|c| c.name == name && is_live(c))
     {
-        return Some(Resolved { channel, via_override: true });
+        return Some(Resolved {
+            channel,
+            via_override: true,
+        });
     }
     let chosen = if default_channel.is_empty() {
-        channels.iter().find(|c| c.public && c.enabled_for(platform))
+        channels
+            .iter()
+            .find(|c| c.public && c.enabled_for(platform))
     } else {
         // No fallback to the public channel: the app asked for this one.
         channels.iter().find(|c| {
@@ -41,9 +46,10 @@ pub fn resolve_channel<'a>(
                 && (c.public || c.allow_device_self_set)
         })
     };
-    chosen
-        .filter(|c| is_live(c))
-        .map(|channel| Resolved { channel, via_override: false })
+    chosen.filter(|c| is_live(c)).map(|channel| Resolved {
+        channel,
+        via_override: false,
+    })
 }
 
 /// Why a device gets no update: a soft error the plugin reads as "no update".
@@ -56,7 +62,11 @@ pub struct Refusal {
 
 impl Refusal {
     fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Refusal { code, message: message.into(), extra: Vec::new() }
+        Refusal {
+            code,
+            message: message.into(),
+            extra: Vec::new(),
+        }
     }
 
     /// The protocol's `kind`: `up_to_date`, `blocked` or `failed`.
@@ -116,7 +126,11 @@ pub fn decide<'a>(
             "Plugin versions 4 and older are not supported, update @capgo/capacitor-updater",
         ));
     }
-    let Some(Resolved { channel, via_override }) = resolved else {
+    let Some(Resolved {
+        channel,
+        via_override,
+    }) = resolved
+    else {
         return Decision::NoUpdate(Refusal::new(
             "no_channel",
             "No channel serves this device: make a channel public or set defaultChannel",
@@ -182,7 +196,11 @@ fn channel_rules(
         };
         return Some(Refusal::new(
             code,
-            format!("Channel {} is disabled for {}", channel.name, device.platform.as_str()),
+            format!(
+                "Channel {} is disabled for {}",
+                channel.name,
+                device.platform.as_str()
+            ),
         ));
     }
     let rule = channel.disable_auto_update;
@@ -190,7 +208,10 @@ fn channel_rules(
         && rule == AutoUpdateRule::Major
         && t.major > native.major
     {
-        let mut r = Refusal::new("disable_auto_update_to_major", "Cannot upgrade major version");
+        let mut r = Refusal::new(
+            "disable_auto_update_to_major",
+            "Cannot upgrade major version",
+        );
         r.extra = vec![
             ("major", Value::Bool(true)),
             ("version", Value::String(bundle.version.clone())),
@@ -250,9 +271,31 @@ fn channel_rules(
             ));
         }
     }
-    let build = |ok: bool, code, msg| (!ok).then(|| Refusal::new(code, msg));
-    build(!(device.is_prod && !channel.allow_prod), "disable_prod_build", "Cannot update production builds on this channel")
-        .or_else(|| build(!(!device.is_prod && !channel.allow_dev), "disable_dev_build", "Cannot update development builds on this channel"))
-        .or_else(|| build(!(!device.is_emulator && !channel.allow_device), "disable_device", "Cannot update physical devices on this channel"))
-        .or_else(|| build(!(device.is_emulator && !channel.allow_emulator), "disable_emulator", "Cannot update emulators on this channel"))
+    // Build and device kind, each allowed or not by the channel.
+    let rules = [
+        (
+            device.is_prod && !channel.allow_prod,
+            "disable_prod_build",
+            "Cannot update production builds on this channel",
+        ),
+        (
+            !device.is_prod && !channel.allow_dev,
+            "disable_dev_build",
+            "Cannot update development builds on this channel",
+        ),
+        (
+            !device.is_emulator && !channel.allow_device,
+            "disable_device",
+            "Cannot update physical devices on this channel",
+        ),
+        (
+            device.is_emulator && !channel.allow_emulator,
+            "disable_emulator",
+            "Cannot update emulators on this channel",
+        ),
+    ];
+    rules
+        .into_iter()
+        .find(|(blocked, _, _)| *blocked)
+        .map(|(_, code, msg)| Refusal::new(code, msg))
 }

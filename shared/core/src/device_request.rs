@@ -131,23 +131,38 @@ pub fn is_uuid(s: &str) -> bool {
 }
 
 /// Validates the fields shared by every device route.
-pub fn parse_device(obj: &Map<String, Value>, strictness: Strictness) -> Result<DeviceInfo, ApiError> {
+pub fn parse_device(
+    obj: &Map<String, Value>,
+    strictness: Strictness,
+) -> Result<DeviceInfo, ApiError> {
     let app_id = match obj.get("app_id") {
         None | Some(Value::Null) => {
-            return Err(ApiError::bad_request("missing_app_id", "app_id is required"));
+            return Err(ApiError::bad_request(
+                "missing_app_id",
+                "app_id is required",
+            ));
         }
         Some(Value::String(s)) if s.is_empty() => {
-            return Err(ApiError::bad_request("missing_app_id", "app_id is required"));
+            return Err(ApiError::bad_request(
+                "missing_app_id",
+                "app_id is required",
+            ));
         }
         Some(Value::String(s)) => s.as_str(),
         Some(_) => return Err(schema("`app_id` must be a string")),
     };
     let device_id = match obj.get("device_id") {
         None | Some(Value::Null) => {
-            return Err(ApiError::bad_request("missing_device_id", "device_id is required"));
+            return Err(ApiError::bad_request(
+                "missing_device_id",
+                "device_id is required",
+            ));
         }
         Some(Value::String(s)) if s.is_empty() => {
-            return Err(ApiError::bad_request("missing_device_id", "device_id is required"));
+            return Err(ApiError::bad_request(
+                "missing_device_id",
+                "device_id is required",
+            ));
         }
         Some(Value::String(s)) => s.as_str(),
         Some(_) => return Err(schema("`device_id` must be a string")),
@@ -159,11 +174,16 @@ pub fn parse_device(obj: &Map<String, Value>, strictness: Strictness) -> Result<
         )));
     }
     if device_id.len() > 36 || !is_uuid(device_id) {
-        return Err(schema(format!("device_id `{}` is not a UUID", truncate(device_id))));
+        return Err(schema(format!(
+            "device_id `{}` is not a UUID",
+            truncate(device_id)
+        )));
     }
     let platform = match opt_str(obj, "platform", 16)? {
         Some(p) => Platform::parse(p).ok_or_else(|| {
-            schema(format!("platform `{p}` is not one of ios, android, electron"))
+            schema(format!(
+                "platform `{p}` is not one of ios, android, electron"
+            ))
         })?,
         None => return Err(schema("`platform` is required")),
     };
@@ -171,9 +191,15 @@ pub fn parse_device(obj: &Map<String, Value>, strictness: Strictness) -> Result<
         Strictness::Stats => 36,
         Strictness::Check => MAX_TEXT,
     };
-    let custom_id = opt_str(obj, "custom_id", custom_max)?.unwrap_or("").to_string();
-    let version_code = opt_str(obj, "version_code", MAX_TEXT)?.unwrap_or("").to_string();
-    let version_os = opt_str(obj, "version_os", MAX_TEXT)?.unwrap_or("").to_string();
+    let custom_id = opt_str(obj, "custom_id", custom_max)?
+        .unwrap_or("")
+        .to_string();
+    let version_code = opt_str(obj, "version_code", MAX_TEXT)?
+        .unwrap_or("")
+        .to_string();
+    let version_os = opt_str(obj, "version_os", MAX_TEXT)?
+        .unwrap_or("")
+        .to_string();
     let raw_build = opt_str(obj, "version_build", MAX_TEXT)?;
     let version_build = match (raw_build, strictness) {
         (Some(raw), _) => normalize_native(raw).ok_or_else(|| {
@@ -189,17 +215,22 @@ pub fn parse_device(obj: &Map<String, Value>, strictness: Strictness) -> Result<
         (None, Strictness::Check) => return Err(schema("`version_build` is required")),
     };
     let raw_name = opt_str(obj, "version_name", MAX_TEXT)?.unwrap_or("builtin");
-    let version_name = if raw_name == "builtin" || raw_name.is_empty() && strictness == Strictness::Check {
-        version_build.to_string()
-    } else {
-        raw_name.to_string()
-    };
+    let version_name =
+        if raw_name == "builtin" || raw_name.is_empty() && strictness == Strictness::Check {
+            version_build.to_string()
+        } else {
+            raw_name.to_string()
+        };
     let plugin_version = opt_str(obj, "plugin_version", 64)?.and_then(parse_plugin);
     let is_emulator = opt_bool(obj, "is_emulator")?.unwrap_or(false);
     let is_prod = opt_bool(obj, "is_prod")?.unwrap_or(true);
-    let default_channel = opt_str(obj, "defaultChannel", 64)?.unwrap_or("").to_string();
+    let default_channel = opt_str(obj, "defaultChannel", 64)?
+        .unwrap_or("")
+        .to_string();
     let install_source = opt_str(obj, "install_source", 64)?.map(str::to_string);
-    let key_id = opt_str(obj, "key_id", 64)?.filter(|k| !k.is_empty()).map(str::to_string);
+    let key_id = opt_str(obj, "key_id", 64)?
+        .filter(|k| !k.is_empty())
+        .map(str::to_string);
     Ok(DeviceInfo {
         app_id: app_id.to_string(),
         device_id: device_id.to_ascii_lowercase(),
@@ -254,7 +285,10 @@ mod tests {
         let d = parse_device(base().as_object().unwrap(), Strictness::Check).unwrap();
         assert_eq!(d.device_id, "6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f");
         assert_eq!(d.native(), "1.2.0");
-        assert_eq!(d.version_name, "1.2.0", "builtin is replaced by the native version");
+        assert_eq!(
+            d.version_name, "1.2.0",
+            "builtin is replaced by the native version"
+        );
         assert!(d.on_builtin());
         assert_eq!(d.platform, Platform::Ios);
     }
@@ -278,21 +312,96 @@ mod tests {
         type Mutation = Box<dyn FnOnce(&mut Map<String, Value>)>;
         let cases: Vec<(&str, Mutation)> = vec![
             ("ok", Box::new(|_| {})),
-            ("missing_app_id", Box::new(|o| { o.remove("app_id"); })),
-            ("missing_app_id", Box::new(|o| { o.insert("app_id".into(), json!("")); })),
-            ("missing_device_id", Box::new(|o| { o.remove("device_id"); })),
-            ("invalid_json_body", Box::new(|o| { o.insert("app_id".into(), json!(12)); })),
-            ("invalid_json_body", Box::new(|o| { o.insert("app_id".into(), json!("nodots")); })),
-            ("invalid_json_body", Box::new(|o| { o.insert("device_id".into(), json!("not-a-uuid")); })),
-            ("invalid_json_body", Box::new(|o| { o.insert("device_id".into(), json!(["x"])); })),
-            ("invalid_json_body", Box::new(|o| { o.insert("platform".into(), json!("windows")); })),
-            ("invalid_json_body", Box::new(|o| { o.remove("platform"); })),
-            ("invalid_json_body", Box::new(|o| { o.insert("is_prod".into(), json!("yes")); })),
-            ("invalid_json_body", Box::new(|o| { o.insert("custom_id".into(), json!("x".repeat(5000))); })),
-            ("invalid_json_body", Box::new(|o| { o.insert("version_name".into(), json!({"a":1})); })),
-            ("invalid_json_body", Box::new(|o| { o.remove("version_build"); })),
-            ("semver_error", Box::new(|o| { o.insert("version_build".into(), json!("1.2.3.4")); })),
-            ("semver_error", Box::new(|o| { o.insert("version_build".into(), json!("banana")); })),
+            (
+                "missing_app_id",
+                Box::new(|o| {
+                    o.remove("app_id");
+                }),
+            ),
+            (
+                "missing_app_id",
+                Box::new(|o| {
+                    o.insert("app_id".into(), json!(""));
+                }),
+            ),
+            (
+                "missing_device_id",
+                Box::new(|o| {
+                    o.remove("device_id");
+                }),
+            ),
+            (
+                "invalid_json_body",
+                Box::new(|o| {
+                    o.insert("app_id".into(), json!(12));
+                }),
+            ),
+            (
+                "invalid_json_body",
+                Box::new(|o| {
+                    o.insert("app_id".into(), json!("nodots"));
+                }),
+            ),
+            (
+                "invalid_json_body",
+                Box::new(|o| {
+                    o.insert("device_id".into(), json!("not-a-uuid"));
+                }),
+            ),
+            (
+                "invalid_json_body",
+                Box::new(|o| {
+                    o.insert("device_id".into(), json!(["x"]));
+                }),
+            ),
+            (
+                "invalid_json_body",
+                Box::new(|o| {
+                    o.insert("platform".into(), json!("windows"));
+                }),
+            ),
+            (
+                "invalid_json_body",
+                Box::new(|o| {
+                    o.remove("platform");
+                }),
+            ),
+            (
+                "invalid_json_body",
+                Box::new(|o| {
+                    o.insert("is_prod".into(), json!("yes"));
+                }),
+            ),
+            (
+                "invalid_json_body",
+                Box::new(|o| {
+                    o.insert("custom_id".into(), json!("x".repeat(5000)));
+                }),
+            ),
+            (
+                "invalid_json_body",
+                Box::new(|o| {
+                    o.insert("version_name".into(), json!({"a":1}));
+                }),
+            ),
+            (
+                "invalid_json_body",
+                Box::new(|o| {
+                    o.remove("version_build");
+                }),
+            ),
+            (
+                "semver_error",
+                Box::new(|o| {
+                    o.insert("version_build".into(), json!("1.2.3.4"));
+                }),
+            ),
+            (
+                "semver_error",
+                Box::new(|o| {
+                    o.insert("version_build".into(), json!("banana"));
+                }),
+            ),
         ];
         for (i, (want, mutate)) in cases.into_iter().enumerate() {
             assert_eq!(code_of(mutate), want, "case {i}");
@@ -301,7 +410,10 @@ mod tests {
 
     #[test]
     fn not_json_and_not_object() {
-        assert_eq!(parse_body(b"{nope").unwrap_err().code, "invalid_json_parse_body");
+        assert_eq!(
+            parse_body(b"{nope").unwrap_err().code,
+            "invalid_json_parse_body"
+        );
         let v = parse_body(b"[1,2]").unwrap();
         assert_eq!(as_object(&v).unwrap_err().code, "invalid_json_body");
     }

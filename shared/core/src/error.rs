@@ -50,7 +50,11 @@ impl ApiError {
     }
     /// A fault of ours (storage down). Devices retry 5xx, so say when.
     pub fn unavailable(message: impl Into<String>) -> Self {
-        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", message);
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            message,
+        );
         e.retry_after = Some(5);
         e
     }

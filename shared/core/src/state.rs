@@ -31,6 +31,10 @@ impl Default for Config {
 
 impl State {
     pub fn new(store: Arc<dyn Store>, blobs: Arc<dyn Blobs>) -> Self {
-        State { store, blobs, config: Config::default() }
+        State {
+            store,
+            blobs,
+            config: Config::default(),
+        }
     }
 }

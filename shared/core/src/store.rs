@@ -12,19 +12,31 @@ use crate::key::ApiKey;
 pub enum StoreError {
     NotFound(String),
     /// A conditional write lost: the record exists, is in use, or changed meanwhile.
-    Conflict { code: &'static str, message: String },
+    Conflict {
+        code: &'static str,
+        message: String,
+    },
     /// A reference to something that cannot be used (a channel pointing at a pending bundle).
-    Invalid { code: &'static str, message: String },
+    Invalid {
+        code: &'static str,
+        message: String,
+    },
     /// Storage could not be reached or failed: a fault of ours, never the caller's.
     Unavailable(String),
 }
 
 impl StoreError {
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        StoreError::Conflict { code, message: message.into() }
+        StoreError::Conflict {
+            code,
+            message: message.into(),
+        }
     }
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        StoreError::Invalid { code, message: message.into() }
+        StoreError::Invalid {
+            code,
+            message: message.into(),
+        }
     }
 }
 

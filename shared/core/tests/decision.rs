@@ -50,14 +50,25 @@ fn channel(bundle: &str, patch: Value) -> Channel {
 }
 
 fn app() -> App {
-    App { app_id: "com.example.app".into(), name: "x".into(), expose_metadata: false, created_at: 0 }
+    App {
+        app_id: "com.example.app".into(),
+        name: "x".into(),
+        expose_metadata: false,
+        created_at: 0,
+    }
 }
 
 /// Runs the decision with one channel (resolved publicly unless `over`), returns the outcome code.
 fn outcome(dev: Value, ch: Channel, b: Option<Bundle>, over: bool) -> String {
     let d = device(dev);
     let channels = vec![ch];
-    let resolved = resolve_channel(&channels, over.then_some("production"), &d.default_channel, d.platform, |_| true);
+    let resolved = resolve_channel(
+        &channels,
+        over.then_some("production"),
+        &d.default_channel,
+        d.platform,
+        |_| true,
+    );
     match decide(&d, &app(), resolved, b.as_ref()) {
         Decision::Update { bundle, .. } => format!("update:{}", bundle.version),
         Decision::RevertToBuiltin => "builtin".into(),
@@ -65,39 +76,262 @@ fn outcome(dev: Value, ch: Channel, b: Option<Bundle>, over: bool) -> String {
     }
 }
 
+/// (name, device fields, channel, ready bundle, via override, expected outcome)
+type Case = (
+    &'static str,
+    Value,
+    Channel,
+    Option<&'static str>,
+    bool,
+    &'static str,
+);
+
 #[test]
 fn decision_table() {
     let none = json!({});
-    let cases: Vec<(&str, Value, Channel, Option<&str>, bool, &str)> = vec![
-        ("plain update", none.clone(), channel("1.1.0", json!({})), Some("1.1.0"), false, "update:1.1.0"),
-        ("plugin 4", json!({"plugin_version": "4.2.0"}), channel("1.1.0", json!({})), Some("1.1.0"), false, "unsupported_plugin_version"),
-        ("no public channel", none.clone(), channel("1.1.0", json!({"public": false})), Some("1.1.0"), false, "no_channel"),
-        ("public channel off for platform", none.clone(), channel("1.1.0", json!({"ios": false})), Some("1.1.0"), false, "no_channel"),
-        ("override wins even when not public", none.clone(), channel("1.1.0", json!({"public": false})), Some("1.1.0"), true, "update:1.1.0"),
-        ("override on disabled platform", none.clone(), channel("1.1.0", json!({"public": false, "ios": false})), Some("1.1.0"), true, "disabled_platform_ios"),
-        ("defaultChannel not self-settable", json!({"defaultChannel": "production"}), channel("1.1.0", json!({"public": false})), Some("1.1.0"), false, "no_channel"),
-        ("defaultChannel self-settable", json!({"defaultChannel": "production"}), channel("1.1.0", json!({"public": false, "allow_device_self_set": true})), Some("1.1.0"), false, "update:1.1.0"),
-        ("defaultChannel unknown: no fallback", json!({"defaultChannel": "beta"}), channel("1.1.0", json!({})), Some("1.1.0"), false, "no_channel"),
-        ("no bundle", none.clone(), { let mut c = channel("x", json!({})); c.bundle = None; c }, None, false, "no_bundle"),
-        ("builtin when on a bundle", json!({"version_name": "1.0.5"}), channel("builtin", json!({})), None, false, "builtin"),
-        ("builtin when on builtin", none.clone(), channel("builtin", json!({})), None, false, "no_new_version_available"),
-        ("builtin when version_name equals native", json!({"version_name": "1.0.0"}), channel("builtin", json!({})), None, false, "no_new_version_available"),
-        ("already on it", json!({"version_name": "1.1.0"}), channel("1.1.0", json!({})), Some("1.1.0"), false, "no_new_version_available"),
-        ("major blocked", none.clone(), channel("2.0.0", json!({})), Some("2.0.0"), false, "disable_auto_update_to_major"),
-        ("major allowed with none", none.clone(), channel("2.0.0", json!({"disable_auto_update": "none"})), Some("2.0.0"), false, "update:2.0.0"),
-        ("private channel via defaultChannel can't happen; via override ok", none.clone(), channel("1.1.0", json!({"public": false})), Some("1.1.0"), true, "update:1.1.0"),
-        ("minor blocked", none.clone(), channel("1.1.0", json!({"disable_auto_update": "minor"})), Some("1.1.0"), false, "disable_auto_update_to_minor"),
-        ("minor same", none.clone(), channel("1.0.7", json!({"disable_auto_update": "minor"})), Some("1.0.7"), false, "update:1.0.7"),
-        ("patch blocked", none.clone(), channel("1.0.1", json!({"disable_auto_update": "patch"})), Some("1.0.1"), false, "disable_auto_update_to_patch"),
-        ("patch same core, prerelease", none.clone(), channel("1.0.0-hotfix.1", json!({"disable_auto_update": "patch", "disable_auto_update_under_native": false})), Some("1.0.0-hotfix.1"), false, "update:1.0.0-hotfix.1"),
-        ("metadata missing", none.clone(), channel("1.1.0", json!({"disable_auto_update": "version_number"})), Some("1.1.0"), false, "misconfigured_channel"),
-        ("under native", json!({"version_build": "1.2.0"}), channel("1.1.0", json!({})), Some("1.1.0"), false, "disable_auto_update_under_native"),
-        ("under native allowed", json!({"version_build": "1.2.0"}), channel("1.1.0", json!({"disable_auto_update_under_native": false})), Some("1.1.0"), false, "update:1.1.0"),
-        ("prod disallowed", none.clone(), channel("1.1.0", json!({"allow_prod": false})), Some("1.1.0"), false, "disable_prod_build"),
-        ("dev disallowed", json!({"is_prod": false}), channel("1.1.0", json!({"allow_dev": false})), Some("1.1.0"), false, "disable_dev_build"),
-        ("device disallowed", none.clone(), channel("1.1.0", json!({"allow_device": false})), Some("1.1.0"), false, "disable_device"),
-        ("emulator disallowed", json!({"is_emulator": true}), channel("1.1.0", json!({"allow_emulator": false})), Some("1.1.0"), false, "disable_emulator"),
-        ("platform checked before major", none.clone(), channel("2.0.0", json!({"android": false, "ios": false})), Some("2.0.0"), true, "disabled_platform_ios"),
+    let cases: Vec<Case> = vec![
+        (
+            "plain update",
+            none.clone(),
+            channel("1.1.0", json!({})),
+            Some("1.1.0"),
+            false,
+            "update:1.1.0",
+        ),
+        (
+            "plugin 4",
+            json!({"plugin_version": "4.2.0"}),
+            channel("1.1.0", json!({})),
+            Some("1.1.0"),
+            false,
+            "unsupported_plugin_version",
+        ),
+        (
+            "no public channel",
+            none.clone(),
+            channel("1.1.0", json!({"public": false})),
+            Some("1.1.0"),
+            false,
+            "no_channel",
+        ),
+        (
+            "public channel off for platform",
+            none.clone(),
+            channel("1.1.0", json!({"ios": false})),
+            Some("1.1.0"),
+            false,
+            "no_channel",
+        ),
+        (
+            "override wins even when not public",
+            none.clone(),
+            channel("1.1.0", json!({"public": false})),
+            Some("1.1.0"),
+            true,
+            "update:1.1.0",
+        ),
+        (
+            "override on disabled platform",
+            none.clone(),
+            channel("1.1.0", json!({"public": false, "ios": false})),
+            Some("1.1.0"),
+            true,
+            "disabled_platform_ios",
+        ),
+        (
+            "defaultChannel not self-settable",
+            json!({"defaultChannel": "production"}),
+            channel("1.1.0", json!({"public": false})),
+            Some("1.1.0"),
+            false,
+            "no_channel",
+        ),
+        (
+            "defaultChannel self-settable",
+            json!({"defaultChannel": "production"}),
+            channel(
+                "1.1.0",
+                json!({"public": false, "allow_device_self_set": true}),
+            ),
+            Some("1.1.0"),
+            false,
+            "update:1.1.0",
+        ),
+        (
+            "defaultChannel unknown: no fallback",
+            json!({"defaultChannel": "beta"}),
+            channel("1.1.0", json!({})),
+            Some("1.1.0"),
+            false,
+            "no_channel",
+        ),
+        (
+            "no bundle",
+            none.clone(),
+            {
+                let mut c = channel("x", json!({}));
+                c.bundle = None;
+                c
+            },
+            None,
+            false,
+            "no_bundle",
+        ),
+        (
+            "builtin when on a bundle",
+            json!({"version_name": "1.0.5"}),
+            channel("builtin", json!({})),
+            None,
+            false,
+            "builtin",
+        ),
+        (
+            "builtin when on builtin",
+            none.clone(),
+            channel("builtin", json!({})),
+            None,
+            false,
+            "no_new_version_available",
+        ),
+        (
+            "builtin when version_name equals native",
+            json!({"version_name": "1.0.0"}),
+            channel("builtin", json!({})),
+            None,
+            false,
+            "no_new_version_available",
+        ),
+        (
+            "already on it",
+            json!({"version_name": "1.1.0"}),
+            channel("1.1.0", json!({})),
+            Some("1.1.0"),
+            false,
+            "no_new_version_available",
+        ),
+        (
+            "major blocked",
+            none.clone(),
+            channel("2.0.0", json!({})),
+            Some("2.0.0"),
+            false,
+            "disable_auto_update_to_major",
+        ),
+        (
+            "major allowed with none",
+            none.clone(),
+            channel("2.0.0", json!({"disable_auto_update": "none"})),
+            Some("2.0.0"),
+            false,
+            "update:2.0.0",
+        ),
+        (
+            "private channel via defaultChannel can't happen; via override ok",
+            none.clone(),
+            channel("1.1.0", json!({"public": false})),
+            Some("1.1.0"),
+            true,
+            "update:1.1.0",
+        ),
+        (
+            "minor blocked",
+            none.clone(),
+            channel("1.1.0", json!({"disable_auto_update": "minor"})),
+            Some("1.1.0"),
+            false,
+            "disable_auto_update_to_minor",
+        ),
+        (
+            "minor same",
+            none.clone(),
+            channel("1.0.7", json!({"disable_auto_update": "minor"})),
+            Some("1.0.7"),
+            false,
+            "update:1.0.7",
+        ),
+        (
+            "patch blocked",
+            none.clone(),
+            channel("1.0.1", json!({"disable_auto_update": "patch"})),
+            Some("1.0.1"),
+            false,
+            "disable_auto_update_to_patch",
+        ),
+        (
+            "patch same core, prerelease",
+            none.clone(),
+            channel(
+                "1.0.0-hotfix.1",
+                json!({"disable_auto_update": "patch", "disable_auto_update_under_native": false}),
+            ),
+            Some("1.0.0-hotfix.1"),
+            false,
+            "update:1.0.0-hotfix.1",
+        ),
+        (
+            "metadata missing",
+            none.clone(),
+            channel("1.1.0", json!({"disable_auto_update": "version_number"})),
+            Some("1.1.0"),
+            false,
+            "misconfigured_channel",
+        ),
+        (
+            "under native",
+            json!({"version_build": "1.2.0"}),
+            channel("1.1.0", json!({})),
+            Some("1.1.0"),
+            false,
+            "disable_auto_update_under_native",
+        ),
+        (
+            "under native allowed",
+            json!({"version_build": "1.2.0"}),
+            channel("1.1.0", json!({"disable_auto_update_under_native": false})),
+            Some("1.1.0"),
+            false,
+            "update:1.1.0",
+        ),
+        (
+            "prod disallowed",
+            none.clone(),
+            channel("1.1.0", json!({"allow_prod": false})),
+            Some("1.1.0"),
+            false,
+            "disable_prod_build",
+        ),
+        (
+            "dev disallowed",
+            json!({"is_prod": false}),
+            channel("1.1.0", json!({"allow_dev": false})),
+            Some("1.1.0"),
+            false,
+            "disable_dev_build",
+        ),
+        (
+            "device disallowed",
+            none.clone(),
+            channel("1.1.0", json!({"allow_device": false})),
+            Some("1.1.0"),
+            false,
+            "disable_device",
+        ),
+        (
+            "emulator disallowed",
+            json!({"is_emulator": true}),
+            channel("1.1.0", json!({"allow_emulator": false})),
+            Some("1.1.0"),
+            false,
+            "disable_emulator",
+        ),
+        (
+            "platform checked before major",
+            none.clone(),
+            channel("2.0.0", json!({"android": false, "ios": false})),
+            Some("2.0.0"),
+            true,
+            "disabled_platform_ios",
+        ),
     ];
     for (name, dev, ch, b, over, want) in cases {
         assert_eq!(outcome(dev, ch, b.map(bundle), over), want, "{name}");
@@ -111,7 +345,10 @@ fn private_channel_rule() {
     let mut c = channel("1.1.0", json!({"public": false}));
     c.public = false;
     let b = bundle("1.1.0");
-    let resolved = updraft_core::decision::Resolved { channel: &c, via_override: false };
+    let resolved = updraft_core::decision::Resolved {
+        channel: &c,
+        via_override: false,
+    };
     match decide(&d, &app(), Some(resolved), Some(&b)) {
         Decision::NoUpdate(r) => assert_eq!(r.code, "cannot_update_via_private_channel"),
         other => panic!("{other:?}"),
@@ -125,9 +362,18 @@ fn metadata_rule() {
         b.min_update_version = Some("1.5.0".into());
         b
     };
-    let ch = channel("1.1.0", json!({"disable_auto_update": "version_number", "disable_auto_update_under_native": false}));
-    assert_eq!(outcome(json!({}), ch.clone(), Some(b.clone()), false), "disable_auto_update_to_metadata");
-    assert_eq!(outcome(json!({"version_build": "1.5.0"}), ch, Some(b), false), "update:1.1.0");
+    let ch = channel(
+        "1.1.0",
+        json!({"disable_auto_update": "version_number", "disable_auto_update_under_native": false}),
+    );
+    assert_eq!(
+        outcome(json!({}), ch.clone(), Some(b.clone()), false),
+        "disable_auto_update_to_metadata"
+    );
+    assert_eq!(
+        outcome(json!({"version_build": "1.5.0"}), ch, Some(b), false),
+        "update:1.1.0"
+    );
 }
 
 #[test]
@@ -136,10 +382,19 @@ fn major_refusal_carries_versions() {
     let channels = vec![channel("2.0.0", json!({}))];
     let b = bundle("2.0.0");
     let r = resolve_channel(&channels, None, "", Platform::Ios, |_| true);
-    let Decision::NoUpdate(refusal) = decide(&d, &app(), r, Some(&b)) else { panic!() };
+    let Decision::NoUpdate(refusal) = decide(&d, &app(), r, Some(&b)) else {
+        panic!()
+    };
     assert_eq!(refusal.kind(), "blocked");
-    let extra: serde_json::Map<String, Value> = refusal.extra.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    assert_eq!(Value::Object(extra), json!({"major": true, "version": "2.0.0", "old": "1.0.3"}));
+    let extra: serde_json::Map<String, Value> = refusal
+        .extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    assert_eq!(
+        Value::Object(extra),
+        json!({"major": true, "version": "2.0.0", "old": "1.0.3"})
+    );
 }
 
 #[test]
@@ -147,9 +402,33 @@ fn key_id_mismatch_only_for_new_plugins() {
     let mut b = bundle("1.1.0");
     b.key_id = Some("MIIBCgKCAQEAqJikYizo".into());
     let ch = channel("1.1.0", json!({}));
-    assert_eq!(outcome(json!({"key_id": "OTHERKEYOTHERKEY0000"}), ch.clone(), Some(b.clone()), false), "key_id_mismatch");
-    assert_eq!(outcome(json!({"key_id": "OTHERKEYOTHERKEY0000", "plugin_version": "8.40.7"}), ch.clone(), Some(b.clone()), false), "update:1.1.0");
-    assert_eq!(outcome(json!({"key_id": "MIIBCgKCAQEAqJikYizo"}), ch, Some(b), false), "update:1.1.0");
+    assert_eq!(
+        outcome(
+            json!({"key_id": "OTHERKEYOTHERKEY0000"}),
+            ch.clone(),
+            Some(b.clone()),
+            false
+        ),
+        "key_id_mismatch"
+    );
+    assert_eq!(
+        outcome(
+            json!({"key_id": "OTHERKEYOTHERKEY0000", "plugin_version": "8.40.7"}),
+            ch.clone(),
+            Some(b.clone()),
+            false
+        ),
+        "update:1.1.0"
+    );
+    assert_eq!(
+        outcome(
+            json!({"key_id": "MIIBCgKCAQEAqJikYizo"}),
+            ch,
+            Some(b),
+            false
+        ),
+        "update:1.1.0"
+    );
 }
 
 #[test]
@@ -159,12 +438,25 @@ fn gates_for_manifest_and_metadata() {
     let channels = vec![channel("1.1.0", json!({}))];
     let mut a = app();
     a.expose_metadata = true;
-    for (plugin, manifest, metadata) in [("8.51.14", true, true), ("8.30.0", true, false), ("6.24.0", false, false), ("8.51.14-beta.1", true, false)] {
+    for (plugin, manifest, metadata) in [
+        ("8.51.14", true, true),
+        ("8.30.0", true, false),
+        ("6.24.0", false, false),
+        ("8.51.14-beta.1", true, false),
+    ] {
         let d = device(json!({"plugin_version": plugin}));
         let r = resolve_channel(&channels, None, "", Platform::Ios, |_| true);
         match decide(&d, &a, r, Some(&b)) {
-            Decision::Update { with_manifest, with_metadata, .. } => {
-                assert_eq!((with_manifest, with_metadata), (manifest, metadata), "{plugin}");
+            Decision::Update {
+                with_manifest,
+                with_metadata,
+                ..
+            } => {
+                assert_eq!(
+                    (with_manifest, with_metadata),
+                    (manifest, metadata),
+                    "{plugin}"
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -12,14 +12,17 @@ impl AppStore for SqliteStore {
     async fn create_app(&self, app: &App) -> StoreResult<()> {
         let doc = to_doc(app)?;
         self.with(|c| {
-            c.execute("INSERT INTO apps (app_id, doc) VALUES (?1, ?2)", params![app.app_id, doc])
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::conflict("app_exists", format!("app {} already exists", app.app_id))
-                    } else {
-                        unavailable(e)
-                    }
-                })?;
+            c.execute(
+                "INSERT INTO apps (app_id, doc) VALUES (?1, ?2)",
+                params![app.app_id, doc],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::conflict("app_exists", format!("app {} already exists", app.app_id))
+                } else {
+                    unavailable(e)
+                }
+            })?;
             Ok(())
         })
     }
@@ -28,7 +31,10 @@ impl AppStore for SqliteStore {
         let doc = to_doc(app)?;
         self.with(|c| {
             let n = c
-                .execute("UPDATE apps SET doc = ?2 WHERE app_id = ?1", params![app.app_id, doc])
+                .execute(
+                    "UPDATE apps SET doc = ?2 WHERE app_id = ?1",
+                    params![app.app_id, doc],
+                )
                 .map_err(unavailable)?;
             if n == 0 {
                 return Err(StoreError::NotFound(format!("no app {}", app.app_id)));
@@ -40,7 +46,9 @@ impl AppStore for SqliteStore {
     async fn get_app(&self, app_id: &str) -> StoreResult<Option<App>> {
         self.with(|c| {
             let doc: Option<String> = c
-                .query_row("SELECT doc FROM apps WHERE app_id = ?1", [app_id], |r| r.get(0))
+                .query_row("SELECT doc FROM apps WHERE app_id = ?1", [app_id], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(unavailable)?;
             doc.map(|d| from_doc(&d)).transpose()
@@ -49,7 +57,9 @@ impl AppStore for SqliteStore {
 
     async fn list_apps(&self) -> StoreResult<Vec<App>> {
         self.with(|c| {
-            let mut stmt = c.prepare("SELECT doc FROM apps ORDER BY app_id").map_err(unavailable)?;
+            let mut stmt = c
+                .prepare("SELECT doc FROM apps ORDER BY app_id")
+                .map_err(unavailable)?;
             let docs = stmt
                 .query_map([], |r| r.get::<_, String>(0))
                 .map_err(unavailable)?
@@ -64,7 +74,9 @@ impl AppStore for SqliteStore {
             let tx = c.transaction().map_err(unavailable)?;
             let keys = {
                 let mut stmt = tx
-                    .prepare("SELECT storage_key FROM bundles WHERE app_id = ?1 AND status != 'deleted'")
+                    .prepare(
+                        "SELECT storage_key FROM bundles WHERE app_id = ?1 AND status != 'deleted'",
+                    )
                     .map_err(unavailable)?;
                 stmt.query_map([app_id], |r| r.get::<_, String>(0))
                     .map_err(unavailable)?

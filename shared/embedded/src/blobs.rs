@@ -36,7 +36,11 @@ pub struct UploadError {
 
 impl UploadError {
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        UploadError { status, code, message: message.into() }
+        UploadError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -81,7 +85,9 @@ impl LocalBlobs {
             && key.split('/').all(|seg| {
                 !seg.is_empty()
                     && !seg.starts_with('.')
-                    && seg.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
             });
         ok.then(|| self.dir.join(key))
     }
@@ -93,34 +99,60 @@ impl LocalBlobs {
     }
 
     fn check_sig(&self, text: &str, sig: &str) -> bool {
-        let Ok(sig) = hex::decode(sig) else { return false };
+        let Ok(sig) = hex::decode(sig) else {
+            return false;
+        };
         let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(text.as_bytes());
         mac.verify_slice(&sig).is_ok() // constant time
     }
 
     fn encoded_key(key: &str) -> String {
-        key.split('/').map(percent_encode).collect::<Vec<_>>().join("/")
+        key.split('/')
+            .map(percent_encode)
+            .collect::<Vec<_>>()
+            .join("/")
     }
 
     /// Checks a download URL's signature and expiry.
     pub fn verify_download(&self, key: &str, query: Option<&str>) -> Result<PathBuf, UploadError> {
         let q = query_pairs(query);
-        let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
-        let exp: u64 = get("exp").parse().map_err(|_| UploadError::new(403, "forbidden", "missing or bad expiry"))?;
+        let get = |k: &str| {
+            q.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("")
+        };
+        let exp: u64 = get("exp")
+            .parse()
+            .map_err(|_| UploadError::new(403, "forbidden", "missing or bad expiry"))?;
         if !self.check_sig(&format!("GET\n{key}\n{exp}"), get("sig")) {
             return Err(UploadError::new(403, "forbidden", "bad signature"));
         }
         if exp < now_secs() {
-            return Err(UploadError::new(403, "expired", "this download URL has expired"));
+            return Err(UploadError::new(
+                403,
+                "expired",
+                "this download URL has expired",
+            ));
         }
-        self.path_of(key).ok_or_else(|| UploadError::new(403, "forbidden", "bad key"))
+        self.path_of(key)
+            .ok_or_else(|| UploadError::new(403, "forbidden", "bad key"))
     }
 
     /// Checks an upload URL; returns the size and SHA-256 the body must have.
-    pub fn verify_upload(&self, key: &str, query: Option<&str>) -> Result<(u64, String), UploadError> {
+    pub fn verify_upload(
+        &self,
+        key: &str,
+        query: Option<&str>,
+    ) -> Result<(u64, String), UploadError> {
         let q = query_pairs(query);
-        let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+        let get = |k: &str| {
+            q.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
         let bad = || UploadError::new(403, "forbidden", "malformed upload URL");
         let exp: u64 = get("exp").parse().map_err(|_| bad())?;
         let size: u64 = get("size").parse().map_err(|_| bad())?;
@@ -129,7 +161,11 @@ impl LocalBlobs {
             return Err(UploadError::new(403, "forbidden", "bad signature"));
         }
         if exp < now_secs() {
-            return Err(UploadError::new(403, "expired", "this upload URL has expired: register the bundle again"));
+            return Err(UploadError::new(
+                403,
+                "expired",
+                "this upload URL has expired: register the bundle again",
+            ));
         }
         if self.path_of(key).is_none() {
             return Err(bad());
@@ -138,8 +174,15 @@ impl LocalBlobs {
     }
 
     /// Starts receiving an upload into a temporary file beside the blobs.
-    pub async fn begin_upload(&self, key: &str, size: u64, sha256: &str) -> Result<UploadSink, UploadError> {
-        let dest = self.path_of(key).ok_or_else(|| UploadError::new(403, "forbidden", "bad key"))?;
+    pub async fn begin_upload(
+        &self,
+        key: &str,
+        size: u64,
+        sha256: &str,
+    ) -> Result<UploadSink, UploadError> {
+        let dest = self
+            .path_of(key)
+            .ok_or_else(|| UploadError::new(403, "forbidden", "bad key"))?;
         let tmp = self.dir.join(".tmp").join(random_hex(12));
         let file = tokio::fs::File::create(&tmp).await.map_err(io_err)?;
         Ok(UploadSink {
@@ -173,10 +216,17 @@ impl UploadSink {
     pub async fn write(&mut self, chunk: &[u8]) -> Result<(), UploadError> {
         self.written += chunk.len() as u64;
         if self.written > self.size {
-            return Err(UploadError::new(400, "size_mismatch", format!("the body is longer than the signed {} bytes", self.size)));
+            return Err(UploadError::new(
+                400,
+                "size_mismatch",
+                format!("the body is longer than the signed {} bytes", self.size),
+            ));
         }
         self.hasher.update(chunk);
-        let file = self.file.as_mut().ok_or_else(|| io_err(std::io::Error::other("closed")))?;
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io_err(std::io::Error::other("closed")))?;
         file.write_all(chunk).await.map_err(io_err)
     }
 
@@ -186,14 +236,27 @@ impl UploadSink {
             return Err(UploadError::new(
                 400,
                 "size_mismatch",
-                format!("received {} bytes, the URL was signed for {}", self.written, self.size),
+                format!(
+                    "received {} bytes, the URL was signed for {}",
+                    self.written, self.size
+                ),
             ));
         }
         let got = hex::encode(std::mem::take(&mut self.hasher).finalize());
         if got != self.sha256 {
-            return Err(UploadError::new(400, "checksum_mismatch", format!("the body's SHA-256 is {got}, the URL was signed for {}", self.sha256)));
+            return Err(UploadError::new(
+                400,
+                "checksum_mismatch",
+                format!(
+                    "the body's SHA-256 is {got}, the URL was signed for {}",
+                    self.sha256
+                ),
+            ));
         }
-        let mut file = self.file.take().ok_or_else(|| io_err(std::io::Error::other("closed")))?;
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| io_err(std::io::Error::other("closed")))?;
         file.flush().await.map_err(io_err)?;
         file.sync_all().await.map_err(io_err)?;
         drop(file);
@@ -201,7 +264,9 @@ impl UploadSink {
             tokio::fs::create_dir_all(parent).await.map_err(io_err)?;
         }
         // Rename is atomic: readers see no bytes or all of them.
-        tokio::fs::rename(&self.tmp, &self.dest).await.map_err(io_err)
+        tokio::fs::rename(&self.tmp, &self.dest)
+            .await
+            .map_err(io_err)
     }
 }
 
@@ -220,7 +285,10 @@ fn hash_file(path: &Path) -> std::io::Result<Option<BlobInfo>> {
     };
     let mut hasher = Sha256::new();
     let size = std::io::copy(&mut file, &mut hasher)?;
-    Ok(Some(BlobInfo { size, sha256: hex::encode(hasher.finalize()) }))
+    Ok(Some(BlobInfo {
+        size,
+        sha256: hex::encode(hasher.finalize()),
+    }))
 }
 
 fn storage(e: impl std::fmt::Display) -> StoreError {
@@ -229,7 +297,13 @@ fn storage(e: impl std::fmt::Display) -> StoreError {
 
 #[async_trait]
 impl Blobs for LocalBlobs {
-    async fn presign_upload(&self, key: &str, size: u64, sha256: &str, ttl_secs: u64) -> StoreResult<UploadTicket> {
+    async fn presign_upload(
+        &self,
+        key: &str,
+        size: u64,
+        sha256: &str,
+        ttl_secs: u64,
+    ) -> StoreResult<UploadTicket> {
         if self.path_of(key).is_none() {
             return Err(StoreError::invalid("invalid_key", "bad storage key"));
         }
@@ -242,11 +316,18 @@ impl Blobs for LocalBlobs {
         );
         let mut headers = std::collections::BTreeMap::new();
         headers.insert("content-type".to_string(), "application/zip".to_string());
-        Ok(UploadTicket { url, method: "PUT".into(), headers, expires_at: exp as i64 * 1000 })
+        Ok(UploadTicket {
+            url,
+            method: "PUT".into(),
+            headers,
+            expires_at: exp as i64 * 1000,
+        })
     }
 
     async fn stat(&self, key: &str) -> StoreResult<Option<BlobInfo>> {
-        let path = self.path_of(key).ok_or_else(|| StoreError::invalid("invalid_key", "bad storage key"))?;
+        let path = self
+            .path_of(key)
+            .ok_or_else(|| StoreError::invalid("invalid_key", "bad storage key"))?;
         tokio::task::spawn_blocking(move || hash_file(&path))
             .await
             .map_err(storage)?
@@ -254,7 +335,9 @@ impl Blobs for LocalBlobs {
     }
 
     async fn delete(&self, key: &str) -> StoreResult<()> {
-        let path = self.path_of(key).ok_or_else(|| StoreError::invalid("invalid_key", "bad storage key"))?;
+        let path = self
+            .path_of(key)
+            .ok_or_else(|| StoreError::invalid("invalid_key", "bad storage key"))?;
         match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -266,6 +349,10 @@ impl Blobs for LocalBlobs {
         // Expiry rounded to the day: the URL stays the same all day, so caches can keep it.
         let exp = (now_secs() / DAY + 1) * DAY + DOWNLOAD_TTL_SECS;
         let sig = self.sign(&format!("GET\n{key}\n{exp}"));
-        format!("{}/blobs/{}?exp={exp}&sig={sig}", self.public_url, Self::encoded_key(key))
+        format!(
+            "{}/blobs/{}?exp={exp}&sig={sig}",
+            self.public_url,
+            Self::encoded_key(key)
+        )
     }
 }

@@ -46,7 +46,9 @@ fn save(c: &rusqlite::Connection, app_id: &str, b: &Bundle) -> StoreResult<()> {
 impl BundleStore for SqliteStore {
     async fn register_bundle(&self, app_id: &str, bundle: &Bundle) -> StoreResult<Registered> {
         self.with(|c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             let outcome = match load(&tx, app_id, &bundle.version)? {
                 None => {
                     save(&tx, app_id, bundle)?;
@@ -66,7 +68,10 @@ impl BundleStore for SqliteStore {
                         BundleStatus::Deleted => "was deleted and cannot be reused",
                         BundleStatus::Pending => "is pending with different content",
                     };
-                    return Err(StoreError::conflict("version_exists", format!("version {} {why}", bundle.version)));
+                    return Err(StoreError::conflict(
+                        "version_exists",
+                        format!("version {} {why}", bundle.version),
+                    ));
                 }
             };
             tx.commit().map_err(unavailable)?;
@@ -87,7 +92,9 @@ impl BundleStore for SqliteStore {
                 )
                 .map_err(unavailable)?;
             let rows = stmt
-                .query_map([app_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .query_map([app_id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
                 .map_err(unavailable)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(unavailable)?;
@@ -97,13 +104,18 @@ impl BundleStore for SqliteStore {
 
     async fn mark_ready(&self, app_id: &str, version: &str, at: i64) -> StoreResult<Bundle> {
         self.with(|c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             let mut b = load(&tx, app_id, version)?
                 .ok_or_else(|| StoreError::NotFound(format!("no bundle {version} in {app_id}")))?;
             match b.status {
                 BundleStatus::Ready => return Ok(b),
                 BundleStatus::Deleted => {
-                    return Err(StoreError::conflict("bundle_deleted", format!("bundle {version} was deleted")));
+                    return Err(StoreError::conflict(
+                        "bundle_deleted",
+                        format!("bundle {version} was deleted"),
+                    ));
                 }
                 BundleStatus::Pending => {}
             }
@@ -117,7 +129,9 @@ impl BundleStore for SqliteStore {
 
     async fn delete_bundle(&self, app_id: &str, version: &str) -> StoreResult<Bundle> {
         self.with(|c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             let mut b = load(&tx, app_id, version)?
                 .filter(|b| b.status != BundleStatus::Deleted)
                 .ok_or_else(|| StoreError::NotFound(format!("no bundle {version} in {app_id}")))?;

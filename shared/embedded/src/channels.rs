@@ -10,7 +10,9 @@ pub(crate) fn load_channels(tx: &Transaction<'_>, app_id: &str) -> StoreResult<V
         .prepare("SELECT id, doc FROM channels WHERE app_id = ?1 ORDER BY id")
         .map_err(unavailable)?;
     let rows = stmt
-        .query_map([app_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .query_map([app_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })
         .map_err(unavailable)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(unavailable)?;
@@ -38,8 +40,13 @@ fn check_bundle_ready(tx: &Transaction<'_>, app_id: &str, channel: &Channel) -> 
         .map_err(unavailable)?;
     match status.as_deref() {
         Some("ready") => Ok(()),
-        Some("pending") => Err(StoreError::conflict("bundle_not_ready", format!("bundle {version} is not ready"))),
-        _ => Err(StoreError::NotFound(format!("no bundle {version} in {app_id}"))),
+        Some("pending") => Err(StoreError::conflict(
+            "bundle_not_ready",
+            format!("bundle {version} is not ready"),
+        )),
+        _ => Err(StoreError::NotFound(format!(
+            "no bundle {version} in {app_id}"
+        ))),
     }
 }
 
@@ -52,8 +59,11 @@ fn unpublish_overlapping(tx: &Transaction<'_>, app_id: &str, channel: &Channel) 
         if other.name != channel.name && other.public && other.shares_platform_with(channel) {
             other.public = false;
             other.updated_at = channel.updated_at;
-            tx.execute("UPDATE channels SET doc = ?2 WHERE id = ?1", params![other.id, to_doc(&other)?])
-                .map_err(unavailable)?;
+            tx.execute(
+                "UPDATE channels SET doc = ?2 WHERE id = ?1",
+                params![other.id, to_doc(&other)?],
+            )
+            .map_err(unavailable)?;
         }
     }
     Ok(())
@@ -63,7 +73,9 @@ fn unpublish_overlapping(tx: &Transaction<'_>, app_id: &str, channel: &Channel) 
 impl ChannelStore for SqliteStore {
     async fn create_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel> {
         self.with(|c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             check_bundle_ready(&tx, app_id, channel)?;
             unpublish_overlapping(&tx, app_id, channel)?;
             tx.execute(
@@ -72,7 +84,10 @@ impl ChannelStore for SqliteStore {
             )
             .map_err(|e| {
                 if is_unique_violation(&e) {
-                    StoreError::conflict("channel_exists", format!("channel {} already exists", channel.name))
+                    StoreError::conflict(
+                        "channel_exists",
+                        format!("channel {} already exists", channel.name),
+                    )
                 } else {
                     unavailable(e)
                 }
@@ -86,7 +101,9 @@ impl ChannelStore for SqliteStore {
 
     async fn update_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel> {
         self.with(|c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             let id: Option<i64> = tx
                 .query_row(
                     "SELECT id FROM channels WHERE app_id = ?1 AND name = ?2",
@@ -95,7 +112,9 @@ impl ChannelStore for SqliteStore {
                 )
                 .optional()
                 .map_err(unavailable)?;
-            let id = id.ok_or_else(|| StoreError::NotFound(format!("no channel {} in {app_id}", channel.name)))?;
+            let id = id.ok_or_else(|| {
+                StoreError::NotFound(format!("no channel {} in {app_id}", channel.name))
+            })?;
             check_bundle_ready(&tx, app_id, channel)?;
             unpublish_overlapping(&tx, app_id, channel)?;
             let mut saved = channel.clone();
@@ -139,10 +158,16 @@ impl ChannelStore for SqliteStore {
     async fn delete_channel(&self, app_id: &str, name: &str) -> StoreResult<bool> {
         self.with(|c| {
             let tx = c.transaction().map_err(unavailable)?;
-            tx.execute("DELETE FROM overrides WHERE app_id = ?1 AND channel = ?2", params![app_id, name])
-                .map_err(unavailable)?;
+            tx.execute(
+                "DELETE FROM overrides WHERE app_id = ?1 AND channel = ?2",
+                params![app_id, name],
+            )
+            .map_err(unavailable)?;
             let n = tx
-                .execute("DELETE FROM channels WHERE app_id = ?1 AND name = ?2", params![app_id, name])
+                .execute(
+                    "DELETE FROM channels WHERE app_id = ?1 AND name = ?2",
+                    params![app_id, name],
+                )
                 .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
             Ok(n > 0)

@@ -73,7 +73,9 @@ CREATE TABLE IF NOT EXISTS devices (
 pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     // WAL: readers never wait for the writer; NORMAL is durable across process crashes.
@@ -124,7 +126,10 @@ impl SqliteStore {
 
     /// Runs `f` on the connection. SQLite calls are short; the mutex serialises writers,
     /// which SQLite would do anyway.
-    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let mut conn = self
             .conn
             .lock()

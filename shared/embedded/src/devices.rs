@@ -22,8 +22,11 @@ impl DeviceStore for SqliteStore {
 
     async fn delete_override(&self, app_id: &str, device_id: &str) -> StoreResult<bool> {
         self.with(|c| {
-            Ok(c.execute("DELETE FROM overrides WHERE app_id = ?1 AND device_id = ?2", params![app_id, device_id])
-                .map_err(unavailable)?
+            Ok(c.execute(
+                "DELETE FROM overrides WHERE app_id = ?1 AND device_id = ?2",
+                params![app_id, device_id],
+            )
+            .map_err(unavailable)?
                 > 0)
         })
     }
@@ -48,7 +51,13 @@ impl DeviceStore for SqliteStore {
         self.writer.enqueue(event);
     }
 
-    async fn device_events(&self, app_id: &str, device_id: &str, since: i64, limit: usize) -> StoreResult<Vec<DeviceEvent>> {
+    async fn device_events(
+        &self,
+        app_id: &str,
+        device_id: &str,
+        since: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<DeviceEvent>> {
         self.with(|c| {
             let mut stmt = c
                 .prepare(
@@ -87,4 +96,3 @@ impl DeviceStore for SqliteStore {
         })
     }
 }
-

@@ -33,7 +33,10 @@ impl EventWriter {
             .name("updraft-events".into())
             .spawn(move || run(conn, rx))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        Ok(EventWriter { tx: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)) })
+        Ok(EventWriter {
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        })
     }
 
     pub(crate) fn enqueue(&self, event: DeviceEvent) {
@@ -75,7 +78,11 @@ fn run(mut conn: Connection, rx: Receiver<Msg>) {
                 Msg::Event(e) => events.push(*e),
                 Msg::Flush(done) => flushes.push(done),
             }
-            next = if events.len() < BURST { rx.try_recv().ok() } else { None };
+            next = if events.len() < BURST {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
         }
         if !events.is_empty()
             && let Err(e) = write_events(&mut conn, &events)
@@ -93,7 +100,9 @@ pub(crate) fn write_events(conn: &mut Connection, events: &[DeviceEvent]) -> Sto
     let tx = conn.transaction().map_err(unavailable)?;
     {
         let mut insert = tx
-            .prepare_cached("INSERT INTO events (app_id, device_id, at, doc) VALUES (?1, ?2, ?3, ?4)")
+            .prepare_cached(
+                "INSERT INTO events (app_id, device_id, at, doc) VALUES (?1, ?2, ?3, ?4)",
+            )
             .map_err(unavailable)?;
         let mut count = tx
             .prepare_cached(
@@ -119,7 +128,14 @@ pub(crate) fn write_events(conn: &mut Connection, events: &[DeviceEvent]) -> Sto
                     Counter::Failure => (0, 0, 1),
                 };
                 count
-                    .execute(params![e.app_id, e.bundle_version(), utc_day(e.at), c, i, f])
+                    .execute(params![
+                        e.app_id,
+                        e.bundle_version(),
+                        utc_day(e.at),
+                        c,
+                        i,
+                        f
+                    ])
                     .map_err(unavailable)?;
             }
             if e.updates_device {
@@ -133,7 +149,10 @@ pub(crate) fn write_events(conn: &mut Connection, events: &[DeviceEvent]) -> Sto
                     .map_err(unavailable)?;
             }
         }
-        let mut seen: Vec<(&str, &str)> = events.iter().map(|e| (e.app_id.as_str(), e.device_id.as_str())).collect();
+        let mut seen: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| (e.app_id.as_str(), e.device_id.as_str()))
+            .collect();
         seen.sort_unstable();
         seen.dedup();
         let mut trim = tx
@@ -143,10 +162,12 @@ pub(crate) fn write_events(conn: &mut Connection, events: &[DeviceEvent]) -> Sto
             )
             .map_err(unavailable)?;
         for (app, dev) in seen {
-            trim.execute(params![app, dev, EVENTS_PER_DEVICE as i64]).map_err(unavailable)?;
+            trim.execute(params![app, dev, EVENTS_PER_DEVICE as i64])
+                .map_err(unavailable)?;
         }
         let horizon = events.iter().map(|e| e.at).max().unwrap_or(0) - EVENT_RETENTION_MS;
-        tx.execute("DELETE FROM events WHERE at < ?1", [horizon]).map_err(unavailable)?;
+        tx.execute("DELETE FROM events WHERE at < ?1", [horizon])
+            .map_err(unavailable)?;
     }
     tx.commit().map_err(unavailable)
 }

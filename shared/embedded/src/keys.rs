@@ -16,14 +16,17 @@ impl KeyStore for SqliteStore {
     async fn create_key(&self, key: &ApiKey) -> StoreResult<()> {
         let doc = to_doc(key)?;
         self.with(|c| {
-            c.execute("INSERT INTO api_keys (id, hash, doc) VALUES (?1, ?2, ?3)", params![key.id, key.hash, doc])
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::conflict("key_exists", "this key already exists")
-                    } else {
-                        unavailable(e)
-                    }
-                })?;
+            c.execute(
+                "INSERT INTO api_keys (id, hash, doc) VALUES (?1, ?2, ?3)",
+                params![key.id, key.hash, doc],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::conflict("key_exists", "this key already exists")
+                } else {
+                    unavailable(e)
+                }
+            })?;
             Ok(())
         })
     }
@@ -31,7 +34,9 @@ impl KeyStore for SqliteStore {
     async fn key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>> {
         self.with(|c| {
             let doc: Option<String> = c
-                .query_row("SELECT doc FROM api_keys WHERE hash = ?1", [hash], |r| r.get(0))
+                .query_row("SELECT doc FROM api_keys WHERE hash = ?1", [hash], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(unavailable)?;
             doc.map(|d| with_hash(&d, hash.to_string())).transpose()
@@ -40,7 +45,9 @@ impl KeyStore for SqliteStore {
 
     async fn list_keys(&self) -> StoreResult<Vec<ApiKey>> {
         self.with(|c| {
-            let mut stmt = c.prepare("SELECT doc, hash FROM api_keys ORDER BY id").map_err(unavailable)?;
+            let mut stmt = c
+                .prepare("SELECT doc, hash FROM api_keys ORDER BY id")
+                .map_err(unavailable)?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
                 .map_err(unavailable)?
@@ -51,7 +58,11 @@ impl KeyStore for SqliteStore {
     }
 
     async fn delete_key(&self, id: &str) -> StoreResult<bool> {
-        self.with(|c| Ok(c.execute("DELETE FROM api_keys WHERE id = ?1", [id]).map_err(unavailable)? > 0))
+        self.with(|c| {
+            Ok(c.execute("DELETE FROM api_keys WHERE id = ?1", [id])
+                .map_err(unavailable)?
+                > 0)
+        })
     }
 
     async fn count_keys(&self) -> StoreResult<u64> {

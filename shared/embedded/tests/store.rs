@@ -21,7 +21,12 @@ async fn data_survives_reopen() {
     {
         let store = SqliteStore::open(&path).unwrap();
         store
-            .create_app(&updraft_core::app::App { app_id: "com.keep.me".into(), name: "k".into(), expose_metadata: false, created_at: 1 })
+            .create_app(&updraft_core::app::App {
+                app_id: "com.keep.me".into(),
+                name: "k".into(),
+                expose_metadata: false,
+                created_at: 1,
+            })
             .await
             .unwrap();
         store.close();
@@ -40,13 +45,31 @@ async fn signed_urls() {
     let dir = tempfile::tempdir().unwrap();
     let blobs = LocalBlobs::open(dir.path(), "http://127.0.0.1:1").unwrap();
     let sha = "a".repeat(64);
-    let ticket = blobs.presign_upload("com.x.y/abc.zip", 10, &sha, 900).await.unwrap();
+    let ticket = blobs
+        .presign_upload("com.x.y/abc.zip", 10, &sha, 900)
+        .await
+        .unwrap();
     let query = ticket.url.split_once('?').unwrap().1;
-    assert_eq!(blobs.verify_upload("com.x.y/abc.zip", Some(query)).unwrap(), (10, sha.clone()));
+    assert_eq!(
+        blobs.verify_upload("com.x.y/abc.zip", Some(query)).unwrap(),
+        (10, sha.clone())
+    );
     // Any change to what was signed is refused.
-    assert_eq!(blobs.verify_upload("com.x.y/abd.zip", Some(query)).unwrap_err().status, 403);
+    assert_eq!(
+        blobs
+            .verify_upload("com.x.y/abd.zip", Some(query))
+            .unwrap_err()
+            .status,
+        403
+    );
     let forged = query.replace("size=10", "size=11");
-    assert_eq!(blobs.verify_upload("com.x.y/abc.zip", Some(&forged)).unwrap_err().status, 403);
+    assert_eq!(
+        blobs
+            .verify_upload("com.x.y/abc.zip", Some(&forged))
+            .unwrap_err()
+            .status,
+        403
+    );
     // A key that could escape the directory is never accepted.
     assert!(blobs.path_of("../etc/passwd").is_none());
     assert!(blobs.path_of("a/../../b").is_none());
@@ -54,7 +77,13 @@ async fn signed_urls() {
     let url = blobs.download_url("com.x.y/abc.zip");
     let q = url.split_once('?').unwrap().1;
     assert!(blobs.verify_download("com.x.y/abc.zip", Some(q)).is_ok());
-    assert_eq!(blobs.verify_download("com.x.y/other.zip", Some(q)).unwrap_err().status, 403);
+    assert_eq!(
+        blobs
+            .verify_download("com.x.y/other.zip", Some(q))
+            .unwrap_err()
+            .status,
+        403
+    );
     // Secrets persist: a reopened store still accepts yesterday's URLs.
     let again = LocalBlobs::open(dir.path(), "http://127.0.0.1:1").unwrap();
     assert!(again.verify_download("com.x.y/abc.zip", Some(q)).is_ok());
@@ -62,17 +91,32 @@ async fn signed_urls() {
     // Only the exact bytes are kept.
     let body = b"0123456789";
     let good_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body));
-    let mut sink = blobs.begin_upload("com.x.y/abc.zip", 10, &sha).await.unwrap();
+    let mut sink = blobs
+        .begin_upload("com.x.y/abc.zip", 10, &sha)
+        .await
+        .unwrap();
     sink.write(body).await.unwrap();
     assert_eq!(sink.finish().await.unwrap_err().code, "checksum_mismatch");
     assert!(blobs.stat("com.x.y/abc.zip").await.unwrap().is_none());
-    let mut sink = blobs.begin_upload("com.x.y/abc.zip", 10, &good_sha).await.unwrap();
+    let mut sink = blobs
+        .begin_upload("com.x.y/abc.zip", 10, &good_sha)
+        .await
+        .unwrap();
     sink.write(&body[..5]).await.unwrap();
     assert_eq!(sink.finish().await.unwrap_err().code, "size_mismatch");
-    let mut sink = blobs.begin_upload("com.x.y/abc.zip", 10, &good_sha).await.unwrap();
+    let mut sink = blobs
+        .begin_upload("com.x.y/abc.zip", 10, &good_sha)
+        .await
+        .unwrap();
     sink.write(body).await.unwrap();
     sink.finish().await.unwrap();
     let info = blobs.stat("com.x.y/abc.zip").await.unwrap().unwrap();
     assert_eq!((info.size, info.sha256), (10, good_sha));
-    assert_eq!(std::fs::read_dir(dir.path().join("blobs/.tmp")).unwrap().count(), 0, "no temp files left");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("blobs/.tmp"))
+            .unwrap()
+            .count(),
+        0,
+        "no temp files left"
+    );
 }

@@ -32,7 +32,10 @@ struct AppPatch {
 
 fn check_name(name: &str) -> Result<(), ApiError> {
     if name.trim().is_empty() || name.len() > 128 {
-        return Err(ApiError::bad_request("invalid_name", "the app name must have 1 to 128 characters"));
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "the app name must have 1 to 128 characters",
+        ));
     }
     Ok(())
 }
@@ -43,7 +46,10 @@ pub async fn create(state: &State, req: &Req) -> Result<Resp, ApiError> {
     if !is_valid_app_id(&body.app_id) {
         return Err(ApiError::bad_request(
             "invalid_app_id",
-            format!("`{}` is not a reverse-domain app id such as com.example.app", body.app_id),
+            format!(
+                "`{}` is not a reverse-domain app id such as com.example.app",
+                body.app_id
+            ),
         ));
     }
     let name = body.name.unwrap_or_else(|| body.app_id.clone());

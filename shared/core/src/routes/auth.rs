@@ -15,13 +15,17 @@ pub async fn authenticate(state: &State, req: &Req) -> Result<ApiKey, ApiError> 
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::unauthorized("missing `Authorization: Bearer <api key>` header"))?;
+        .ok_or_else(|| {
+            ApiError::unauthorized("missing `Authorization: Bearer <api key>` header")
+        })?;
     let secret = header
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <api key>`"))?;
+        .ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must be `Bearer <api key>`")
+        })?;
     // Looking up by hash means the secret itself is never compared byte by byte.
     let key = state
         .store
@@ -46,13 +50,20 @@ pub fn require(key: &ApiKey, mode: Mode, app: Option<&str>) -> Result<(), ApiErr
     if let Some(app) = app
         && !key.allows_app(app)
     {
-        return Err(ApiError::forbidden(format!("this key has no access to app {app}")));
+        return Err(ApiError::forbidden(format!(
+            "this key has no access to app {app}"
+        )));
     }
     Ok(())
 }
 
 /// Authenticates and authorises in one step.
-pub async fn allow(state: &State, req: &Req, mode: Mode, app: Option<&str>) -> Result<ApiKey, ApiError> {
+pub async fn allow(
+    state: &State,
+    req: &Req,
+    mode: Mode,
+    app: Option<&str>,
+) -> Result<ApiKey, ApiError> {
     let key = authenticate(state, req).await?;
     require(&key, mode, app)?;
     Ok(key)
@@ -78,7 +89,11 @@ pub async fn bootstrap_admin_key(state: &State, given: Option<&str>) -> StoreRes
         expires_at: None,
     };
     state.store.create_key(&key).await?;
-    Ok(if generated { Bootstrap::Generated(secret) } else { Bootstrap::FromEnv })
+    Ok(if generated {
+        Bootstrap::Generated(secret)
+    } else {
+        Bootstrap::FromEnv
+    })
 }
 
 #[derive(Debug, PartialEq)]

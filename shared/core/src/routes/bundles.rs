@@ -49,43 +49,81 @@ fn bad(code: &'static str, msg: impl Into<String>) -> ApiError {
 
 fn validate(body: &NewBundle, max: u64) -> Result<(), ApiError> {
     if body.version == BUILTIN || body.version == "unknown" {
-        return Err(bad("invalid_version", format!("`{}` is a reserved name", body.version)));
+        return Err(bad(
+            "invalid_version",
+            format!("`{}` is a reserved name", body.version),
+        ));
     }
     if body.version.len() > 64 || semver::Version::parse(&body.version).is_err() {
-        return Err(bad("invalid_version", format!("version `{}` is not semver (e.g. 1.4.0)", body.version)));
+        return Err(bad(
+            "invalid_version",
+            format!("version `{}` is not semver (e.g. 1.4.0)", body.version),
+        ));
     }
     if body.size == 0 || body.size > max {
-        return Err(bad("invalid_size", format!("size must be between 1 and {max} bytes")));
+        return Err(bad(
+            "invalid_size",
+            format!("size must be between 1 and {max} bytes"),
+        ));
     }
     let encrypted = body.session_key.as_deref().is_some_and(|s| !s.is_empty());
     if encrypted {
-        if body.checksum.is_empty() || body.checksum.len() > 1024 || !body.checksum.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if body.checksum.is_empty()
+            || body.checksum.len() > 1024
+            || !body.checksum.bytes().all(|b| b.is_ascii_hexdigit())
+        {
             return Err(bad("invalid_checksum", "checksum must be hex"));
         }
         if !body.sha256.as_deref().is_some_and(is_sha256_hex) {
-            return Err(bad("invalid_checksum", "an encrypted bundle needs `sha256`: the SHA-256 hex of the uploaded bytes"));
+            return Err(bad(
+                "invalid_checksum",
+                "an encrypted bundle needs `sha256`: the SHA-256 hex of the uploaded bytes",
+            ));
         }
-        if body.session_key.as_deref().is_some_and(|s| s.len() > 1024 || !s.contains(':')) {
-            return Err(bad("invalid_session_key", "session_key must be base64(iv):base64(key)"));
+        if body
+            .session_key
+            .as_deref()
+            .is_some_and(|s| s.len() > 1024 || !s.contains(':'))
+        {
+            return Err(bad(
+                "invalid_session_key",
+                "session_key must be base64(iv):base64(key)",
+            ));
         }
     } else {
         if !is_sha256_hex(&body.checksum) {
-            return Err(bad("invalid_checksum", "checksum must be the lowercase SHA-256 hex of the zip"));
+            return Err(bad(
+                "invalid_checksum",
+                "checksum must be the lowercase SHA-256 hex of the zip",
+            ));
         }
         if body.sha256.as_deref().is_some_and(|s| s != body.checksum) {
-            return Err(bad("invalid_checksum", "sha256 differs from checksum for an unencrypted bundle"));
+            return Err(bad(
+                "invalid_checksum",
+                "sha256 differs from checksum for an unencrypted bundle",
+            ));
         }
     }
     if let Some(m) = &body.min_update_version
         && semver::Version::parse(m).is_err()
     {
-        return Err(bad("invalid_min_update_version", format!("min_update_version `{m}` is not semver")));
+        return Err(bad(
+            "invalid_min_update_version",
+            format!("min_update_version `{m}` is not semver"),
+        ));
     }
     if body.key_id.as_deref().is_some_and(|k| k.len() > 64) {
         return Err(bad("invalid_key_id", "key_id is at most 64 characters"));
     }
-    if body.link.as_deref().is_some_and(|l| l.len() > 2048 || !(l.starts_with("https://") || l.starts_with("http://"))) {
-        return Err(bad("invalid_link", "link must be an http(s) URL of at most 2048 characters"));
+    if body
+        .link
+        .as_deref()
+        .is_some_and(|l| l.len() > 2048 || !(l.starts_with("https://") || l.starts_with("http://")))
+    {
+        return Err(bad(
+            "invalid_link",
+            "link must be an http(s) URL of at most 2048 characters",
+        ));
     }
     if body.comment.as_deref().is_some_and(|c| c.len() > 4096) {
         return Err(bad("invalid_comment", "comment is at most 4096 characters"));
@@ -121,28 +159,53 @@ pub async fn register(state: &State, req: &Req, app_id: &str) -> Result<Resp, Ap
     };
     let upload = state
         .blobs
-        .presign_upload(&bundle.storage_key, bundle.size, &bundle.object_sha256, state.config.upload_ttl_secs)
+        .presign_upload(
+            &bundle.storage_key,
+            bundle.size,
+            &bundle.object_sha256,
+            state.config.upload_ttl_secs,
+        )
         .await?;
-    let reply = RegisterReply { version: &bundle.version, status: bundle.status, upload };
+    let reply = RegisterReply {
+        version: &bundle.version,
+        status: bundle.status,
+        upload,
+    };
     Ok(if fresh { created(&reply) } else { ok(&reply) })
 }
 
 async fn existing_bundle(state: &State, app_id: &str, version: &str) -> Result<Bundle, ApiError> {
     match state.store.get_bundle(app_id, version).await? {
         Some(b) if b.status != BundleStatus::Deleted => Ok(b),
-        _ => Err(ApiError::not_found(format!("no bundle {version} in {app_id}"))),
+        _ => Err(ApiError::not_found(format!(
+            "no bundle {version} in {app_id}"
+        ))),
     }
 }
 
-pub async fn finalize(state: &State, req: &Req, app_id: &str, version: &str) -> Result<Resp, ApiError> {
+pub async fn finalize(
+    state: &State,
+    req: &Req,
+    app_id: &str,
+    version: &str,
+) -> Result<Resp, ApiError> {
     allow(state, req, Mode::Upload, Some(app_id)).await?;
     let bundle = existing_bundle(state, app_id, version).await?;
     if bundle.is_ready() {
         return Ok(ok(&bundle));
     }
-    let info = state.blobs.stat(&bundle.storage_key).await?.ok_or_else(|| {
-        ApiError::conflict("upload_missing", format!("storage holds no bytes for {version} yet: PUT them to the upload URL first"))
-    })?;
+    let info = state
+        .blobs
+        .stat(&bundle.storage_key)
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "upload_missing",
+                format!(
+                    "storage holds no bytes for {version} yet: PUT them to the upload URL first"
+                ),
+            )
+        })?;
     if info.size != bundle.size || info.sha256 != bundle.object_sha256 {
         // Never leave wrong bytes where a device could one day fetch them.
         state.blobs.delete(&bundle.storage_key).await?;
@@ -154,7 +217,10 @@ pub async fn finalize(state: &State, req: &Req, app_id: &str, version: &str) -> 
             ),
         ));
     }
-    Ok(ok(&state.store.mark_ready(app_id, version, now_ms()).await?))
+    Ok(ok(&state
+        .store
+        .mark_ready(app_id, version, now_ms())
+        .await?))
 }
 
 pub async fn list(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiError> {
@@ -168,7 +234,12 @@ pub async fn get(state: &State, req: &Req, app_id: &str, version: &str) -> Resul
     Ok(ok(&existing_bundle(state, app_id, version).await?))
 }
 
-pub async fn delete(state: &State, req: &Req, app_id: &str, version: &str) -> Result<Resp, ApiError> {
+pub async fn delete(
+    state: &State,
+    req: &Req,
+    app_id: &str,
+    version: &str,
+) -> Result<Resp, ApiError> {
     allow(state, req, Mode::Write, Some(app_id)).await?;
     existing_bundle(state, app_id, version).await?;
     let gone = state.store.delete_bundle(app_id, version).await?;

@@ -6,7 +6,9 @@ use serde_json::{Map, Value, json};
 use super::updates::{device_event, on_premise_app};
 use crate::app::is_valid_app_id;
 use crate::channel::Channel;
-use crate::device_request::{DeviceInfo, Platform, Strictness, as_object, opt_str, parse_body, parse_device};
+use crate::device_request::{
+    DeviceInfo, Platform, Strictness, as_object, opt_str, parse_body, parse_device,
+};
 use crate::error::ApiError;
 use crate::http_util::{Req, Resp, ok, query_pairs};
 use crate::state::State;
@@ -55,11 +57,16 @@ async fn app_view(state: &State, device: &DeviceInfo) -> Result<AppView, ApiErro
 }
 
 fn is_new(device: &DeviceInfo) -> bool {
-    device.plugin_version.as_ref().is_some_and(keeps_channel_locally)
+    device
+        .plugin_version
+        .as_ref()
+        .is_some_and(keeps_channel_locally)
 }
 
 fn public_for(view: &AppView, platform: Platform) -> Option<&Channel> {
-    view.channels.iter().find(|c| c.public && c.enabled_for(platform))
+    view.channels
+        .iter()
+        .find(|c| c.public && c.enabled_for(platform))
 }
 
 fn body_device(req: &Req) -> Result<(DeviceInfo, Map<String, Value>), ApiError> {
@@ -69,11 +76,18 @@ fn body_device(req: &Req) -> Result<(DeviceInfo, Map<String, Value>), ApiError> 
 }
 
 /// The operator's or an old plugin's stored choice, with its channel.
-async fn stored_override<'a>(state: &State, view: &'a AppView, device: &DeviceInfo) -> Result<Option<&'a Channel>, ApiError> {
+async fn stored_override<'a>(
+    state: &State,
+    view: &'a AppView,
+    device: &DeviceInfo,
+) -> Result<Option<&'a Channel>, ApiError> {
     if !view.has_overrides {
         return Ok(None);
     }
-    let name = state.store.get_override(&device.app_id, &device.device_id).await?;
+    let name = state
+        .store
+        .get_override(&device.app_id, &device.device_id)
+        .await?;
     Ok(name.and_then(|n| view.channels.iter().find(|c| c.name == n)))
 }
 
@@ -82,12 +96,19 @@ async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let wanted = opt_str(&obj, "channel", 64)?.unwrap_or("").to_string();
     let view = app_view(state, &device).await?;
     let new = is_new(&device);
-    let current = if new { None } else { stored_override(state, &view, &device).await? };
+    let current = if new {
+        None
+    } else {
+        stored_override(state, &view, &device).await?
+    };
     if wanted.is_empty() {
         return Err(soft("missing_channel", "Missing channel"));
     }
     if current.is_some_and(|c| !c.allow_device_self_set) {
-        return Err(soft("cannot_override", "An operator set this device's channel; it cannot be changed from the device"));
+        return Err(soft(
+            "cannot_override",
+            "An operator set this device's channel; it cannot be changed from the device",
+        ));
     }
     let Some(target) = view.channels.iter().find(|c| c.name == wanted) else {
         return Err(soft("channel_not_found", "Cannot find channel").with("channel", wanted));
@@ -99,18 +120,29 @@ async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
                 "This channel is public and does not allow device self-assignment. Unset the channel and the device will use the public channel.",
             )
         } else {
-            soft("channel_self_set_not_allowed", "This channel does not allow devices to self associate")
+            soft(
+                "channel_self_set_not_allowed",
+                "This channel does not allow devices to self associate",
+            )
         };
         return Err(err.with("channel", wanted));
     }
-    state.store.enqueue_event(device_event(&device, "setChannel", Some(wanted.clone())));
+    state
+        .store
+        .enqueue_event(device_event(&device, "setChannel", Some(wanted.clone())));
     if new {
         return Ok(ok(&json!({"status": "ok", "allowSet": true})));
     }
     if public_for(&view, device.platform).is_some_and(|p| p.name == wanted) {
-        state.store.delete_override(&device.app_id, &device.device_id).await?;
+        state
+            .store
+            .delete_override(&device.app_id, &device.device_id)
+            .await?;
     } else if current.is_none_or(|c| c.name != wanted) {
-        state.store.set_override(&device.app_id, &device.device_id, &wanted).await?;
+        state
+            .store
+            .set_override(&device.app_id, &device.device_id, &wanted)
+            .await?;
     }
     Ok(ok(&json!({"status": "ok"})))
 }
@@ -121,15 +153,21 @@ async fn get(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let view = app_view(state, &device).await?;
     if is_new(&device) {
         if !sent.is_empty() {
-            return Ok(ok(&json!({"channel": sent, "status": "override", "allowSet": true})));
+            return Ok(ok(
+                &json!({"channel": sent, "status": "override", "allowSet": true}),
+            ));
         }
     } else if let Some(c) = stored_override(state, &view, &device).await? {
-        return Ok(ok(&json!({"channel": c.name, "status": "override", "allowSet": c.allow_device_self_set})));
+        return Ok(ok(
+            &json!({"channel": c.name, "status": "override", "allowSet": c.allow_device_self_set}),
+        ));
     }
     let default = if device.default_channel.is_empty() {
         public_for(&view, device.platform)
     } else {
-        view.channels.iter().find(|c| c.name == device.default_channel)
+        view.channels
+            .iter()
+            .find(|c| c.name == device.default_channel)
     };
     match default {
         Some(c) => Ok(ok(&json!({"channel": c.name, "status": "default"}))),
@@ -151,10 +189,16 @@ async fn unset(state: &State, req: &Req) -> Result<Resp, ApiError> {
     }
     match stored_override(state, &view, &device).await? {
         Some(c) if c.allow_device_self_set => {
-            state.store.delete_override(&device.app_id, &device.device_id).await?;
+            state
+                .store
+                .delete_override(&device.app_id, &device.device_id)
+                .await?;
             Ok(ok(&json!({"status": "ok"})))
         }
-        _ => Err(soft("cannot_override", "This device has no channel it may unset itself")),
+        _ => Err(soft(
+            "cannot_override",
+            "This device has no channel it may unset itself",
+        )),
     }
 }
 
@@ -164,9 +208,15 @@ fn bad_query(msg: impl Into<String>) -> ApiError {
 
 async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let q = query_object(req);
-    let app_id = q.get("app_id").and_then(Value::as_str).ok_or_else(|| bad_query("app_id is required"))?;
+    let app_id = q
+        .get("app_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad_query("app_id is required"))?;
     if !is_valid_app_id(app_id) {
-        return Err(bad_query(format!("app_id `{}` is not a reverse domain", app_id.chars().take(64).collect::<String>())));
+        return Err(bad_query(format!(
+            "app_id `{}` is not a reverse domain",
+            app_id.chars().take(64).collect::<String>()
+        )));
     }
     let platform = q
         .get("platform")
@@ -180,7 +230,11 @@ async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
     };
     let is_emulator = flag("is_emulator", false)?;
     let is_prod = flag("is_prod", true)?;
-    let view = state.store.app_view(app_id).await?.ok_or_else(|| on_premise_app(app_id))?;
+    let view = state
+        .store
+        .app_view(app_id)
+        .await?
+        .ok_or_else(|| on_premise_app(app_id))?;
     let channels: Vec<Value> = view
         .channels
         .iter()

@@ -29,27 +29,42 @@ const SETTABLE: [&str; 13] = [
 ];
 
 /// Applies a JSON patch of settable fields onto a channel, with serde's type checks.
-fn apply(channel: &Channel, patch: &Map<String, Value>, allow_name: bool) -> Result<Channel, ApiError> {
+fn apply(
+    channel: &Channel,
+    patch: &Map<String, Value>,
+    allow_name: bool,
+) -> Result<Channel, ApiError> {
     let mut value = serde_json::to_value(channel).unwrap_or_default();
     for (k, v) in patch {
         if !SETTABLE.contains(&k.as_str()) || (k == "name" && !allow_name) {
-            return Err(ApiError::bad_request("invalid_json_body", format!("unknown or read-only field `{k}`")));
+            return Err(ApiError::bad_request(
+                "invalid_json_body",
+                format!("unknown or read-only field `{k}`"),
+            ));
         }
         value[k] = v.clone();
     }
-    serde_json::from_value(value).map_err(|e| ApiError::bad_request("invalid_json_body", format!("invalid channel: {e}")))
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_request("invalid_json_body", format!("invalid channel: {e}")))
 }
 
 /// A channel may only point at a ready bundle of its app, or at builtin.
 async fn check_bundle(state: &State, app_id: &str, channel: &Channel) -> Result<(), ApiError> {
-    let Some(version) = channel.bundle.as_deref() else { return Ok(()) };
+    let Some(version) = channel.bundle.as_deref() else {
+        return Ok(());
+    };
     if version == BUILTIN {
         return Ok(());
     }
     match state.store.get_bundle(app_id, version).await? {
         Some(b) if b.is_ready() => Ok(()),
-        Some(_) => Err(ApiError::conflict("bundle_not_ready", format!("bundle {version} is not ready: finalize its upload first"))),
-        None => Err(ApiError::not_found(format!("no bundle {version} in {app_id}"))),
+        Some(_) => Err(ApiError::conflict(
+            "bundle_not_ready",
+            format!("bundle {version} is not ready: finalize its upload first"),
+        )),
+        None => Err(ApiError::not_found(format!(
+            "no bundle {version} in {app_id}"
+        ))),
     }
 }
 
@@ -58,7 +73,12 @@ pub async fn create(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiE
     let body: Map<String, Value> = parse_json(req.body())?;
     let name = match body.get("name") {
         Some(Value::String(n)) => n.clone(),
-        _ => return Err(ApiError::bad_request("invalid_json_body", "`name` (a string) is required")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_json_body",
+                "`name` (a string) is required",
+            ));
+        }
     };
     if !is_valid_channel_name(&name) {
         return Err(ApiError::bad_request(
@@ -99,7 +119,10 @@ pub async fn update(state: &State, req: &Req, app_id: &str, name: &str) -> Resul
     let body: Map<String, Value> = parse_json(req.body())?;
     let current = existing_channel(state, app_id, name).await?;
     if body.get("name").is_some_and(|n| n.as_str() != Some(name)) {
-        return Err(ApiError::bad_request("invalid_json_body", "a channel cannot be renamed"));
+        return Err(ApiError::bad_request(
+            "invalid_json_body",
+            "a channel cannot be renamed",
+        ));
     }
     let mut channel = apply(&current, &body, true)?;
     channel.updated_at = now_ms();
@@ -110,7 +133,9 @@ pub async fn update(state: &State, req: &Req, app_id: &str, name: &str) -> Resul
 pub async fn delete(state: &State, req: &Req, app_id: &str, name: &str) -> Result<Resp, ApiError> {
     allow(state, req, Mode::Write, Some(app_id)).await?;
     if !state.store.delete_channel(app_id, name).await? {
-        return Err(ApiError::not_found(format!("no channel {name} in {app_id}")));
+        return Err(ApiError::not_found(format!(
+            "no channel {name} in {app_id}"
+        )));
     }
     Ok(ok(&json!({"name": name, "deleted": true})))
 }

@@ -13,7 +13,10 @@ use crate::state::State;
 
 fn device_id(raw: &str) -> Result<String, ApiError> {
     if !is_uuid(raw) {
-        return Err(ApiError::bad_request("invalid_device_id", format!("`{raw}` is not a device UUID")));
+        return Err(ApiError::bad_request(
+            "invalid_device_id",
+            format!("`{raw}` is not a device UUID"),
+        ));
     }
     Ok(raw.to_ascii_lowercase())
 }
@@ -24,7 +27,12 @@ struct OverrideBody {
     channel: String,
 }
 
-pub async fn get_override(state: &State, req: &Req, app_id: &str, device: &str) -> Result<Resp, ApiError> {
+pub async fn get_override(
+    state: &State,
+    req: &Req,
+    app_id: &str,
+    device: &str,
+) -> Result<Resp, ApiError> {
     allow(state, req, Mode::Read, Some(app_id)).await?;
     let device = device_id(device)?;
     existing(state, app_id).await?;
@@ -32,19 +40,40 @@ pub async fn get_override(state: &State, req: &Req, app_id: &str, device: &str) 
     Ok(ok(&json!({"device_id": device, "channel": channel})))
 }
 
-pub async fn set_override(state: &State, req: &Req, app_id: &str, device: &str) -> Result<Resp, ApiError> {
+pub async fn set_override(
+    state: &State,
+    req: &Req,
+    app_id: &str,
+    device: &str,
+) -> Result<Resp, ApiError> {
     allow(state, req, Mode::Write, Some(app_id)).await?;
     let device = device_id(device)?;
     let body: OverrideBody = parse_json(req.body())?;
     existing(state, app_id).await?;
-    if state.store.get_channel(app_id, &body.channel).await?.is_none() {
-        return Err(ApiError::not_found(format!("no channel {} in {app_id}", body.channel)));
+    if state
+        .store
+        .get_channel(app_id, &body.channel)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!(
+            "no channel {} in {app_id}",
+            body.channel
+        )));
     }
-    state.store.set_override(app_id, &device, &body.channel).await?;
+    state
+        .store
+        .set_override(app_id, &device, &body.channel)
+        .await?;
     Ok(ok(&json!({"device_id": device, "channel": body.channel})))
 }
 
-pub async fn delete_override(state: &State, req: &Req, app_id: &str, device: &str) -> Result<Resp, ApiError> {
+pub async fn delete_override(
+    state: &State,
+    req: &Req,
+    app_id: &str,
+    device: &str,
+) -> Result<Resp, ApiError> {
     allow(state, req, Mode::Write, Some(app_id)).await?;
     let device = device_id(device)?;
     existing(state, app_id).await?;
@@ -52,24 +81,41 @@ pub async fn delete_override(state: &State, req: &Req, app_id: &str, device: &st
     Ok(ok(&json!({"device_id": device, "deleted": deleted})))
 }
 
-pub async fn events(state: &State, req: &Req, app_id: &str, device: &str) -> Result<Resp, ApiError> {
+pub async fn events(
+    state: &State,
+    req: &Req,
+    app_id: &str,
+    device: &str,
+) -> Result<Resp, ApiError> {
     allow(state, req, Mode::Read, Some(app_id)).await?;
     let device = device_id(device)?;
     let mut since = 0i64;
     let mut limit = 200usize;
     for (k, v) in query_pairs(req.uri().query()) {
         match k.as_str() {
-            "since" => since = v.parse().map_err(|_| ApiError::bad_request("invalid_query_parameters", "since must be milliseconds since the epoch"))?,
+            "since" => {
+                since = v.parse().map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_query_parameters",
+                        "since must be milliseconds since the epoch",
+                    )
+                })?
+            }
             "limit" => {
                 limit = v
                     .parse()
                     .ok()
                     .filter(|l| (1..=1000).contains(l))
-                    .ok_or_else(|| ApiError::bad_request("invalid_query_parameters", "limit must be 1 to 1000"))?
+                    .ok_or_else(|| {
+                        ApiError::bad_request("invalid_query_parameters", "limit must be 1 to 1000")
+                    })?
             }
             _ => {}
         }
     }
     existing(state, app_id).await?;
-    Ok(ok(&state.store.device_events(app_id, &device, since, limit).await?))
+    Ok(ok(&state
+        .store
+        .device_events(app_id, &device, since, limit)
+        .await?))
 }

@@ -32,21 +32,34 @@ pub async fn create(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let body: NewKey = parse_json(req.body())?;
     let name = body.name.trim();
     if name.is_empty() || name.len() > 128 {
-        return Err(ApiError::bad_request("invalid_name", "a key name of 1 to 128 characters is required"));
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "a key name of 1 to 128 characters is required",
+        ));
     }
     if let Some(apps) = &body.apps {
         if let Some(bad) = apps.iter().find(|a| !is_valid_app_id(a)) {
-            return Err(ApiError::bad_request("invalid_app_id", format!("`{bad}` is not an app id")));
+            return Err(ApiError::bad_request(
+                "invalid_app_id",
+                format!("`{bad}` is not an app id"),
+            ));
         }
         // A key limited to some apps cannot mint a key for others.
         if let Some(bad) = apps.iter().find(|a| !caller.allows_app(a)) {
-            return Err(ApiError::forbidden(format!("this key has no access to app {bad}")));
+            return Err(ApiError::forbidden(format!(
+                "this key has no access to app {bad}"
+            )));
         }
     } else if caller.apps.is_some() {
-        return Err(ApiError::forbidden("a key limited to some apps cannot create a key for every app"));
+        return Err(ApiError::forbidden(
+            "a key limited to some apps cannot create a key for every app",
+        ));
     }
     if body.expires_at.is_some_and(|t| t <= now_ms()) {
-        return Err(ApiError::bad_request("invalid_expiry", "expires_at is in the past"));
+        return Err(ApiError::bad_request(
+            "invalid_expiry",
+            "expires_at is in the past",
+        ));
     }
     let secret = new_secret();
     let key = ApiKey {

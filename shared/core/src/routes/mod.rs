@@ -29,7 +29,13 @@ pub enum Job {
 }
 
 impl Job {
-    pub const ALL: [Job; 5] = [Job::Updates, Job::Stats, Job::Channels, Job::Uploads, Job::Admin];
+    pub const ALL: [Job; 5] = [
+        Job::Updates,
+        Job::Stats,
+        Job::Channels,
+        Job::Uploads,
+        Job::Admin,
+    ];
 }
 
 /// Largest body a device route reads.
@@ -61,7 +67,9 @@ pub fn job_of(path: &str) -> Option<Job> {
         ["updates"] | ["updates", "manifest_size"] => Some(Job::Updates),
         ["stats"] => Some(Job::Stats),
         ["channel_self"] => Some(Job::Channels),
-        ["v1", "whoami"] | ["v1", "keys", ..] | ["v1", "apps"] | ["v1", "apps", _] => Some(Job::Admin),
+        ["v1", "whoami"] | ["v1", "keys", ..] | ["v1", "apps"] | ["v1", "apps", _] => {
+            Some(Job::Admin)
+        }
         ["v1", "apps", _, "channels", ..] => Some(Job::Channels),
         ["v1", "apps", _, "devices", _, "channel"] => Some(Job::Channels),
         ["v1", "apps", _, "devices", _, "events"] | ["v1", "apps", _, "stats"] => Some(Job::Stats),
@@ -87,7 +95,10 @@ pub async fn handle_jobs(state: &State, jobs: &[Job], req: Req) -> Resp {
     }
     let result = match job_of(&path) {
         Some(job) if jobs.contains(&job) => dispatch(state, job, req).await,
-        _ => Err(ApiError::not_found(format!("no route for {} {path}", req.method()))),
+        _ => Err(ApiError::not_found(format!(
+            "no route for {} {path}",
+            req.method()
+        ))),
     };
     result.unwrap_or_else(ApiError::into_response)
 }

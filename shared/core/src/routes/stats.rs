@@ -17,22 +17,69 @@ use crate::version::download_fail_is_real;
 
 /// Every action the plugin sends.
 pub const ACTIONS: &[&str] = &[
-    "set", "set_fail", "update_fail", "delete", "reset", "set_next", "download_fail",
-    "download_0", "download_10", "download_20", "download_30", "download_40", "download_50",
-    "download_60", "download_70", "download_80", "download_90", "download_complete",
-    "download_zip_start", "download_zip_complete", "download_manifest_start",
-    "download_manifest_complete", "download_manifest_file_fail", "download_manifest_checksum_fail",
-    "download_manifest_brotli_fail", "finish_download_fail", "manifest_path_fail",
-    "windows_path_fail", "canonical_path_fail", "directory_path_fail", "unzip_fail",
-    "low_mem_fail", "decrypt_fail", "checksum_fail", "checksum_required",
-    "insufficient_disk_space", "app_moved_to_foreground", "app_moved_to_background",
-    "app_launch_start", "app_launch_ready", "app_launch_timeout", "blocked_by_server_url",
-    "rate_limit_reached", "app_crash", "app_crash_native", "app_anr", "app_killed_low_memory",
-    "app_killed_excessive_resource_usage", "app_initialization_failure",
-    "webview_javascript_error", "webview_unhandled_rejection", "webview_resource_error",
-    "webview_security_policy_violation", "webview_unclean_restart", "webview_render_process_gone",
-    "webview_content_process_terminated", "webview_dom_content_loaded", "webview_page_loaded",
-    "os_version_changed", "native_app_version_changed", "ping", "get", "uninstall",
+    "set",
+    "set_fail",
+    "update_fail",
+    "delete",
+    "reset",
+    "set_next",
+    "download_fail",
+    "download_0",
+    "download_10",
+    "download_20",
+    "download_30",
+    "download_40",
+    "download_50",
+    "download_60",
+    "download_70",
+    "download_80",
+    "download_90",
+    "download_complete",
+    "download_zip_start",
+    "download_zip_complete",
+    "download_manifest_start",
+    "download_manifest_complete",
+    "download_manifest_file_fail",
+    "download_manifest_checksum_fail",
+    "download_manifest_brotli_fail",
+    "finish_download_fail",
+    "manifest_path_fail",
+    "windows_path_fail",
+    "canonical_path_fail",
+    "directory_path_fail",
+    "unzip_fail",
+    "low_mem_fail",
+    "decrypt_fail",
+    "checksum_fail",
+    "checksum_required",
+    "insufficient_disk_space",
+    "app_moved_to_foreground",
+    "app_moved_to_background",
+    "app_launch_start",
+    "app_launch_ready",
+    "app_launch_timeout",
+    "blocked_by_server_url",
+    "rate_limit_reached",
+    "app_crash",
+    "app_crash_native",
+    "app_anr",
+    "app_killed_low_memory",
+    "app_killed_excessive_resource_usage",
+    "app_initialization_failure",
+    "webview_javascript_error",
+    "webview_unhandled_rejection",
+    "webview_resource_error",
+    "webview_security_policy_violation",
+    "webview_unclean_restart",
+    "webview_render_process_gone",
+    "webview_content_process_terminated",
+    "webview_dom_content_loaded",
+    "webview_page_loaded",
+    "os_version_changed",
+    "native_app_version_changed",
+    "ping",
+    "get",
+    "uninstall",
     "app_memory_warning",
 ];
 
@@ -43,7 +90,7 @@ const MAX_METADATA_VALUE: usize = 2048;
 
 /// A validated event, or one that is accepted but deliberately not recorded.
 enum Parsed {
-    Record(DeviceEvent),
+    Record(Box<DeviceEvent>),
     Ignore,
 }
 
@@ -52,16 +99,25 @@ fn schema(msg: impl Into<String>) -> ApiError {
 }
 
 fn parse_event(value: &Value) -> Result<(DeviceInfo, Parsed), ApiError> {
-    let obj = value.as_object().ok_or_else(|| schema("each event must be a JSON object"))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| schema("each event must be a JSON object"))?;
     let device = parse_device(obj, Strictness::Stats)?;
     let action = opt_str(obj, "action", 64)?.ok_or_else(|| schema("`action` is required"))?;
     if !ACTIONS.contains(&action) {
         return Err(schema(format!("unknown action `{action}`")));
     }
-    if action == "download_fail" && !device.plugin_version.as_ref().is_some_and(download_fail_is_real) {
+    if action == "download_fail"
+        && !device
+            .plugin_version
+            .as_ref()
+            .is_some_and(download_fail_is_real)
+    {
         return Ok((device, Parsed::Ignore));
     }
-    let old = opt_str(obj, "old_version_name", MAX_TEXT)?.unwrap_or("").to_string();
+    let old = opt_str(obj, "old_version_name", MAX_TEXT)?
+        .unwrap_or("")
+        .to_string();
     let metadata = parse_metadata(obj)?;
     let failure = action.ends_with("_fail");
     let mut event = device_event(&device, action, None);
@@ -77,7 +133,7 @@ fn parse_event(value: &Value) -> Result<(DeviceInfo, Parsed), ApiError> {
     } else {
         None
     };
-    Ok((device, Parsed::Record(event)))
+    Ok((device, Parsed::Record(Box::new(event))))
 }
 
 fn parse_metadata(obj: &Map<String, Value>) -> Result<Option<Map<String, Value>>, ApiError> {
@@ -87,18 +143,24 @@ fn parse_metadata(obj: &Map<String, Value>) -> Result<Option<Map<String, Value>>
         Some(_) => return Err(schema("`metadata` must be an object")),
     };
     if map.len() > MAX_METADATA_KEYS {
-        return Err(schema(format!("`metadata` has more than {MAX_METADATA_KEYS} keys")));
+        return Err(schema(format!(
+            "`metadata` has more than {MAX_METADATA_KEYS} keys"
+        )));
     }
     for (k, v) in map {
         if k.chars().count() > MAX_METADATA_KEY {
-            return Err(schema(format!("a `metadata` key is longer than {MAX_METADATA_KEY} characters")));
+            return Err(schema(format!(
+                "a `metadata` key is longer than {MAX_METADATA_KEY} characters"
+            )));
         }
         let len = match v {
             Value::String(s) => s.chars().count(),
             other => other.to_string().len(),
         };
         if len > MAX_METADATA_VALUE {
-            return Err(schema(format!("`metadata.{k}` is longer than {MAX_METADATA_VALUE} characters")));
+            return Err(schema(format!(
+                "`metadata.{k}` is longer than {MAX_METADATA_VALUE} characters"
+            )));
         }
     }
     Ok(Some(map.clone()))
@@ -138,7 +200,9 @@ pub async fn post(state: &State, req: &Req) -> Result<Resp, ApiError> {
     match parse_body(req.body())? {
         Value::Array(items) => batch(state, &items).await,
         value @ Value::Object(_) => single(state, &value).await,
-        _ => Err(schema("the body must be an event object or an array of events")),
+        _ => Err(schema(
+            "the body must be an event object or an array of events",
+        )),
     }
 }
 
@@ -147,9 +211,10 @@ async fn single(state: &State, value: &Value) -> Result<Resp, ApiError> {
     if state.store.get_app(&device.app_id).await?.is_none() {
         return Err(on_premise_app(&device.app_id));
     }
-    let Parsed::Record(mut event) = parsed else {
+    let Parsed::Record(event) = parsed else {
         return Ok(ok(&json!({"status": "ok"})));
     };
+    let mut event = *event;
     if !version_known(state, &event, &mut HashMap::new()).await? {
         event.counter = None;
         state.store.record_events(&[event.clone()]).await?;
@@ -167,11 +232,17 @@ async fn batch(state: &State, items: &[Value]) -> Result<Resp, ApiError> {
     if items.len() > MAX_BATCH {
         return Err(schema(format!("a batch holds at most {MAX_BATCH} events")));
     }
-    let mut app_ids = items.iter().filter_map(|i| i.get("app_id").and_then(Value::as_str));
+    let mut app_ids = items
+        .iter()
+        .filter_map(|i| i.get("app_id").and_then(Value::as_str));
     if let Some(first) = app_ids.next()
         && app_ids.any(|a| a != first)
     {
-        return Ok(ApiError::soft("mixed_app_ids", "All events in a batch must have the same app_id").into_response());
+        return Ok(ApiError::soft(
+            "mixed_app_ids",
+            "All events in a batch must have the same app_id",
+        )
+        .into_response());
     }
     let mut results = Vec::with_capacity(items.len());
     let mut events = Vec::with_capacity(items.len());
@@ -193,7 +264,8 @@ async fn batch(state: &State, items: &[Value]) -> Result<Resp, ApiError> {
             results.push(item_error(index, &on_premise_app(&device.app_id)));
             continue;
         }
-        if let Parsed::Record(mut event) = parsed {
+        if let Parsed::Record(event) = parsed {
+            let mut event = *event;
             if version_known(state, &event, &mut versions).await? {
                 events.push(event);
             } else {

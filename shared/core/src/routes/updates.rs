@@ -57,7 +57,10 @@ async fn load(state: &State, device: &DeviceInfo) -> Result<(AppView, Option<Str
         .await?
         .ok_or_else(|| on_premise_app(&device.app_id))?;
     let over = if view.has_overrides {
-        state.store.get_override(&device.app_id, &device.device_id).await?
+        state
+            .store
+            .get_override(&device.app_id, &device.device_id)
+            .await?
     } else {
         None
     };
@@ -72,19 +75,28 @@ pub async fn check(state: &State, req: &Req) -> Result<Resp, ApiError> {
         over.as_deref(),
         &device.default_channel,
         device.platform,
-        |c| c.bundle_version().is_none_or(|v| view.served_bundle(v).is_some()),
+        |c| {
+            c.bundle_version()
+                .is_none_or(|v| view.served_bundle(v).is_some())
+        },
     );
     let bundle = resolved
         .and_then(|r| r.channel.bundle_version())
         .and_then(|v| view.served_bundle(v));
     let decision = decide(&device, &view.app, resolved, bundle);
     let (resp, outcome) = match decision {
-        Decision::Update { bundle, with_manifest, with_metadata } => {
-            (ok(&update_body(state, bundle, with_manifest, with_metadata)), bundle.version.clone())
-        }
+        Decision::Update {
+            bundle,
+            with_manifest,
+            with_metadata,
+        } => (
+            ok(&update_body(state, bundle, with_manifest, with_metadata)),
+            bundle.version.clone(),
+        ),
         Decision::RevertToBuiltin => (ok(&json!({"version": "builtin"})), "builtin".to_string()),
         Decision::NoUpdate(refusal) => {
-            let mut err = ApiError::soft(refusal.code, refusal.message.clone()).with("kind", refusal.kind());
+            let mut err =
+                ApiError::soft(refusal.code, refusal.message.clone()).with("kind", refusal.kind());
             for (k, v) in &refusal.extra {
                 err = err.with(k, v.clone());
             }
@@ -95,7 +107,12 @@ pub async fn check(state: &State, req: &Req) -> Result<Resp, ApiError> {
     Ok(resp)
 }
 
-fn update_body<'a>(state: &State, bundle: &'a Bundle, with_manifest: bool, with_metadata: bool) -> UpdateAvailable<'a> {
+fn update_body<'a>(
+    state: &State,
+    bundle: &'a Bundle,
+    with_manifest: bool,
+    with_metadata: bool,
+) -> UpdateAvailable<'a> {
     UpdateAvailable {
         version: &bundle.version,
         url: state.blobs.download_url(&bundle.storage_key),
@@ -113,8 +130,16 @@ fn update_body<'a>(state: &State, bundle: &'a Bundle, with_manifest: bool, with_
                 })
                 .collect()
         }),
-        link: if with_metadata { bundle.link.as_deref() } else { None },
-        comment: if with_metadata { bundle.comment.as_deref() } else { None },
+        link: if with_metadata {
+            bundle.link.as_deref()
+        } else {
+            None
+        },
+        comment: if with_metadata {
+            bundle.comment.as_deref()
+        } else {
+            None
+        },
     }
 }
 
@@ -123,7 +148,11 @@ pub(super) fn check_event(device: &DeviceInfo, outcome: String) -> DeviceEvent {
     device_event(device, "get", Some(outcome))
 }
 
-pub(super) fn device_event(device: &DeviceInfo, action: &str, outcome: Option<String>) -> DeviceEvent {
+pub(super) fn device_event(
+    device: &DeviceInfo,
+    action: &str,
+    outcome: Option<String>,
+) -> DeviceEvent {
     DeviceEvent {
         app_id: device.app_id.clone(),
         device_id: device.device_id.clone(),
@@ -133,7 +162,11 @@ pub(super) fn device_event(device: &DeviceInfo, action: &str, outcome: Option<St
         old_version_name: String::new(),
         platform: device.platform.as_str().to_string(),
         version_build: device.native(),
-        plugin_version: device.plugin_version.as_ref().map(ToString::to_string).unwrap_or_default(),
+        plugin_version: device
+            .plugin_version
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         is_emulator: device.is_emulator,
         is_prod: device.is_prod,
         custom_id: device.custom_id.clone(),
@@ -149,16 +182,30 @@ pub async fn manifest_size(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let (device, obj) = device_body(req)?;
     let version = match obj.get("version") {
         Some(Value::String(v)) if !v.is_empty() && v.len() <= 64 => v.clone(),
-        _ => return Err(ApiError::bad_request("invalid_json_body", "`version` (the bundle version) is required")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_json_body",
+                "`version` (the bundle version) is required",
+            ));
+        }
     };
     let wanted = match obj.get("manifest") {
         Some(Value::Array(items)) if items.len() <= 10_000 => items,
-        _ => return Err(ApiError::bad_request("invalid_json_body", "`manifest` must be an array of {file_name, file_hash}")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_json_body",
+                "`manifest` must be an array of {file_name, file_hash}",
+            ));
+        }
     };
     if state.store.get_app(&device.app_id).await?.is_none() {
         return Err(on_premise_app(&device.app_id));
     }
-    let bundle = state.store.get_bundle(&device.app_id, &version).await?.filter(Bundle::is_ready);
+    let bundle = state
+        .store
+        .get_bundle(&device.app_id, &version)
+        .await?
+        .filter(Bundle::is_ready);
     let files = bundle.as_ref().and_then(|b| b.manifest.as_ref());
     let mut out = Vec::with_capacity(wanted.len());
     let (mut total, mut known) = (0u64, 0u64);
@@ -167,7 +214,10 @@ pub async fn manifest_size(state: &State, req: &Req) -> Result<Resp, ApiError> {
             item.get("file_name").and_then(Value::as_str),
             item.get("file_hash").and_then(Value::as_str),
         ) else {
-            return Err(ApiError::bad_request("invalid_json_body", "each manifest entry needs string `file_name` and `file_hash`"));
+            return Err(ApiError::bad_request(
+                "invalid_json_body",
+                "each manifest entry needs string `file_name` and `file_hash`",
+            ));
         };
         match files.and_then(|fs| fs.iter().find(|f| f.file_hash == hash)) {
             Some(f) => {
@@ -176,7 +226,9 @@ pub async fn manifest_size(state: &State, req: &Req) -> Result<Resp, ApiError> {
                 out.push(json!({"file_name": name, "file_hash": hash,
                     "download_url": state.blobs.download_url(&f.storage_key), "size": f.size}));
             }
-            None => out.push(json!({"file_name": name, "file_hash": hash, "error": "size_unknown"})),
+            None => {
+                out.push(json!({"file_name": name, "file_hash": hash, "error": "size_unknown"}))
+            }
         }
     }
     Ok(ok(&json!({

@@ -1,0 +1,355 @@
+//! End to end: the management API's rules, over real HTTP against the real binary.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_modes_and_apps() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    let url = |p: &str| format!("{}{p}", s.url);
+    assert_eq!(call("GET", &url("/v1/apps"), None, None).await.0, 401);
+    assert_eq!(
+        call("GET", &url("/v1/apps"), Some("upd_nope"), None)
+            .await
+            .0,
+        401
+    );
+    admin(&s, "POST", "/v1/apps", Some(json!({"app_id": APP}))).await;
+    admin(
+        &s,
+        "POST",
+        "/v1/apps",
+        Some(json!({"app_id": "com.other.app"})),
+    )
+    .await;
+
+    let (st, k) = admin(
+        &s,
+        "POST",
+        "/v1/keys",
+        Some(json!({"name": "ci", "mode": "upload", "apps": [APP]})),
+    )
+    .await;
+    assert_eq!(st, 201, "{k}");
+    let secret = k["key"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("upd_") && secret.len() >= 68);
+    let (_, listed) = admin(&s, "GET", "/v1/keys", None).await;
+    assert!(
+        listed.to_string().find(&secret).is_none(),
+        "the secret is shown once, never listed"
+    );
+    assert!(
+        !std::fs::read(dir.path().join("updraft.db"))
+            .unwrap()
+            .windows(secret.len())
+            .any(|w| w == secret.as_bytes()),
+        "stored hashed"
+    );
+
+    let ci = Some(secret.as_str());
+    let (st, who) = call("GET", &url("/v1/whoami"), ci, None).await;
+    assert_eq!(
+        (st, who["mode"].as_str(), who["apps"].clone()),
+        (200, Some("upload"), json!([APP]))
+    );
+    let (st, apps) = call("GET", &url("/v1/apps"), ci, None).await;
+    assert_eq!(
+        (st, apps.as_array().unwrap().len()),
+        (200, 1),
+        "only its apps are listed"
+    );
+    assert_eq!(
+        call(
+            "POST",
+            &url("/v1/apps"),
+            ci,
+            Some(json!({"app_id": "com.third.app"}))
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        call(
+            "POST",
+            &url(&format!("/v1/apps/{APP}/channels")),
+            ci,
+            Some(json!({"name": "x"}))
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        call("GET", &url("/v1/apps/com.other.app/bundles"), ci, None)
+            .await
+            .0,
+        403
+    );
+    let sum = sha256_hex(b"abc");
+    let (st, reg) = call(
+        "POST",
+        &url(&format!("/v1/apps/{APP}/bundles")),
+        ci,
+        Some(json!({"version": "1.0.0", "size": 3, "checksum": sum})),
+    )
+    .await;
+    assert_eq!(st, 201, "{reg}");
+    let kid = k["id"].as_str().unwrap();
+    assert_eq!(
+        admin(&s, "DELETE", &format!("/v1/keys/{kid}"), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        call("GET", &url("/v1/whoami"), ci, None).await.0,
+        401,
+        "revoked"
+    );
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_only_accept_the_registered_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    admin(&s, "POST", "/v1/apps", Some(json!({"app_id": APP}))).await;
+    let bytes = payload(3, 50_000);
+    let sum = sha256_hex(&bytes);
+    let path = format!("/v1/apps/{APP}/bundles");
+    let (st, reg) = admin(
+        &s,
+        "POST",
+        &path,
+        Some(json!({"version": "1.0.0", "size": bytes.len(), "checksum": sum})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let put_url = reg["upload"]["url"].as_str().unwrap().to_string();
+    assert!(reg["upload"]["expires_at"].as_i64().unwrap() > 0);
+
+    // Wrong bytes, wrong length, forged URL: refused, nothing stored.
+    let mut wrong = bytes.clone();
+    wrong[10] ^= 1;
+    assert_eq!(
+        client()
+            .put(&put_url)
+            .body(wrong)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        client()
+            .put(&put_url)
+            .body(bytes[..100].to_vec())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        client()
+            .put(put_url.replace("size=", "size=1"))
+            .body(bytes.clone())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let (st, fin) = admin(&s, "POST", &format!("{path}/1.0.0/finalize"), None).await;
+    assert_eq!((st, fin["error"].as_str()), (409, Some("upload_missing")));
+    let (_, list) = admin(&s, "GET", &path, None).await;
+    assert_eq!(list[0]["status"], "pending");
+    // A pending bundle cannot be served.
+    let (st, v) = admin(
+        &s,
+        "POST",
+        &format!("/v1/apps/{APP}/channels"),
+        Some(json!({"name": "production", "bundle": "1.0.0"})),
+    )
+    .await;
+    assert_eq!((st, v["error"].as_str()), (409, Some("bundle_not_ready")));
+
+    // Retry after an interrupted upload: same registration → a fresh URL.
+    let (st, again) = admin(
+        &s,
+        "POST",
+        &path,
+        Some(json!({"version": "1.0.0", "size": bytes.len(), "checksum": sum})),
+    )
+    .await;
+    assert_eq!((st, again["status"].as_str()), (200, Some("pending")));
+    let (st, v) = admin(
+        &s,
+        "POST",
+        &path,
+        Some(json!({"version": "1.0.0", "size": 9, "checksum": sha256_hex(b"different")})),
+    )
+    .await;
+    assert_eq!((st, v["error"].as_str()), (409, Some("version_exists")));
+    assert_eq!(
+        client()
+            .put(again["upload"]["url"].as_str().unwrap())
+            .body(bytes.clone())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let (st, fin) = admin(&s, "POST", &format!("{path}/1.0.0/finalize"), None).await;
+    assert_eq!((st, fin["status"].as_str()), (200, Some("ready")));
+    let (st, _) = admin(
+        &s,
+        "POST",
+        &path,
+        Some(json!({"version": "1.0.0", "size": bytes.len(), "checksum": sum})),
+    )
+    .await;
+    assert_eq!(st, 409, "a ready version is never overwritten");
+
+    // Validation.
+    for (body, code) in [
+        (
+            json!({"version": "latest", "size": 1, "checksum": sum}),
+            "invalid_version",
+        ),
+        (
+            json!({"version": "builtin", "size": 1, "checksum": sum}),
+            "invalid_version",
+        ),
+        (
+            json!({"version": "1.0.1", "size": 0, "checksum": sum}),
+            "invalid_size",
+        ),
+        (
+            json!({"version": "1.0.1", "size": 1, "checksum": "abc"}),
+            "invalid_checksum",
+        ),
+        (json!({"version": "1.0.1", "size": 1}), "invalid_json_body"),
+    ] {
+        let (st, v) = admin(&s, "POST", &path, Some(body)).await;
+        assert_eq!((st, v["error"].as_str()), (400, Some(code)));
+    }
+
+    // Delete: refused while served, then gone for good.
+    admin(
+        &s,
+        "POST",
+        &format!("/v1/apps/{APP}/channels"),
+        Some(json!({"name": "production", "bundle": "1.0.0"})),
+    )
+    .await;
+    let (st, v) = admin(&s, "DELETE", &format!("{path}/1.0.0"), None).await;
+    assert_eq!((st, v["error"].as_str()), (409, Some("bundle_in_use")));
+    admin(
+        &s,
+        "PATCH",
+        &format!("/v1/apps/{APP}/channels/production"),
+        Some(json!({"bundle": null})),
+    )
+    .await;
+    assert_eq!(
+        admin(&s, "DELETE", &format!("{path}/1.0.0"), None).await.0,
+        200
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("blobs").join(APP))
+            .unwrap()
+            .count(),
+        0,
+        "bytes removed"
+    );
+    let (st, _) = admin(
+        &s,
+        "POST",
+        &path,
+        Some(json!({"version": "1.0.0", "size": bytes.len(), "checksum": sum})),
+    )
+    .await;
+    assert_eq!(st, 409, "a deleted version cannot be reused");
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_public_channel_per_platform_and_channel_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    admin(&s, "POST", "/v1/apps", Some(json!({"app_id": APP}))).await;
+    let ch = format!("/v1/apps/{APP}/channels");
+    assert_eq!(
+        admin(
+            &s,
+            "POST",
+            &ch,
+            Some(json!({"name": "production", "public": true}))
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        admin(
+            &s,
+            "POST",
+            &ch,
+            Some(json!({"name": "android-beta", "public": true, "ios": false, "electron": false}))
+        )
+        .await
+        .0,
+        201
+    );
+    let (_, list) = admin(&s, "GET", &ch, None).await;
+    let public: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["public"] == true)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(public, ["android-beta"]);
+    for (body, code) in [
+        (json!({"name": "bad name!"}), "invalid_channel_name"),
+        (json!({"name": "x", "public": "yes"}), "invalid_json_body"),
+        (
+            json!({"name": "x", "disable_auto_update": "sometimes"}),
+            "invalid_json_body",
+        ),
+        (json!({"name": "x", "id": 7}), "invalid_json_body"),
+    ] {
+        let (st, v) = admin(&s, "POST", &ch, Some(body)).await;
+        assert_eq!((st, v["error"].as_str()), (400, Some(code)), "{v}");
+    }
+    assert_eq!(
+        admin(
+            &s,
+            "POST",
+            &ch,
+            Some(json!({"name": "y", "bundle": "9.9.9"}))
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(admin(&s, "GET", &format!("{ch}/nope"), None).await.0, 404);
+    assert_eq!(
+        admin(&s, "DELETE", &format!("/v1/apps/{APP}"), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        admin(&s, "GET", &format!("/v1/apps/{APP}"), None).await.0,
+        404
+    );
+    s.stop();
+}

@@ -1,0 +1,623 @@
+//! End to end: the real `updraft serve`, seeded through /v1, played by a device over HTTP.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+async fn seed(s: &Server) -> (Vec<u8>, String) {
+    let (st, app) = admin(
+        s,
+        "POST",
+        "/v1/apps",
+        Some(json!({"app_id": APP, "name": "E2E"})),
+    )
+    .await;
+    assert_eq!(st, 201, "{app}");
+    let (st, dup) = admin(s, "POST", "/v1/apps", Some(json!({"app_id": APP}))).await;
+    assert_eq!((st, dup["error"].as_str()), (409, Some("app_exists")));
+    let bytes = payload(7, 300_000);
+    let sum = upload_bundle(s, APP, "1.1.0", &bytes).await;
+    let (st, ch) = admin(
+        s,
+        "POST",
+        &format!("/v1/apps/{APP}/channels"),
+        Some(json!({"name": "production", "public": true, "bundle": "1.1.0"})),
+    )
+    .await;
+    assert_eq!(st, 201, "{ch}");
+    assert!(ch["id"].is_number());
+    assert_eq!(ch["disable_auto_update"], "major");
+    assert_eq!(ch["allow_device_self_set"], false);
+    (bytes, sum)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_gets_update_downloads_it_and_data_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    let (bytes, sum) = seed(&s).await;
+
+    let (st, upd) = device(&s, "POST", "/updates", device_body(APP, json!({}))).await;
+    assert_eq!(st, 200);
+    assert_eq!(upd["version"], "1.1.0");
+    assert_eq!(upd["checksum"], sum.as_str());
+    assert_eq!(upd["session_key"], "");
+    assert!(upd.get("error").is_none() && upd.get("manifest").is_none());
+
+    // The download is the exact bytes, with Range and ETag.
+    let url = upd["url"].as_str().unwrap();
+    let got = client().get(url).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    let etag = got.headers()["etag"].to_str().unwrap().to_string();
+    let body = got.bytes().await.unwrap();
+    assert_eq!(sha256_hex(&body), sum);
+    let part = client()
+        .get(url)
+        .header("Range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 100-199/{}", bytes.len()).as_str()
+    );
+    assert_eq!(&part.bytes().await.unwrap()[..], &bytes[100..200]);
+    let tail = client()
+        .get(url)
+        .header("Range", format!("bytes={}-", bytes.len()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.status(), 416);
+    let cached = client()
+        .get(url)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), 304);
+    let forged = url.replace("sig=", "sig=00");
+    assert_eq!(client().get(&forged).send().await.unwrap().status(), 403);
+
+    // The check was logged for `updraft app debug`.
+    let mut events = Value::Null;
+    for _ in 0..100 {
+        let (_, e) = admin(
+            &s,
+            "GET",
+            &format!("/v1/apps/{APP}/devices/{DEVICE}/events"),
+            None,
+        )
+        .await;
+        if e.as_array().is_some_and(|a| !a.is_empty()) {
+            events = e;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(events[0]["action"], "get");
+    assert_eq!(events[0]["outcome"], "1.1.0");
+
+    // Restart on the same data: same answers, same key.
+    s.stop();
+    let s = Server::start(dir.path());
+    let (st, again) = device(&s, "POST", "/updates", device_body(APP, json!({}))).await;
+    assert_eq!(
+        (st, &again["version"], &again["checksum"]),
+        (200, &json!("1.1.0"), &json!(sum))
+    );
+    let body = client()
+        .get(again["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(sha256_hex(&body), sum);
+    let (st, who) = admin(&s, "GET", "/v1/whoami", None).await;
+    assert_eq!((st, who["mode"].as_str()), (200, Some("all")));
+    let integrity: String = rusqlite::Connection::open(dir.path().join("updraft.db"))
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soft_errors_of_the_update_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    seed(&s).await;
+    let bytes2 = payload(9, 1000);
+    upload_bundle(&s, APP, "2.0.0", &bytes2).await;
+    let soft = |v: &Value| {
+        (
+            v["error"].as_str().unwrap_or("").to_string(),
+            v["kind"].as_str().unwrap_or("").to_string(),
+        )
+    };
+
+    let (st, v) = device(
+        &s,
+        "POST",
+        "/updates",
+        device_body(APP, json!({"version_name": "1.1.0"})),
+    )
+    .await;
+    assert_eq!(
+        (st, soft(&v)),
+        (
+            200,
+            ("no_new_version_available".into(), "up_to_date".into())
+        )
+    );
+    let (st, v) = device(
+        &s,
+        "POST",
+        "/updates",
+        device_body("com.unknown.app", json!({})),
+    )
+    .await;
+    assert_eq!((st, v["error"].as_str()), (429, Some("on_premise_app")));
+    let (_, v) = device(
+        &s,
+        "POST",
+        "/updates",
+        device_body(APP, json!({"defaultChannel": "beta"})),
+    )
+    .await;
+    assert_eq!(soft(&v), ("no_channel".into(), "failed".into()));
+    let (_, v) = device(
+        &s,
+        "POST",
+        "/updates",
+        device_body(APP, json!({"plugin_version": "4.1.0"})),
+    )
+    .await;
+    assert_eq!(soft(&v).0, "unsupported_plugin_version");
+
+    // Major jump blocked with the versions flat at the top level.
+    admin(
+        &s,
+        "PATCH",
+        &format!("/v1/apps/{APP}/channels/production"),
+        Some(json!({"bundle": "2.0.0"})),
+    )
+    .await;
+    let (_, v) = device(
+        &s,
+        "POST",
+        "/updates",
+        device_body(APP, json!({"version_name": "1.1.0"})),
+    )
+    .await;
+    assert_eq!(
+        soft(&v),
+        ("disable_auto_update_to_major".into(), "blocked".into())
+    );
+    assert_eq!(
+        (&v["major"], &v["version"], &v["old"]),
+        (&json!(true), &json!("2.0.0"), &json!("1.1.0"))
+    );
+    let (st, ch) = admin(
+        &s,
+        "PATCH",
+        &format!("/v1/apps/{APP}/channels/production"),
+        Some(json!({"disable_auto_update": "none", "allow_emulator": false})),
+    )
+    .await;
+    assert_eq!(st, 200, "{ch}");
+    let (_, v) = device(&s, "POST", "/updates", device_body(APP, json!({}))).await;
+    assert_eq!(v["version"], "2.0.0");
+    let (_, v) = device(
+        &s,
+        "POST",
+        "/updates",
+        device_body(APP, json!({"is_emulator": true})),
+    )
+    .await;
+    assert_eq!(soft(&v), ("disable_emulator".into(), "blocked".into()));
+
+    // Builtin: devices on a bundle are sent back; devices already on builtin are up to date.
+    admin(
+        &s,
+        "PATCH",
+        &format!("/v1/apps/{APP}/channels/production"),
+        Some(json!({"bundle": "builtin"})),
+    )
+    .await;
+    let (_, v) = device(
+        &s,
+        "POST",
+        "/updates",
+        device_body(APP, json!({"version_name": "2.0.0"})),
+    )
+    .await;
+    assert_eq!(v, json!({"version": "builtin"}));
+    let (_, v) = device(
+        &s,
+        "POST",
+        "/updates",
+        device_body(APP, json!({"version_name": "1.0.0"})),
+    )
+    .await;
+    assert_eq!(soft(&v).0, "no_new_version_available");
+
+    // No bundle at all.
+    admin(
+        &s,
+        "PATCH",
+        &format!("/v1/apps/{APP}/channels/production"),
+        Some(json!({"bundle": null})),
+    )
+    .await;
+    let (_, v) = device(&s, "POST", "/updates", device_body(APP, json!({}))).await;
+    assert_eq!(
+        (v["error"].as_str(), v["message"].as_str()),
+        (Some("no_bundle"), Some("Cannot get bundle"))
+    );
+
+    // Operator override reaches a private channel.
+    let (st, _) = admin(
+        &s,
+        "POST",
+        &format!("/v1/apps/{APP}/channels"),
+        Some(json!({"name": "qa", "bundle": "2.0.0", "disable_auto_update": "none"})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (st, o) = admin(
+        &s,
+        "PUT",
+        &format!("/v1/apps/{APP}/devices/{DEVICE}/channel"),
+        Some(json!({"channel": "qa"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{o}");
+    let (_, v) = device(&s, "POST", "/updates", device_body(APP, json!({}))).await;
+    assert_eq!(v["version"], "2.0.0");
+    admin(
+        &s,
+        "DELETE",
+        &format!("/v1/apps/{APP}/devices/{DEVICE}/channel"),
+        None,
+    )
+    .await;
+    let (_, v) = device(&s, "POST", "/updates", device_body(APP, json!({}))).await;
+    assert_eq!(soft(&v).0, "no_bundle");
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_batches_and_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    seed(&s).await;
+    let ev = |action: &str, version: &str| {
+        let mut b = device_body(
+            APP,
+            json!({"action": action, "version_name": version, "old_version_name": "builtin"}),
+        );
+        b.as_object_mut().unwrap().remove("defaultChannel");
+        b
+    };
+    let (st, v) = device(&s, "POST", "/stats", ev("set", "1.1.0")).await;
+    assert_eq!((st, v), (200, json!({"status": "ok"})));
+    let (st, v) = device(&s, "POST", "/stats", ev("teleport", "1.1.0")).await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("invalid_json_body")));
+    let (st, v) = device(&s, "POST", "/stats", ev("set", "9.9.9")).await;
+    assert_eq!((st, v["error"].as_str()), (200, Some("version_not_found")));
+    let mut unknown = ev("set", "1.1.0");
+    unknown["app_id"] = json!("com.unknown.app");
+    let (st, v) = device(&s, "POST", "/stats", unknown.clone()).await;
+    assert_eq!((st, v["error"].as_str()), (429, Some("on_premise_app")));
+
+    let batch = json!([
+        ev("download_10", "1.1.0"),
+        ev("teleport", "1.1.0"),
+        ev("update_fail", "1.1.0"),
+        ev("set", "7.7.7")
+    ]);
+    let (st, v) = device(&s, "POST", "/stats", batch).await;
+    assert_eq!(st, 200);
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(
+        results
+            .iter()
+            .map(|r| r["status"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["ok", "error", "ok", "error"]
+    );
+    assert_eq!(results[1]["index"], 1);
+    assert_eq!(results[3]["error"], "version_not_found");
+    let (_, v) = device(&s, "POST", "/stats", json!([])).await;
+    assert_eq!(v, json!({"status": "ok", "results": []}));
+    let (_, v) = device(&s, "POST", "/stats", json!([ev("set", "1.1.0"), unknown])).await;
+    assert_eq!(v["error"], "mixed_app_ids");
+    let too_many: Vec<Value> = (0..201).map(|_| ev("ping", "1.1.0")).collect();
+    let (st, _) = device(&s, "POST", "/stats", Value::Array(too_many)).await;
+    assert_eq!(st, 400);
+
+    // Old plugins' download_fail is accepted and not counted.
+    let mut old = ev("download_fail", "1.1.0");
+    old["plugin_version"] = json!("7.16.0");
+    let (st, v) = device(&s, "POST", "/stats", old).await;
+    assert_eq!((st, v), (200, json!({"status": "ok"})));
+    // Emulators are not counted.
+    let mut emu = ev("set", "1.1.0");
+    emu["is_emulator"] = json!(true);
+    device(&s, "POST", "/stats", emu).await;
+
+    let (st, stats) = admin(&s, "GET", &format!("/v1/apps/{APP}/stats"), None).await;
+    assert_eq!(st, 200);
+    let row = stats
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["version"] == "1.1.0")
+        .unwrap();
+    assert_eq!(
+        (row["installs"].as_u64(), row["failures"].as_u64()),
+        (Some(1), Some(1)),
+        "{stats}"
+    );
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_self_for_old_and_new_plugins() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    seed(&s).await;
+    admin(
+        &s,
+        "POST",
+        &format!("/v1/apps/{APP}/channels"),
+        Some(json!({"name": "beta", "allow_device_self_set": true, "bundle": "1.1.0"})),
+    )
+    .await;
+    admin(
+        &s,
+        "POST",
+        &format!("/v1/apps/{APP}/channels"),
+        Some(json!({"name": "internal"})),
+    )
+    .await;
+    let new = |patch: Value| device_body(APP, patch);
+    let old = |patch: Value| {
+        let mut b = device_body(APP, patch);
+        b["plugin_version"] = json!("6.2.0");
+        b
+    };
+
+    // New plugins: validate only.
+    let (_, v) = device(&s, "POST", "/channel_self", new(json!({"channel": "beta"}))).await;
+    assert_eq!(v, json!({"status": "ok", "allowSet": true}));
+    let (_, v) = device(&s, "POST", "/channel_self", new(json!({}))).await;
+    assert_eq!(v["error"], "missing_channel");
+    let (_, v) = device(&s, "POST", "/channel_self", new(json!({"channel": "nope"}))).await;
+    assert_eq!(v["error"], "channel_not_found");
+    let (_, v) = device(
+        &s,
+        "POST",
+        "/channel_self",
+        new(json!({"channel": "production"})),
+    )
+    .await;
+    assert_eq!(v["error"], "public_channel_self_set_not_allowed");
+    let (_, v) = device(
+        &s,
+        "POST",
+        "/channel_self",
+        new(json!({"channel": "internal"})),
+    )
+    .await;
+    assert_eq!(v["error"], "channel_self_set_not_allowed");
+    let (_, v) = device(&s, "PUT", "/channel_self", new(json!({"channel": "beta"}))).await;
+    assert_eq!(
+        v,
+        json!({"channel": "beta", "status": "override", "allowSet": true})
+    );
+    let (_, v) = device(&s, "PUT", "/channel_self", new(json!({}))).await;
+    assert_eq!(v, json!({"channel": "production", "status": "default"}));
+    let (_, v) = device(&s, "DELETE", "/channel_self", new(json!({}))).await;
+    assert_eq!(v, json!({"status": "ok"}));
+
+    // Old plugins: the server stores the choice.
+    let (_, v) = device(&s, "DELETE", "/channel_self", old(json!({}))).await;
+    assert_eq!(v["error"], "cannot_override");
+    let (_, v) = device(&s, "POST", "/channel_self", old(json!({"channel": "beta"}))).await;
+    assert_eq!(v, json!({"status": "ok"}));
+    let (_, v) = device(&s, "PUT", "/channel_self", old(json!({}))).await;
+    assert_eq!(
+        v,
+        json!({"channel": "beta", "status": "override", "allowSet": true})
+    );
+    // The stored choice drives the update check (beta serves 1.1.0 too; the device is on it).
+    let (_, v) = device(
+        &s,
+        "POST",
+        "/updates",
+        old(json!({"version_name": "1.1.0"})),
+    )
+    .await;
+    assert_eq!(v["error"], "no_new_version_available");
+    // DELETE with query parameters, as old plugins send it.
+    let q = format!(
+        "{}/channel_self?app_id={APP}&device_id={DEVICE}&platform=ios&version_build=1.0.0&version_name=builtin&plugin_version=6.2.0&is_emulator=false&is_prod=true",
+        s.url
+    );
+    let v: Value = client()
+        .delete(&q)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v, json!({"status": "ok"}));
+    let (_, v) = device(&s, "PUT", "/channel_self", old(json!({}))).await;
+    assert_eq!(v, json!({"channel": "production", "status": "default"}));
+    // An operator override on a channel devices may not pick cannot be changed by the device.
+    admin(
+        &s,
+        "PUT",
+        &format!("/v1/apps/{APP}/devices/{DEVICE}/channel"),
+        Some(json!({"channel": "internal"})),
+    )
+    .await;
+    let (_, v) = device(&s, "POST", "/channel_self", old(json!({"channel": "beta"}))).await;
+    assert_eq!(v["error"], "cannot_override");
+
+    // GET lists what this kind of device may pick; ids are numbers.
+    let list: Value = client()
+        .get(format!(
+            "{}/channel_self?app_id={APP}&platform=ios&is_emulator=false&is_prod=true",
+            s.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["production", "beta"]);
+    assert!(list[0]["id"].is_number());
+    assert_eq!(list[1]["allow_self_set"], true);
+    let bad = client()
+        .get(format!("{}/channel_self?platform=ios", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        bad.json::<Value>().await.unwrap()["error"],
+        "invalid_query_parameters"
+    );
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_device_input_gets_its_400_code_never_5xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    seed(&s).await;
+    let with = |patch: Value| device_body(APP, patch).to_string();
+    let without = |field: &str| {
+        let mut b = device_body(APP, json!({}));
+        b.as_object_mut().unwrap().remove(field);
+        b.to_string()
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "not json",
+            "{\"app_id\": ".into(),
+            "invalid_json_parse_body",
+        ),
+        ("array", "[1,2,3]".into(), "invalid_json_body"),
+        ("string", "\"hello\"".into(), "invalid_json_body"),
+        ("no app id", without("app_id"), "missing_app_id"),
+        ("no device id", without("device_id"), "missing_device_id"),
+        (
+            "app id number",
+            with(json!({"app_id": 5})),
+            "invalid_json_body",
+        ),
+        (
+            "bad app id",
+            with(json!({"app_id": "not an id"})),
+            "invalid_json_body",
+        ),
+        (
+            "bad uuid",
+            with(json!({"device_id": "1234"})),
+            "invalid_json_body",
+        ),
+        (
+            "huge device id",
+            with(json!({"device_id": "a".repeat(10_000)})),
+            "invalid_json_body",
+        ),
+        (
+            "unknown platform",
+            with(json!({"platform": "symbian"})),
+            "invalid_json_body",
+        ),
+        (
+            "bool as string",
+            with(json!({"is_emulator": "false"})),
+            "invalid_json_body",
+        ),
+        (
+            "object as version",
+            with(json!({"version_name": {"a": 1}})),
+            "invalid_json_body",
+        ),
+        (
+            "huge string",
+            with(json!({"version_os": "x".repeat(50_000)})),
+            "invalid_json_body",
+        ),
+        (
+            "bad semver",
+            with(json!({"version_build": "one.two"})),
+            "semver_error",
+        ),
+        (
+            "four parts",
+            with(json!({"version_build": "1.2.3.4"})),
+            "semver_error",
+        ),
+    ];
+    for route in ["/updates", "/channel_self", "/updates/manifest_size"] {
+        for (name, body, want) in &cases {
+            let method = if route == "/channel_self" {
+                "PUT"
+            } else {
+                "POST"
+            };
+            let resp = client()
+                .request(method.parse().unwrap(), format!("{}{route}", s.url))
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let v: Value = resp.json().await.unwrap();
+            assert_eq!(
+                (status, v["error"].as_str().unwrap_or("")),
+                (400, *want),
+                "{route} {name}: {v}"
+            );
+            assert!(v["message"].is_string());
+        }
+    }
+    // Oversized bodies: 413 JSON, not a crash.
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(70 * 1024));
+    let resp = client()
+        .post(format!("{}/updates", s.url))
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        "payload_too_large"
+    );
+    // Unknown routes: 404 JSON.
+    let (st, v) = call("GET", &format!("{}/nope", s.url), None, None).await;
+    assert_eq!((st, v["error"].as_str()), (404, Some("not_found")));
+    s.stop();
+}
