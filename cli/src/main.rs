@@ -1,12 +1,35 @@
 //! `updraft`: ship web bundles to Capacitor apps, and run the whole service locally.
 
+mod client;
+mod commands;
+mod config;
+mod output;
 mod serve;
+mod zipper;
+
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use commands::Ctx;
+use output::Out;
 
 #[derive(Parser)]
-#[command(name = "updraft", version, about = "Live updates for Capacitor apps", long_about = None)]
+#[command(
+    name = "updraft",
+    version,
+    about = "Live updates for Capacitor apps",
+    after_help = "Quick start:\n  updraft serve\n  updraft login <KEY>\n  updraft app add com.example.app\n  updraft channel add production --default\n  updraft upload --path dist --bundle 1.0.1 --channel production"
+)]
 struct Cli {
+    /// Print one JSON document on stdout (human text goes to stderr).
+    #[arg(long, global = true)]
+    json: bool,
+    /// API key (default: UPDRAFT_API_KEY, ./.updraft.toml, then the user credentials file).
+    #[arg(long, global = true)]
+    api_key: Option<String>,
+    /// Server URL (default: UPDRAFT_API_URL, the saved one, then http://127.0.0.1:8787).
+    #[arg(long, global = true)]
+    api_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -14,9 +37,143 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run every route (device API, /v1, bundle storage) in one process on the embedded store.
-    ///
-    /// Example: updraft serve --listen 0.0.0.0:8787 --public-url https://updates.example.com
+    #[command(
+        after_help = "Example: updraft serve --listen 0.0.0.0:8787 --public-url https://updates.example.com"
+    )]
     Serve(serve::ServeArgs),
+    /// Check an API key and save it with the server URL.
+    #[command(
+        after_help = "Example: updraft login upd_0123… --api-url https://updates.example.com"
+    )]
+    Login {
+        /// The key (default: --api-key or UPDRAFT_API_KEY).
+        key: Option<String>,
+        /// Save to ./.updraft.toml (added to .gitignore) instead of the user config.
+        #[arg(long)]
+        local: bool,
+    },
+    /// Forget the saved API key.
+    #[command(after_help = "Example: updraft logout")]
+    Logout,
+    /// Show the server and the key in use.
+    #[command(after_help = "Example: updraft whoami --json")]
+    Whoami,
+    /// Apps: add, list, delete, debug a device.
+    #[command(subcommand)]
+    App(AppCmd),
+    /// Channels: what devices get.
+    #[command(subcommand)]
+    Channel(ChannelCmd),
+    /// Bundles: upload, list, delete, clean up, zip.
+    #[command(subcommand)]
+    Bundle(BundleCmd),
+    /// Same as `updraft bundle upload`.
+    #[command(
+        after_help = "Example: updraft upload --path dist --bundle 1.4.0 --channel production"
+    )]
+    Upload(commands::bundle::UploadArgs),
+}
+
+#[derive(Subcommand)]
+enum AppCmd {
+    /// Register an app (id from the argument or capacitor.config).
+    #[command(after_help = "Example: updraft app add com.example.app --name 'Example'")]
+    Add {
+        app: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the apps this key can see.
+    #[command(after_help = "Example: updraft app list --json")]
+    List,
+    /// Delete an app and everything under it.
+    #[command(after_help = "Example: updraft app delete com.example.app --yes")]
+    Delete {
+        app: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Follow one device's events live; exits when it reports `set` (or on Ctrl-C).
+    #[command(
+        after_help = "Example: updraft app debug --device 6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f --once"
+    )]
+    Debug {
+        app: Option<String>,
+        /// The device's id (its UUID).
+        #[arg(long)]
+        device: String,
+        /// Print what is there and exit.
+        #[arg(long)]
+        once: bool,
+        /// Only a `set` of this bundle version ends the watch.
+        #[arg(long)]
+        expect: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChannelCmd {
+    /// Create a channel.
+    #[command(after_help = "Example: updraft channel add production --default")]
+    Add {
+        name: String,
+        app: Option<String>,
+        /// Devices that ask for no channel get this one (public).
+        #[arg(long)]
+        default: bool,
+        /// Devices may pick it themselves.
+        #[arg(long)]
+        self_assign: bool,
+    },
+    /// List channels and what they serve.
+    #[command(after_help = "Example: updraft channel list com.example.app")]
+    List { app: Option<String> },
+    /// Change what a channel serves and whom.
+    #[command(after_help = "Example: updraft channel set production --bundle 1.4.0 --no-emulator")]
+    Set(commands::channel::SetArgs),
+    /// Show what a channel serves.
+    #[command(after_help = "Example: updraft channel current production")]
+    Current { name: String, app: Option<String> },
+    /// Delete a channel.
+    #[command(after_help = "Example: updraft channel delete beta")]
+    Delete { name: String, app: Option<String> },
+}
+
+#[derive(Subcommand)]
+enum BundleCmd {
+    /// Zip the build folder, upload it straight to storage, and optionally serve it on a channel.
+    #[command(
+        after_help = "Example: updraft bundle upload --path dist --bundle 1.4.0 --channel production"
+    )]
+    Upload(commands::bundle::UploadArgs),
+    /// List bundles.
+    #[command(after_help = "Example: updraft bundle list --json")]
+    List { app: Option<String> },
+    /// Delete a bundle no channel serves.
+    #[command(after_help = "Example: updraft bundle delete 1.2.0")]
+    Delete {
+        version: String,
+        app: Option<String>,
+    },
+    /// Delete old bundles, keeping the newest N and every served one.
+    #[command(after_help = "Example: updraft bundle cleanup --keep 5 --yes")]
+    Cleanup {
+        app: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        keep: usize,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Write the bundle zip locally (offline) and print its version, checksum and size.
+    #[command(after_help = "Example: updraft bundle zip --path dist --bundle 1.4.0 --name app.zip")]
+    Zip {
+        #[command(flatten)]
+        zip: commands::bundle::ZipArgs,
+        /// Output file (default: ./bundle-<version>.zip).
+        #[arg(long)]
+        name: Option<PathBuf>,
+    },
 }
 
 fn init_tracing() {
@@ -32,8 +189,63 @@ fn init_tracing() {
         .init();
 }
 
+async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<()> {
+    use commands::{app, bundle, channel, debug, login};
+    match cli.command {
+        Command::Serve(args) => {
+            init_tracing();
+            serve::run(args).await
+        }
+        Command::Login { key, local } => login::login(&ctx, key, cli.api_url.clone(), local).await,
+        Command::Logout => login::logout(&ctx).await,
+        Command::Whoami => login::whoami(&ctx).await,
+        Command::App(AppCmd::Add { app, name }) => app::add(&ctx, app, name).await,
+        Command::App(AppCmd::List) => app::list(&ctx).await,
+        Command::App(AppCmd::Delete { app, yes }) => app::delete(&ctx, app, yes).await,
+        Command::App(AppCmd::Debug {
+            app,
+            device,
+            once,
+            expect,
+        }) => debug::debug(&ctx, app, device, once, expect).await,
+        Command::Channel(ChannelCmd::Add {
+            name,
+            app,
+            default,
+            self_assign,
+        }) => channel::add(&ctx, name, app, default, self_assign).await,
+        Command::Channel(ChannelCmd::List { app }) => channel::list(&ctx, app).await,
+        Command::Channel(ChannelCmd::Set(args)) => channel::set(&ctx, args).await,
+        Command::Channel(ChannelCmd::Current { name, app }) => {
+            channel::current(&ctx, name, app).await
+        }
+        Command::Channel(ChannelCmd::Delete { name, app }) => {
+            channel::delete(&ctx, name, app).await
+        }
+        Command::Bundle(BundleCmd::Upload(args)) | Command::Upload(args) => {
+            bundle::upload(&ctx, args).await
+        }
+        Command::Bundle(BundleCmd::List { app }) => bundle::list(&ctx, app).await,
+        Command::Bundle(BundleCmd::Delete { version, app }) => {
+            bundle::delete(&ctx, version, app).await
+        }
+        Command::Bundle(BundleCmd::Cleanup { app, keep, yes }) => {
+            bundle::cleanup(&ctx, app, keep, yes).await
+        }
+        Command::Bundle(BundleCmd::Zip { zip, name }) => bundle::zip(&ctx, zip, name).await,
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let out = Out { json: cli.json };
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let ctx = Ctx {
+        out,
+        cwd,
+        flag_key: cli.api_key.clone(),
+        flag_url: cli.api_url.clone(),
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,18 +256,17 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = rt.block_on(async {
-        match cli.command {
-            Command::Serve(args) => {
-                init_tracing();
-                serve::run(args).await
-            }
-        }
-    });
-    match result {
+    match rt.block_on(run(cli, ctx)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let (code, message) = match e.downcast_ref::<client::ServerError>() {
+                Some(s) => (s.code.clone(), s.to_string()),
+                None => ("cli_error".to_string(), format!("{e:#}")),
+            };
+            if out.json {
+                println!("{}", serde_json::json!({"error": code, "message": message}));
+            }
+            eprintln!("error: {message}");
             std::process::ExitCode::FAILURE
         }
     }

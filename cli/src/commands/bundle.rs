@@ -1,0 +1,394 @@
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use super::{Ctx, confirm};
+use crate::client::{Api, ServerError, seg, unreachable_error};
+use crate::config;
+use crate::zipper::{ZipOptions, Zipped, zip_folder};
+
+/// Above this, say that every device downloads it on every update.
+const BIG_BUNDLE: u64 = 20 * 1024 * 1024;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ZipArgs {
+    /// Build folder (default: webDir from capacitor.config).
+    #[arg(long)]
+    pub path: Option<PathBuf>,
+    /// Bundle version (default: version in package.json).
+    #[arg(long)]
+    pub bundle: Option<String>,
+    /// Deflate level, 0 (store) to 9.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub compression: u32,
+    /// Leave out files matching this glob (repeatable), e.g. --exclude '**/*.map'.
+    #[arg(long)]
+    pub exclude: Vec<String>,
+    /// Skip the index.html check.
+    #[arg(long)]
+    pub no_code_check: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UploadArgs {
+    /// App id (default: from capacitor.config).
+    pub app: Option<String>,
+    #[command(flatten)]
+    pub zip: ZipArgs,
+    /// Point this channel at the new bundle once it is ready.
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Lowest native version this bundle runs on (for channels with --disable-auto-update metadata).
+    #[arg(long)]
+    pub min_update_version: Option<String>,
+    /// Link shown to users by plugins ≥ 8.35 when the app exposes metadata.
+    #[arg(long)]
+    pub link: Option<String>,
+    #[arg(long)]
+    pub comment: Option<String>,
+    /// Succeed when this version already exists with the same content (finishing a pending upload).
+    #[arg(long)]
+    pub version_exists_ok: bool,
+}
+
+fn build_folder(ctx: &Ctx, args: &ZipArgs) -> anyhow::Result<PathBuf> {
+    let dir = match &args.path {
+        Some(p) => p.clone(),
+        None => match config::read_project(&ctx.cwd)?.web_dir {
+            Some(w) => ctx.cwd.join(w),
+            None => bail!("no build folder: pass --path, or set webDir in capacitor.config"),
+        },
+    };
+    let dir = if dir.is_absolute() {
+        dir
+    } else {
+        ctx.cwd.join(dir)
+    };
+    if !dir.is_dir() {
+        bail!(
+            "build folder {} does not exist: build your web app first",
+            dir.display()
+        );
+    }
+    if !args.no_code_check && !dir.join("index.html").is_file() {
+        bail!(
+            "{} has no index.html at its root (pass --no-code-check to skip this check)",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+fn make_zip(ctx: &Ctx, args: &ZipArgs, dir: &Path) -> anyhow::Result<Zipped> {
+    let opts = ZipOptions {
+        level: args.compression,
+        exclude: args.exclude.clone(),
+    };
+    let tmp = std::env::temp_dir();
+    let z = zip_folder(dir, &opts, &tmp)?;
+    if !args.no_code_check && !z.calls_notify {
+        ctx.out.warn(
+            "no .js file calls notifyAppReady(): without it every device rolls this update back",
+        );
+    }
+    if z.size > BIG_BUNDLE {
+        ctx.out.warn(format!(
+            "the bundle is {}: devices download this on every update",
+            human_size(z.size)
+        ));
+    }
+    Ok(z)
+}
+
+pub fn human_size(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+pub async fn zip(ctx: &Ctx, args: ZipArgs, name: Option<PathBuf>) -> anyhow::Result<()> {
+    let dir = build_folder(ctx, &args)?;
+    let version = config::bundle_version(args.bundle.as_deref(), &ctx.cwd)?;
+    let started = Instant::now();
+    let z = make_zip(ctx, &args, &dir)?;
+    let dest = name.unwrap_or_else(|| ctx.cwd.join(format!("bundle-{version}.zip")));
+    z.file
+        .persist(&dest)
+        .with_context(|| format!("cannot write {}", dest.display()))?;
+    ctx.out.done(
+        format!(
+            "Wrote {} ({}, {} files), version {version}, SHA-256 {} in {:.2}s",
+            dest.display(),
+            human_size(z.size),
+            z.files,
+            z.sha256,
+            started.elapsed().as_secs_f64()
+        ),
+        &json!({"path": dest, "version": version, "checksum": z.sha256, "size": z.size, "files": z.files}),
+    );
+    Ok(())
+}
+
+/// Streams the file to the signed URL, with a byte-level progress bar on a terminal.
+async fn put_bytes(ctx: &Ctx, api: &Api, upload: &Value, z: &Zipped) -> anyhow::Result<()> {
+    let url = upload["url"]
+        .as_str()
+        .context("the server sent no upload URL")?;
+    let file = tokio::fs::File::open(z.file.path()).await?;
+    let bar = if ctx.out.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let b = indicatif::ProgressBar::new(z.size);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    };
+    let progress = bar.clone();
+    let stream =
+        tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).inspect(move |chunk| {
+            if let Ok(c) = chunk {
+                progress.inc(c.len() as u64);
+            }
+        });
+    let mut req = api
+        .http()
+        .put(url)
+        .header(reqwest::header::CONTENT_LENGTH, z.size)
+        .body(reqwest::Body::wrap_stream(stream));
+    if let Some(headers) = upload["headers"].as_object() {
+        for (k, v) in headers {
+            if let Some(v) = v.as_str() {
+                req = req.header(k.as_str(), v);
+            }
+        }
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| unreachable_error(url.split('?').next().unwrap_or(url), e))?;
+    bar.finish_and_clear();
+    if !resp.status().is_success() {
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        return Err(ServerError {
+            status,
+            code: v["error"].as_str().unwrap_or("upload_failed").into(),
+            message: format!(
+                "storage refused the upload: {}",
+                v["message"].as_str().unwrap_or("")
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let app_id = ctx.app_id(args.app.as_deref())?;
+    let version = config::bundle_version(args.zip.bundle.as_deref(), &ctx.cwd)?;
+    let dir = build_folder(ctx, &args.zip)?;
+    let api = ctx.api()?;
+    let app_path = format!("/v1/apps/{}", seg(&app_id));
+    ctx.out.say(format!("Zipping {} …", dir.display()));
+    let z = make_zip(ctx, &args.zip, &dir)?;
+
+    // Refuse to ship the exact bytes a channel already serves under another name.
+    let bundles: Value = api.get(&format!("{app_path}/bundles")).await?;
+    let channels: Value = api.get(&format!("{app_path}/channels")).await?;
+    for c in channels.as_array().into_iter().flatten() {
+        let Some(served) = c["bundle"].as_str() else {
+            continue;
+        };
+        let same = bundles.as_array().into_iter().flatten().any(|b| {
+            b["version"] == served && b["checksum"] == z.sha256.as_str() && served != version
+        });
+        if same {
+            bail!(
+                "same content as {served} on {}: nothing changed since that upload",
+                c["name"].as_str().unwrap_or("?")
+            );
+        }
+    }
+
+    let mut body = json!({"version": version, "size": z.size, "checksum": z.sha256});
+    for (k, v) in [
+        ("min_update_version", &args.min_update_version),
+        ("link", &args.link),
+        ("comment", &args.comment),
+    ] {
+        if let Some(v) = v {
+            body[k] = json!(v);
+        }
+    }
+    let existing = bundles
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|b| b["version"] == version.as_str())
+        .cloned();
+    let already_ready = match &existing {
+        Some(b)
+            if b["status"] == "ready"
+                && b["checksum"] == z.sha256.as_str()
+                && args.version_exists_ok =>
+        {
+            true
+        }
+        Some(b) if b["status"] == "ready" => {
+            bail!(
+                "version {version} already exists in {app_id}: bump the version (or pass --version-exists-ok if it is this same build)"
+            )
+        }
+        _ => false,
+    };
+    if !already_ready {
+        let reg: Value = api.post(&format!("{app_path}/bundles"), &body).await?;
+        ctx.out.say(format!("Uploading {} …", human_size(z.size)));
+        put_bytes(ctx, &api, &reg["upload"], &z).await?;
+        let _: Value = api
+            .post(
+                &format!("{app_path}/bundles/{}/finalize", seg(&version)),
+                &json!({}),
+            )
+            .await?;
+    }
+    let mut result = json!({
+        "app_id": app_id, "version": version, "size": z.size, "checksum": z.sha256,
+        "files": z.files, "uploaded": !already_ready,
+    });
+    let mut human = format!(
+        "Uploaded {app_id} {version}: {} ({} files), SHA-256 {}",
+        human_size(z.size),
+        z.files,
+        z.sha256
+    );
+    if let Some(channel) = &args.channel {
+        let c: Value = api
+            .patch(
+                &format!("{app_path}/channels/{}", seg(channel)),
+                &json!({"bundle": version}),
+            )
+            .await?;
+        human.push_str(&format!(
+            "\nChannel {}\nDevices on {channel} get {version} on their next check.",
+            super::channel::describe(&c)
+        ));
+        result["channel"] = c;
+    } else {
+        human.push_str(&format!(
+            "\nNo device gets it yet: updraft channel set <channel> --bundle {version}"
+        ));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    human.push_str(&format!("\nDone in {secs:.2}s."));
+    result["seconds"] = json!(secs);
+    ctx.out.done(human, &result);
+    Ok(())
+}
+
+pub async fn list(ctx: &Ctx, app: Option<String>) -> anyhow::Result<()> {
+    let app_id = ctx.app_id(app.as_deref())?;
+    let list: Value = ctx
+        .api()?
+        .get(&format!("/v1/apps/{}/bundles", seg(&app_id)))
+        .await?;
+    let rows = list.as_array().cloned().unwrap_or_default();
+    let human = if rows.is_empty() {
+        format!("No bundles in {app_id}: updraft bundle upload {app_id} --channel production")
+    } else {
+        rows.iter()
+            .map(|b| {
+                format!(
+                    "{}  {}  {}  {}",
+                    b["version"].as_str().unwrap_or(""),
+                    b["status"].as_str().unwrap_or(""),
+                    human_size(b["size"].as_u64().unwrap_or(0)),
+                    b["checksum"].as_str().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    ctx.out.done(human, &list);
+    Ok(())
+}
+
+pub async fn delete(ctx: &Ctx, version: String, app: Option<String>) -> anyhow::Result<()> {
+    let app_id = ctx.app_id(app.as_deref())?;
+    let v = ctx
+        .api()?
+        .delete(&format!(
+            "/v1/apps/{}/bundles/{}",
+            seg(&app_id),
+            seg(&version)
+        ))
+        .await?;
+    ctx.out
+        .done(format!("Deleted bundle {version} of {app_id}."), &v);
+    Ok(())
+}
+
+pub async fn cleanup(ctx: &Ctx, app: Option<String>, keep: usize, yes: bool) -> anyhow::Result<()> {
+    let app_id = ctx.app_id(app.as_deref())?;
+    let api = ctx.api()?;
+    let app_path = format!("/v1/apps/{}", seg(&app_id));
+    let bundles: Value = api.get(&format!("{app_path}/bundles")).await?;
+    let channels: Value = api.get(&format!("{app_path}/channels")).await?;
+    let served: Vec<&str> = channels
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["bundle"].as_str())
+        .collect();
+    // Newest first by semver; keep the newest `keep` and anything a channel serves.
+    let mut all: Vec<(semver::Version, String)> = bundles
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["version"].as_str())
+        .filter_map(|v| semver::Version::parse(v).ok().map(|s| (s, v.to_string())))
+        .collect();
+    all.sort_by(|a, b| b.0.cmp(&a.0));
+    let doomed: Vec<String> = all
+        .into_iter()
+        .skip(keep)
+        .map(|(_, v)| v)
+        .filter(|v| !served.contains(&v.as_str()))
+        .collect();
+    if doomed.is_empty() {
+        ctx.out.done(
+            format!(
+                "Nothing to delete in {app_id} (keeping the newest {keep} and every served bundle)."
+            ),
+            &json!({"deleted": []}),
+        );
+        return Ok(());
+    }
+    confirm(
+        &format!(
+            "Delete {} bundle(s) of {app_id}: {}?",
+            doomed.len(),
+            doomed.join(", ")
+        ),
+        yes,
+    )?;
+    for v in &doomed {
+        api.delete(&format!("{app_path}/bundles/{}", seg(v)))
+            .await?;
+    }
+    ctx.out.done(
+        format!("Deleted {}: {}", doomed.len(), doomed.join(", ")),
+        &json!({"deleted": doomed}),
+    );
+    Ok(())
+}

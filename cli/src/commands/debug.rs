@@ -1,0 +1,107 @@
+//! `updraft app debug`: a device's events as they arrive, in words.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::client::seg;
+
+/// What an event means, for a person.
+pub fn describe(e: &Value) -> String {
+    let action = e["action"].as_str().unwrap_or("?");
+    let version = e["version_name"].as_str().unwrap_or("");
+    match action {
+        "get" => match e["outcome"].as_str() {
+            Some(o) if o.contains('_') => format!("checked for an update: {}", o.replace('_', " ")),
+            Some("builtin") => {
+                "checked for an update: told to go back to the builtin bundle".into()
+            }
+            Some(o) => format!("checked for an update: offered {o}"),
+            None => "checked for an update".into(),
+        },
+        "set" => format!("bundle {version} set"),
+        "update_fail" => format!("rolled back {version}: notifyAppReady not called"),
+        "set_fail" => format!("could not set bundle {version}"),
+        "download_complete" => format!("downloaded {version}"),
+        "download_fail" => format!("download of {version} failed"),
+        "checksum_fail" => format!("checksum of {version} did not match"),
+        "decrypt_fail" => format!("could not decrypt {version}"),
+        "unzip_fail" => format!("could not unzip {version}"),
+        "reset" => "reset to the builtin bundle".into(),
+        "delete" => format!("deleted bundle {version}"),
+        "setChannel" => format!("picked channel {}", e["outcome"].as_str().unwrap_or("?")),
+        a if a.starts_with("download_") && a[9..].parse::<u32>().is_ok() => {
+            format!("downloaded {}%", &a[9..])
+        }
+        a => a.replace('_', " "),
+    }
+}
+
+fn time_of(ms: i64) -> String {
+    let secs = ms.div_euclid(1000) % 86_400;
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        updraft_core::device::utc_day(ms),
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+pub async fn debug(
+    ctx: &Ctx,
+    app: Option<String>,
+    device: String,
+    once: bool,
+    expect: Option<String>,
+) -> anyhow::Result<()> {
+    let app_id = ctx.app_id(app.as_deref())?;
+    let api = ctx.api()?;
+    let device = device.to_ascii_lowercase();
+    let path = format!("/v1/apps/{}/devices/{}/events", seg(&app_id), seg(&device));
+    let started = updraft_core::device::now_ms();
+    let mut since = 0i64;
+    let mut seen: Vec<Value> = Vec::new();
+    if !once {
+        ctx.out.say(format!(
+            "Following device {device} of {app_id} (Ctrl-C to stop) …"
+        ));
+    }
+    loop {
+        let batch: Vec<Value> = api.get(&format!("{path}?since={since}&limit=1000")).await?;
+        let mut done = false;
+        for e in batch {
+            since = since.max(e["at"].as_i64().unwrap_or(since));
+            if !ctx.out.json {
+                eprintln!(
+                    "{}  {}",
+                    time_of(e["at"].as_i64().unwrap_or(0)),
+                    describe(&e)
+                );
+            }
+            let fresh = e["at"].as_i64().unwrap_or(0) >= started;
+            if e["action"] == "set"
+                && fresh
+                && expect.as_deref().is_none_or(|v| e["version_name"] == v)
+            {
+                done = true;
+            }
+            seen.push(e);
+        }
+        if once || done {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    if ctx.out.json {
+        println!(
+            "{}",
+            json!({"app_id": app_id, "device_id": device, "events": seen})
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! Where a command's words go: one JSON document on stdout with `--json`, human text on stderr.
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Out {
+    pub json: bool,
+}
+
+impl Out {
+    /// Human progress and explanations: stderr, never mixed into JSON output.
+    pub fn say(&self, msg: impl AsRef<str>) {
+        if !self.json {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        eprintln!("warning: {}", msg.as_ref());
+    }
+
+    /// The command's result: JSON on stdout with `--json`, else the human text on stderr.
+    pub fn done(&self, human: impl AsRef<str>, json: &Value) {
+        if self.json {
+            println!("{json}");
+        } else {
+            eprintln!("{}", human.as_ref());
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! Deterministic bundle zips: the same folder always gives the same bytes and SHA-256.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
+
+#[derive(Debug, Clone)]
+pub struct ZipOptions {
+    /// Deflate level 0–9 (0 stores everything).
+    pub level: u32,
+    pub exclude: Vec<String>,
+}
+
+/// One file to put in the zip: its `/`-separated path inside the bundle and where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct Zipped {
+    pub file: tempfile::NamedTempFile,
+    pub size: u64,
+    pub sha256: String,
+    pub files: usize,
+    /// Some `.js` file mentions `notifyAppReady` (without it devices roll every update back).
+    pub calls_notify: bool,
+}
+
+/// Every file under `root`, sorted by path. Symlinks are followed, but only inside `root`.
+pub fn collect(root: &Path, exclude: &[String]) -> anyhow::Result<Vec<Entry>> {
+    let canon_root = root
+        .canonicalize()
+        .with_context(|| format!("build folder {} does not exist", root.display()))?;
+    let mut set = globset::GlobSetBuilder::new();
+    for pattern in exclude {
+        set.add(
+            globset::Glob::new(pattern)
+                .with_context(|| format!("bad --exclude pattern {pattern}"))?,
+        );
+    }
+    let excluded = set.build()?;
+    let mut entries = Vec::new();
+    for item in walkdir::WalkDir::new(&canon_root).follow_links(true) {
+        let item = item.map_err(|e| anyhow!("cannot read the build folder: {e}"))?;
+        if !item.file_type().is_file() {
+            continue;
+        }
+        let real = item.path().canonicalize()?;
+        if !real.starts_with(&canon_root) {
+            bail!(
+                "{} links outside the build folder; refusing to zip it",
+                item.path().display()
+            );
+        }
+        let rel = item
+            .path()
+            .strip_prefix(&canon_root)
+            .map_err(|_| anyhow!("unexpected path {}", item.path().display()))?;
+        let mut parts = Vec::new();
+        for c in rel.components() {
+            match c {
+                std::path::Component::Normal(s) => parts.push(
+                    s.to_str()
+                        .ok_or_else(|| anyhow!("{} is not UTF-8", rel.display()))?
+                        .to_string(),
+                ),
+                _ => bail!("unsafe path {} in the build folder", rel.display()),
+            }
+        }
+        let name = parts.join("/");
+        if excluded.is_match(&name) {
+            continue;
+        }
+        entries.push(Entry {
+            name,
+            path: item.path().to_path_buf(),
+        });
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(entries)
+}
+
+/// Whether deflate pays off, judged on the first 64 KiB (already-compressed media does not shrink).
+fn worth_compressing(path: &Path, level: u32) -> std::io::Result<bool> {
+    if level == 0 {
+        return Ok(false);
+    }
+    let mut sample = Vec::with_capacity(64 * 1024);
+    File::open(path)?.take(64 * 1024).read_to_end(&mut sample)?;
+    if sample.len() < 64 {
+        return Ok(false);
+    }
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
+    enc.write_all(&sample)?;
+    let out = enc.finish()?;
+    Ok(out.len() * 100 < sample.len() * 97)
+}
+
+/// Writes the zip to a temp file in `tmp_dir`; memory stays bounded by one copy buffer.
+pub fn zip_folder(root: &Path, opts: &ZipOptions, tmp_dir: &Path) -> anyhow::Result<Zipped> {
+    let entries = collect(root, &opts.exclude)?;
+    let mut out = tempfile::Builder::new()
+        .prefix(".updraft-bundle-")
+        .suffix(".zip")
+        .tempfile_in(tmp_dir)?;
+    let mut calls_notify = false;
+    {
+        let mut zip = ZipWriter::new(std::io::BufWriter::with_capacity(
+            256 * 1024,
+            out.as_file_mut(),
+        ));
+        let base = SimpleFileOptions::default()
+            .last_modified_time(DateTime::default())
+            .unix_permissions(0o644);
+        for e in &entries {
+            let len = std::fs::metadata(&e.path)?.len();
+            let method = if worth_compressing(&e.path, opts.level)? {
+                CompressionMethod::Deflated
+            } else {
+                CompressionMethod::Stored
+            };
+            let mut o = base
+                .compression_method(method)
+                .large_file(len >= u32::MAX as u64);
+            if method == CompressionMethod::Deflated {
+                o = o.compression_level(Some(opts.level as i64));
+            }
+            zip.start_file(e.name.as_str(), o)?;
+            let mut f =
+                File::open(&e.path).with_context(|| format!("cannot read {}", e.path.display()))?;
+            if !calls_notify && (e.name.ends_with(".js") || e.name.ends_with(".mjs")) {
+                let mut text = Vec::new();
+                f.read_to_end(&mut text)?;
+                calls_notify = text.windows(14).any(|w| w == b"notifyAppReady");
+                zip.write_all(&text)?;
+            } else {
+                std::io::copy(&mut f, &mut zip)?;
+            }
+        }
+        zip.finish()?.flush()?;
+    }
+    // The writer seeks back to patch headers, so hash the finished file in one pass.
+    let file = out.as_file_mut();
+    file.sync_all()?;
+    file.seek(SeekFrom::Start(0))?;
+    let mut hasher = Sha256::new();
+    let size = std::io::copy(
+        &mut BufReader::with_capacity(256 * 1024, &mut *file),
+        &mut hasher,
+    )?;
+    Ok(Zipped {
+        size,
+        sha256: hex::encode(hasher.finalize()),
+        files: entries.len(),
+        calls_notify,
+        file: out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(root: &Path) {
+        std::fs::create_dir_all(root.join("assets/img")).unwrap();
+        std::fs::write(
+            root.join("index.html"),
+            "<html><script src=app.js></script></html>".repeat(20),
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("app.js"),
+            "CapacitorUpdater.notifyAppReady();\n".repeat(200),
+        )
+        .unwrap();
+        std::fs::write(root.join(".well-known"), "hidden").unwrap();
+        // xorshift: bytes deflate cannot shrink, like a real JPEG.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let noise: Vec<u8> = (0..100_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        std::fs::write(root.join("assets/img/photo.jpg"), noise).unwrap();
+    }
+
+    fn opts() -> ZipOptions {
+        ZipOptions {
+            level: 6,
+            exclude: vec![],
+        }
+    }
+
+    #[test]
+    fn same_bytes_twice_even_after_touching_files() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("www");
+        tree(&root);
+        let a = zip_folder(&root, &opts(), d.path()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        for f in ["index.html", "app.js"] {
+            let p = root.join(f);
+            let text = std::fs::read(&p).unwrap();
+            std::fs::write(&p, text).unwrap(); // new mtime, same content
+        }
+        let b = zip_folder(&root, &opts(), d.path()).unwrap();
+        assert_eq!(a.sha256, b.sha256);
+        assert_eq!(
+            std::fs::read(a.file.path()).unwrap(),
+            std::fs::read(b.file.path()).unwrap()
+        );
+        assert!(a.calls_notify);
+        assert_eq!(a.files, 4, "hidden files are included");
+    }
+
+    #[test]
+    fn unzips_to_exactly_the_input_tree() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("www");
+        tree(&root);
+        let z = zip_folder(&root, &opts(), d.path()).unwrap();
+        let mut archive = zip::ZipArchive::new(File::open(z.file.path()).unwrap()).unwrap();
+        let mut names = Vec::new();
+        for i in 0..archive.len() {
+            let mut f = archive.by_index(i).unwrap();
+            let name = f.name().to_string();
+            let mut got = Vec::new();
+            f.read_to_end(&mut got).unwrap();
+            assert_eq!(got, std::fs::read(root.join(&name)).unwrap(), "{name}");
+            if name.ends_with(".jpg") {
+                assert_eq!(
+                    f.compression(),
+                    CompressionMethod::Stored,
+                    "incompressible files are stored"
+                );
+            }
+            if name == "app.js" {
+                assert_eq!(f.compression(), CompressionMethod::Deflated);
+            }
+            names.push(name);
+        }
+        assert_eq!(
+            names,
+            [
+                ".well-known",
+                "app.js",
+                "assets/img/photo.jpg",
+                "index.html"
+            ]
+        );
+    }
+
+    #[test]
+    fn exclude_and_symlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("www");
+        tree(&root);
+        let names = |r: &Path, ex: &[String]| {
+            collect(r, ex)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&root, &["**/*.jpg".to_string(), ".*".to_string()]),
+            ["app.js", "index.html"]
+        );
+        #[cfg(unix)]
+        {
+            std::fs::write(d.path().join("secret.txt"), "outside").unwrap();
+            std::os::unix::fs::symlink(root.join("app.js"), root.join("alias.js")).unwrap();
+            assert!(
+                names(&root, &[]).contains(&"alias.js".to_string()),
+                "links inside the folder are followed"
+            );
+            std::os::unix::fs::symlink(d.path().join("secret.txt"), root.join("leak.txt")).unwrap();
+            let err = collect(&root, &[]).unwrap_err().to_string();
+            assert!(err.contains("outside the build folder"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! End to end: the real `updraft` CLI against a real `updraft serve`, then a device.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::*;
+use serde_json::{Value, json};
+
+struct Project {
+    dir: tempfile::TempDir,
+    config: tempfile::TempDir,
+}
+
+impl Project {
+    fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::write(
+            p.join("capacitor.config.json"),
+            json!({"appId": APP, "appName": "E2E", "webDir": "dist"}).to_string(),
+        )
+        .unwrap();
+        std::fs::write(
+            p.join("package.json"),
+            json!({"name": "e2e", "version": "1.0.1"}).to_string(),
+        )
+        .unwrap();
+        write_build(p, "v1");
+        Project {
+            dir,
+            config: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(bin())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("UPDRAFT_CONFIG_DIR", self.config.path())
+            .env_remove("UPDRAFT_API_KEY")
+            .env_remove("UPDRAFT_API_URL")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs with --json, expects success, returns the one JSON document on stdout.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.run(&all);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: stdout is not one JSON document ({e}): {:?}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    }
+}
+
+fn write_build(p: &Path, marker: &str) {
+    let dist = p.join("dist");
+    std::fs::create_dir_all(dist.join("assets")).unwrap();
+    std::fs::write(
+        dist.join("index.html"),
+        format!("<html><body>{marker}</body><script src=assets/app.js></script></html>"),
+    )
+    .unwrap();
+    std::fs::write(dist.join("assets/app.js"), format!("import {{ CapacitorUpdater }} from 'x'; CapacitorUpdater.notifyAppReady(); // {marker}\n").repeat(50)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_commands_ship_an_update_to_a_device() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(data.path());
+    let p = Project::new();
+
+    let login = p.json(&["login", ADMIN, "--api-url", &s.url]);
+    assert_eq!(login["key"]["mode"], "all");
+    let creds = p.config.path().join("credentials.toml");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    assert_eq!(p.json(&["whoami"])["api_url"], s.url.as_str());
+    assert_eq!(p.json(&["app", "add"])["app_id"], APP);
+    assert_eq!(p.json(&["app", "list"])[0]["app_id"], APP);
+    let ch = p.json(&["channel", "add", "production", "--default"]);
+    assert_eq!(
+        (ch["public"].as_bool(), ch["bundle"].clone()),
+        (Some(true), Value::Null)
+    );
+
+    let up = p.json(&["upload", "--channel", "production"]);
+    assert_eq!(up["version"], "1.0.1");
+    assert_eq!(up["channel"]["bundle"], "1.0.1");
+    let checksum = up["checksum"].as_str().unwrap().to_string();
+
+    // A device now gets it, and the bytes match.
+    let (_, upd) = device(&s, "POST", "/updates", device_body(APP, json!({}))).await;
+    assert_eq!(
+        (upd["version"].as_str(), upd["checksum"].as_str()),
+        (Some("1.0.1"), Some(checksum.as_str()))
+    );
+    let zip = client()
+        .get(upd["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(sha256_hex(&zip), checksum);
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).unwrap();
+    assert!(archive.by_name("index.html").is_ok());
+
+    // The device reports the install; `app debug --once` shows its events in words.
+    let mut set = device_body(APP, json!({"action": "set", "version_name": "1.0.1"}));
+    set.as_object_mut().unwrap().remove("defaultChannel");
+    device(&s, "POST", "/stats", set).await;
+    let mut debug = Value::Null;
+    for _ in 0..50 {
+        debug = p.json(&["app", "debug", "--device", DEVICE, "--once"]);
+        if debug["events"].as_array().unwrap().len() >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let actions: Vec<&str> = debug["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["get", "set"]);
+    let human = p.run(&["app", "debug", "--device", DEVICE, "--once"]);
+    let text = String::from_utf8_lossy(&human.stderr);
+    assert!(
+        text.contains("checked for an update: offered 1.0.1") && text.contains("bundle 1.0.1 set"),
+        "{text}"
+    );
+    assert!(human.stdout.is_empty(), "human text stays off stdout");
+
+    // Listing, current, set.
+    assert_eq!(p.json(&["bundle", "list"])[0]["status"], "ready");
+    assert_eq!(
+        p.json(&["channel", "current", "production"])["bundle"],
+        "1.0.1"
+    );
+    let set = p.json(&[
+        "channel",
+        "set",
+        "production",
+        "--no-emulator",
+        "--disable-auto-update",
+        "minor",
+    ]);
+    assert_eq!(
+        (
+            set["allow_emulator"].as_bool(),
+            set["disable_auto_update"].as_str()
+        ),
+        (Some(false), Some("minor"))
+    );
+    assert_eq!(p.json(&["channel", "list"]).as_array().unwrap().len(), 1);
+
+    // Same bytes as the served bundle under a new version: refused.
+    let err = p.fails(&["upload", "--bundle", "1.0.4"]);
+    assert!(err.contains("same content as 1.0.1 on production"), "{err}");
+    // Same version again: refused, unless it is this same build and --version-exists-ok.
+    let err = p.fails(&["upload"]);
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(
+        p.json(&["upload", "--version-exists-ok"])["uploaded"],
+        false
+    );
+
+    // Cleanup never deletes what a channel serves.
+    write_build(p.dir.path(), "v2");
+    assert_eq!(p.json(&["upload", "--bundle", "1.0.2"])["version"], "1.0.2");
+    let cleaned = p.json(&["bundle", "cleanup", "--keep", "0", "--yes"]);
+    assert_eq!(cleaned["deleted"], json!(["1.0.2"]));
+    let left: Vec<String> = p
+        .json(&["bundle", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["version"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(left, ["1.0.1"]);
+    let err = p.fails(&["bundle", "delete", "1.0.1"]);
+    assert!(err.contains("serves 1.0.1"), "{err}");
+
+    // Builtin and back.
+    assert_eq!(
+        p.json(&["channel", "set", "production", "--builtin"])["bundle"],
+        "builtin"
+    );
+    let (_, v) = device(
+        &s,
+        "POST",
+        "/updates",
+        device_body(APP, json!({"version_name": "1.0.1"})),
+    )
+    .await;
+    assert_eq!(v, json!({"version": "builtin"}));
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_say_why_and_exit_non_zero() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(data.path());
+    let p = Project::new();
+
+    let err = p.fails(&["login", "upd_wrong", "--api-url", &s.url]);
+    assert!(err.contains("unknown or revoked API key"), "{err}");
+    let out = p.run(&["whoami", "--json"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not logged in"));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"], "cli_error", "--json failures are JSON too");
+
+    let err = p.fails(&[
+        "whoami",
+        "--api-key",
+        ADMIN,
+        "--api-url",
+        "http://127.0.0.1:9",
+    ]);
+    assert!(err.contains("cannot reach http://127.0.0.1:9"), "{err}");
+
+    p.json(&["login", ADMIN, "--api-url", &s.url, "--local"]);
+    assert!(p.dir.path().join(".updraft.toml").exists());
+    assert!(
+        std::fs::read_to_string(p.dir.path().join(".gitignore"))
+            .unwrap()
+            .contains(".updraft.toml")
+    );
+    p.json(&["app", "add"]);
+    let err = p.fails(&["app", "add"]);
+    assert!(
+        err.contains("already exists") && err.contains("409"),
+        "{err}"
+    );
+    let err = p.fails(&["upload", "--bundle", "not-semver"]);
+    assert!(err.contains("not semver"), "{err}");
+    let err = p.fails(&["upload", "--path", "nowhere"]);
+    assert!(err.contains("does not exist"), "{err}");
+    let err = p.fails(&["app", "delete", APP]);
+    assert!(err.contains("--yes"), "{err}");
+
+    // An interrupted upload leaves the bundle pending; the same command completes it.
+    let zipped = p.json(&["bundle", "zip", "--bundle", "1.0.3"]);
+    assert!(p.dir.path().join("bundle-1.0.3.zip").exists());
+    let (st, _) = admin(
+        &s,
+        "POST",
+        &format!("/v1/apps/{APP}/bundles"),
+        Some(json!({
+        "version": "1.0.3", "size": zipped["size"], "checksum": zipped["checksum"]})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (_, list) = admin(&s, "GET", &format!("/v1/apps/{APP}/bundles"), None).await;
+    assert_eq!(list[0]["status"], "pending");
+    let done = p.json(&["upload", "--bundle", "1.0.3"]);
+    assert_eq!(
+        (done["version"].as_str(), done["checksum"].as_str()),
+        (Some("1.0.3"), zipped["checksum"].as_str())
+    );
+    let (_, list) = admin(&s, "GET", &format!("/v1/apps/{APP}/bundles"), None).await;
+    assert_eq!(list[0]["status"], "ready");
+
+    p.json(&["logout"]);
+    let err = p.fails(&["whoami"]);
+    assert!(err.contains("not logged in"), "{err}");
+    s.stop();
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    let p = Project::new();
+    for cmd in [
+        vec!["serve"],
+        vec!["login"],
+        vec!["logout"],
+        vec!["whoami"],
+        vec!["upload"],
+        vec!["app", "add"],
+        vec!["app", "list"],
+        vec!["app", "delete"],
+        vec!["app", "debug"],
+        vec!["channel", "add"],
+        vec!["channel", "list"],
+        vec!["channel", "set"],
+        vec!["channel", "current"],
+        vec!["channel", "delete"],
+        vec!["bundle", "upload"],
+        vec!["bundle", "list"],
+        vec!["bundle", "delete"],
+        vec!["bundle", "cleanup"],
+        vec!["bundle", "zip"],
+    ] {
+        let mut args = cmd.clone();
+        args.push("--help");
+        let out = p.run(&args);
+        assert!(out.status.success(), "{cmd:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Example: updraft"),
+            "{cmd:?} help has an example"
+        );
+    }
+}
