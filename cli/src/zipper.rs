@@ -103,49 +103,142 @@ fn worth_compressing(path: &Path, level: u32) -> std::io::Result<bool> {
     Ok(out.len() * 100 < sample.len() * 97)
 }
 
-/// Writes the zip to a temp file in `tmp_dir`; memory stays bounded by one copy buffer.
+/// Files up to this size are compressed by worker threads into memory; larger ones stream.
+const PARALLEL_MAX: u64 = 16 * 1024 * 1024;
+
+fn options_for(e: &Entry, level: u32) -> anyhow::Result<SimpleFileOptions> {
+    let len = std::fs::metadata(&e.path)
+        .with_context(|| format!("cannot read {}", e.path.display()))?
+        .len();
+    let method = if worth_compressing(&e.path, level)? {
+        CompressionMethod::Deflated
+    } else {
+        CompressionMethod::Stored
+    };
+    let mut o = SimpleFileOptions::default()
+        .last_modified_time(DateTime::default())
+        .unix_permissions(0o644)
+        .compression_method(method)
+        .large_file(len >= u32::MAX as u64);
+    if method == CompressionMethod::Deflated {
+        o = o.compression_level(Some(level as i64));
+    }
+    Ok(o)
+}
+
+fn is_js(name: &str) -> bool {
+    name.ends_with(".js") || name.ends_with(".mjs")
+}
+
+/// Copies one file into an open entry; for scripts, also says whether they call notifyAppReady.
+fn copy_entry(e: &Entry, dest: &mut impl Write) -> anyhow::Result<bool> {
+    let mut f = File::open(&e.path).with_context(|| format!("cannot read {}", e.path.display()))?;
+    if is_js(&e.name) {
+        let mut text = Vec::new();
+        f.read_to_end(&mut text)?;
+        dest.write_all(&text)?;
+        return Ok(text.windows(14).any(|w| w == b"notifyAppReady"));
+    }
+    std::io::copy(&mut f, dest)?;
+    Ok(false)
+}
+
+/// One entry compressed on its own, as a one-file zip in memory, ready for a raw copy.
+fn compress_alone(e: &Entry, level: u32) -> anyhow::Result<(Vec<u8>, bool)> {
+    let mut w = ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file(e.name.as_str(), options_for(e, level)?)?;
+    let notify = copy_entry(e, &mut w)?;
+    Ok((w.finish()?.into_inner(), notify))
+}
+
+/// Writes the zip to a temp file in `tmp_dir`. Worker threads compress small files ahead of
+/// the writer (a bounded window, so memory stays bounded); entries keep their sorted order.
 pub fn zip_folder(root: &Path, opts: &ZipOptions, tmp_dir: &Path) -> anyhow::Result<Zipped> {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex, mpsc};
+
     let entries = collect(root, &opts.exclude)?;
     let mut out = tempfile::Builder::new()
         .prefix(".updraft-bundle-")
         .suffix(".zip")
         .tempfile_in(tmp_dir)?;
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let window = workers * 4;
+    let next = AtomicUsize::new(0);
+    let written = (Mutex::new(0usize), Condvar::new());
+    let small = |e: &Entry| {
+        std::fs::metadata(&e.path)
+            .map(|m| m.len() <= PARALLEL_MAX)
+            .unwrap_or(false)
+    };
     let mut calls_notify = false;
-    {
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (tx, rx) = mpsc::channel::<(usize, anyhow::Result<(Vec<u8>, bool)>)>();
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (entries, next, written) = (&entries, &next, &written);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(e) = entries.get(i) else { break };
+                    if !small(e) {
+                        continue; // the writer streams big files itself
+                    }
+                    let (lock, cv) = written;
+                    let mut done = lock.lock().unwrap_or_else(|p| p.into_inner());
+                    while i >= *done + window {
+                        done = cv.wait(done).unwrap_or_else(|p| p.into_inner());
+                    }
+                    drop(done);
+                    if tx.send((i, compress_alone(e, opts.level))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
         let mut zip = ZipWriter::new(std::io::BufWriter::with_capacity(
             256 * 1024,
             out.as_file_mut(),
         ));
-        let base = SimpleFileOptions::default()
-            .last_modified_time(DateTime::default())
-            .unix_permissions(0o644);
-        for e in &entries {
-            let len = std::fs::metadata(&e.path)?.len();
-            let method = if worth_compressing(&e.path, opts.level)? {
-                CompressionMethod::Deflated
-            } else {
-                CompressionMethod::Stored
-            };
-            let mut o = base
-                .compression_method(method)
-                .large_file(len >= u32::MAX as u64);
-            if method == CompressionMethod::Deflated {
-                o = o.compression_level(Some(opts.level as i64));
+        let mut ready: BTreeMap<usize, (Vec<u8>, bool)> = BTreeMap::new();
+        let result = (|| -> anyhow::Result<()> {
+            for (i, e) in entries.iter().enumerate() {
+                if small(e) {
+                    let (bytes, notify) = loop {
+                        if let Some(piece) = ready.remove(&i) {
+                            break piece;
+                        }
+                        let (j, piece) = rx
+                            .recv()
+                            .map_err(|_| anyhow!("a compression worker stopped"))?;
+                        ready.insert(j, piece?);
+                    };
+                    let mut one = zip::ZipArchive::new(std::io::Cursor::new(bytes))?;
+                    zip.raw_copy_file(one.by_index_raw(0)?)?;
+                    calls_notify |= notify;
+                } else {
+                    zip.start_file(e.name.as_str(), options_for(e, opts.level)?)?;
+                    calls_notify |= copy_entry(e, &mut zip)?;
+                }
+                let (lock, cv) = &written;
+                *lock.lock().unwrap_or_else(|p| p.into_inner()) = i + 1;
+                cv.notify_all();
             }
-            zip.start_file(e.name.as_str(), o)?;
-            let mut f =
-                File::open(&e.path).with_context(|| format!("cannot read {}", e.path.display()))?;
-            if !calls_notify && (e.name.ends_with(".js") || e.name.ends_with(".mjs")) {
-                let mut text = Vec::new();
-                f.read_to_end(&mut text)?;
-                calls_notify = text.windows(14).any(|w| w == b"notifyAppReady");
-                zip.write_all(&text)?;
-            } else {
-                std::io::copy(&mut f, &mut zip)?;
-            }
-        }
-        zip.finish()?.flush()?;
-    }
+            zip.finish()?.flush()?;
+            Ok(())
+        })();
+        // On error, release waiting workers so the scope can end.
+        next.store(usize::MAX / 2, Ordering::SeqCst);
+        let (lock, cv) = &written;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = usize::MAX / 2;
+        cv.notify_all();
+        drop(rx);
+        result
+    })?;
     // The writer seeks back to patch headers, so hash the finished file in one pass.
     let file = out.as_file_mut();
     file.sync_all()?;
