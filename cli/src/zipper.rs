@@ -104,7 +104,7 @@ fn worth_compressing(path: &Path, level: u32) -> std::io::Result<bool> {
 }
 
 /// Files up to this size are compressed by worker threads into memory; larger ones stream.
-const PARALLEL_MAX: u64 = 16 * 1024 * 1024;
+const PARALLEL_MAX: u64 = 4 * 1024 * 1024;
 
 fn options_for(e: &Entry, level: u32) -> anyhow::Result<SimpleFileOptions> {
     let len = std::fs::metadata(&e.path)
@@ -131,16 +131,28 @@ fn is_js(name: &str) -> bool {
 }
 
 /// Copies one file into an open entry; for scripts, also says whether they call notifyAppReady.
+/// Streams in fixed chunks (keeping a tail across chunk borders), so memory stays bounded.
 fn copy_entry(e: &Entry, dest: &mut impl Write) -> anyhow::Result<bool> {
+    const NEEDLE: &[u8] = b"notifyAppReady";
     let mut f = File::open(&e.path).with_context(|| format!("cannot read {}", e.path.display()))?;
-    if is_js(&e.name) {
-        let mut text = Vec::new();
-        f.read_to_end(&mut text)?;
-        dest.write_all(&text)?;
-        return Ok(text.windows(14).any(|w| w == b"notifyAppReady"));
+    let scan = is_js(&e.name);
+    let mut found = false;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut tail: Vec<u8> = Vec::with_capacity(NEEDLE.len() * 2);
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(found);
+        }
+        dest.write_all(&buf[..n])?;
+        if scan && !found {
+            tail.extend_from_slice(&buf[..n.min(NEEDLE.len())]);
+            found = tail.windows(NEEDLE.len()).any(|w| w == NEEDLE)
+                || buf[..n].windows(NEEDLE.len()).any(|w| w == NEEDLE);
+            tail.clear();
+            tail.extend_from_slice(&buf[n.saturating_sub(NEEDLE.len() - 1)..n]);
+        }
     }
-    std::io::copy(&mut f, dest)?;
-    Ok(false)
 }
 
 /// One entry compressed on its own, as a one-file zip in memory, ready for a raw copy.
@@ -166,7 +178,7 @@ pub fn zip_folder(root: &Path, opts: &ZipOptions, tmp_dir: &Path) -> anyhow::Res
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    let window = workers * 4;
+    let window = workers * 2;
     let next = AtomicUsize::new(0);
     let written = (Mutex::new(0usize), Condvar::new());
     let small = |e: &Entry| {
@@ -381,5 +393,18 @@ mod tests {
             let err = collect(&root, &[]).unwrap_err().to_string();
             assert!(err.contains("outside the build folder"), "{err}");
         }
+    }
+
+    #[test]
+    fn finds_notify_across_chunk_borders() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("www");
+        std::fs::create_dir_all(&root).unwrap();
+        let mut js = vec![b' '; 64 * 1024 - 5];
+        js.extend_from_slice(b"notifyAppReady();");
+        std::fs::write(root.join("main.js"), &js).unwrap();
+        assert!(zip_folder(&root, &opts(), d.path()).unwrap().calls_notify);
+        std::fs::write(root.join("main.js"), "console.log('no call')").unwrap();
+        assert!(!zip_folder(&root, &opts(), d.path()).unwrap().calls_notify);
     }
 }
