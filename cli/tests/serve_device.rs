@@ -77,8 +77,14 @@ async fn device_gets_update_downloads_it_and_data_survives_restart() {
         .send()
         .await
         .unwrap();
-    assert_eq!(cached.status(), 304);
-    let forged = url.replace("sig=", "sig=00");
+    if !on_aws() {
+        // S3 and CloudFront answer 304 too; the s3s-fs stand-in ignores If-None-Match.
+        assert_eq!(cached.status(), 304);
+    }
+    // Both URL kinds end with their signature: change its last digit.
+    let mut forged = url.to_string();
+    let last = forged.pop().unwrap();
+    forged.push(if last == '0' { '1' } else { '0' });
     assert_eq!(client().get(&forged).send().await.unwrap().status(), 403);
 
     // The check was logged for `updraft app debug`.
@@ -119,11 +125,13 @@ async fn device_gets_update_downloads_it_and_data_survives_restart() {
     assert_eq!(sha256_hex(&body), sum);
     let (st, who) = admin(&s, "GET", "/v1/whoami", None).await;
     assert_eq!((st, who["mode"].as_str()), (200, Some("all")));
-    let integrity: String = rusqlite::Connection::open(dir.path().join("updraft.db"))
-        .unwrap()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
+    if !on_aws() {
+        let integrity: String = rusqlite::Connection::open(dir.path().join("updraft.db"))
+            .unwrap()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+    }
     s.stop();
 }
 

@@ -165,7 +165,10 @@ async fn put_bytes(ctx: &Ctx, api: &Api, upload: &Value, z: &Zipped) -> anyhow::
         .header(reqwest::header::CONTENT_LENGTH, z.size)
         .body(reqwest::Body::wrap_stream(stream));
     if let Some(headers) = upload["headers"].as_object() {
-        for (k, v) in headers {
+        for (k, v) in headers
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("content-length"))
+        {
             if let Some(v) = v.as_str() {
                 req = req.header(k.as_str(), v);
             }

@@ -28,12 +28,26 @@ pub struct ServeArgs {
     /// Defaults to http://<listen address>.
     #[arg(long, env = "UPDRAFT_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Where records and bundles live: `embedded` (SQLite + the data dir) or `aws` (DynamoDB +
+    /// S3, configured by UPDRAFT_TABLE, UPDRAFT_BUCKET and the usual AWS environment).
+    #[arg(long, default_value = "embedded", env = "UPDRAFT_STORE", value_parser = ["embedded", "aws"])]
+    pub store: String,
+    /// With `--store aws`: create the table and bucket when missing (local servers, first runs).
+    #[arg(long)]
+    pub create_resources: bool,
+}
+
+/// The storage behind the routes, and what it needs at shutdown.
+enum Backend {
+    Embedded(SqliteStore, LocalBlobs),
+    Aws,
 }
 
 #[derive(Clone)]
 struct Host {
     state: State,
-    blobs: LocalBlobs,
+    /// The local blob routes, on the embedded store only (S3 serves its own URLs).
+    blobs: Option<LocalBlobs>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -49,12 +63,29 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("http://{addr}"))
         .trim_end_matches('/')
         .to_string();
-    let db_path = args.data_dir.join("updraft.db");
-    let store = SqliteStore::open(&db_path)
-        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", db_path.display()))?;
-    let blobs = LocalBlobs::open(&args.data_dir, &public_url)
-        .context("cannot prepare the blob directory")?;
-    let state = State::new(Arc::new(store.clone()), Arc::new(blobs.clone()));
+    let (state, backend) = if args.store == "aws" {
+        let settings = updraft_aws::AwsSettings::from_env()
+            .map_err(|e| anyhow::anyhow!("--store aws: {e}"))?;
+        let (store, blobs) = settings.connect().await;
+        if args.create_resources {
+            updraft_aws::create_table_if_missing(&store.client(), &settings.table)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create table {}: {e}", settings.table))?;
+            blobs
+                .create_bucket_if_missing()
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create bucket {}: {e}", settings.bucket))?;
+        }
+        (State::new(Arc::new(store), Arc::new(blobs)), Backend::Aws)
+    } else {
+        let db_path = args.data_dir.join("updraft.db");
+        let store = SqliteStore::open(&db_path)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", db_path.display()))?;
+        let blobs = LocalBlobs::open(&args.data_dir, &public_url)
+            .context("cannot prepare the blob directory")?;
+        let state = State::new(Arc::new(store.clone()), Arc::new(blobs.clone()));
+        (state, Backend::Embedded(store, blobs))
+    };
 
     let given = std::env::var("UPDRAFT_ADMIN_KEY").ok();
     match bootstrap_admin_key(&state, given.as_deref())
@@ -74,19 +105,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
 
+    let blobs = match &backend {
+        Backend::Embedded(_, blobs) => Some(blobs.clone()),
+        Backend::Aws => None,
+    };
     let host = Host { state, blobs };
     let app = Router::new().fallback(dispatch).with_state(host);
     // Tests and scripts read this line to find the port.
-    println!(
-        "updraft serve: listening on http://{addr} (public URL {public_url}, data in {})",
-        args.data_dir.display()
-    );
+    let data = match &backend {
+        Backend::Embedded(..) => format!("data in {}", args.data_dir.display()),
+        Backend::Aws => "DynamoDB + S3".to_string(),
+    };
+    println!("updraft serve: listening on http://{addr} (public URL {public_url}, {data})");
     tracing::info!(%addr, "listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server error")?;
-    store.close();
+    if let Backend::Embedded(store, _) = backend {
+        store.close();
+    }
     tracing::info!("stopped cleanly");
     Ok(())
 }
@@ -112,8 +150,8 @@ async fn dispatch(AxState(host): AxState<Host>, req: Request<Body>) -> Response<
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let resp = if path.starts_with("/blobs/") {
-        blob_routes::handle(&host.blobs, req).await
+    let resp = if let (true, Some(blobs)) = (path.starts_with("/blobs/"), &host.blobs) {
+        blob_routes::handle(blobs, req).await
     } else {
         core_route(&host.state, req).await
     };

@@ -38,5 +38,5 @@ pub trait Blobs: Send + Sync {
     async fn stat(&self, key: &str) -> StoreResult<Option<BlobInfo>>;
     async fn delete(&self, key: &str) -> StoreResult<()>;
     /// A URL a device can GET (with Range), valid for days. Cheap: called on the hot path.
-    fn download_url(&self, key: &str) -> String;
+    async fn download_url(&self, key: &str) -> StoreResult<String>;
 }

@@ -345,14 +345,14 @@ impl Blobs for LocalBlobs {
         }
     }
 
-    fn download_url(&self, key: &str) -> String {
+    async fn download_url(&self, key: &str) -> StoreResult<String> {
         // Expiry rounded to the day: the URL stays the same all day, so caches can keep it.
         let exp = (now_secs() / DAY + 1) * DAY + DOWNLOAD_TTL_SECS;
         let sig = self.sign(&format!("GET\n{key}\n{exp}"));
-        format!(
+        Ok(format!(
             "{}/blobs/{}?exp={exp}&sig={sig}",
             self.public_url,
             Self::encoded_key(key)
-        )
+        ))
     }
 }

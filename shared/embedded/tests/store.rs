@@ -74,7 +74,7 @@ async fn signed_urls() {
     assert!(blobs.path_of("../etc/passwd").is_none());
     assert!(blobs.path_of("a/../../b").is_none());
 
-    let url = blobs.download_url("com.x.y/abc.zip");
+    let url = blobs.download_url("com.x.y/abc.zip").await.unwrap();
     let q = url.split_once('?').unwrap().1;
     assert!(blobs.verify_download("com.x.y/abc.zip", Some(q)).is_ok());
     assert_eq!(

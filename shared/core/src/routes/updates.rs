@@ -90,7 +90,7 @@ pub async fn check(state: &State, req: &Req) -> Result<Resp, ApiError> {
             with_manifest,
             with_metadata,
         } => (
-            ok(&update_body(state, bundle, with_manifest, with_metadata)),
+            ok(&update_body(state, bundle, with_manifest, with_metadata).await?),
             bundle.version.clone(),
         ),
         Decision::RevertToBuiltin => (ok(&json!({"version": "builtin"})), "builtin".to_string()),
@@ -107,29 +107,31 @@ pub async fn check(state: &State, req: &Req) -> Result<Resp, ApiError> {
     Ok(resp)
 }
 
-fn update_body<'a>(
+async fn update_body<'a>(
     state: &State,
     bundle: &'a Bundle,
     with_manifest: bool,
     with_metadata: bool,
-) -> UpdateAvailable<'a> {
-    UpdateAvailable {
+) -> Result<UpdateAvailable<'a>, ApiError> {
+    let manifest = if with_manifest {
+        let mut files = Vec::new();
+        for f in bundle.manifest.iter().flatten() {
+            files.push(ManifestFile {
+                file_name: &f.file_name,
+                file_hash: &f.file_hash,
+                download_url: state.blobs.download_url(&f.storage_key).await?,
+            });
+        }
+        Some(files)
+    } else {
+        None
+    };
+    Ok(UpdateAvailable {
         version: &bundle.version,
-        url: state.blobs.download_url(&bundle.storage_key),
+        url: state.blobs.download_url(&bundle.storage_key).await?,
         checksum: &bundle.checksum,
         session_key: &bundle.session_key,
-        manifest: with_manifest.then(|| {
-            bundle
-                .manifest
-                .iter()
-                .flatten()
-                .map(|f| ManifestFile {
-                    file_name: &f.file_name,
-                    file_hash: &f.file_hash,
-                    download_url: state.blobs.download_url(&f.storage_key),
-                })
-                .collect()
-        }),
+        manifest,
         link: if with_metadata {
             bundle.link.as_deref()
         } else {
@@ -140,7 +142,7 @@ fn update_body<'a>(
         } else {
             None
         },
-    }
+    })
 }
 
 /// An update check, for the device's log and the daily `checks` counter.
@@ -224,7 +226,7 @@ pub async fn manifest_size(state: &State, req: &Req) -> Result<Resp, ApiError> {
                 known += 1;
                 total += f.size;
                 out.push(json!({"file_name": name, "file_hash": hash,
-                    "download_url": state.blobs.download_url(&f.storage_key), "size": f.size}));
+                    "download_url": state.blobs.download_url(&f.storage_key).await?, "size": f.size}));
             }
             None => {
                 out.push(json!({"file_name": name, "file_hash": hash, "error": "size_unknown"}))

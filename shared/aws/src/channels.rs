@@ -1,0 +1,278 @@
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update,
+};
+use updraft_core::channel::Channel;
+use updraft_core::store::{ChannelStore, DeviceStore, StoreError, StoreResult};
+
+use crate::table::*;
+
+/// Channel writes retry this often when another channel write of the same app got in first.
+const ATTEMPTS: usize = 8;
+
+fn stamp_bump(table: &str, app_id: &str, stamp: i64) -> TransactWriteItem {
+    // Every channel write moves the app's stamp, conditioned on the value it read: channel
+    // writes of one app are serialised, and caches can tell when to reload.
+    TransactWriteItem::builder()
+        .update(
+            Update::builder()
+                .table_name(table)
+                .set_key(Some(key(app_pk(app_id), APP_SK)))
+                .update_expression("SET stamp = :next")
+                .condition_expression("stamp = :seen")
+                .expression_attribute_values(":next", n(stamp + 1))
+                .expression_attribute_values(":seen", n(stamp))
+                .build()
+                .expect("fields set"),
+        )
+        .build()
+}
+
+impl DynamoStore {
+    async fn app_stamp(&self, app_id: &str) -> StoreResult<i64> {
+        let item = self
+            .get(app_pk(app_id), APP_SK)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no app {app_id}")))?;
+        Ok(get_n(&item, "stamp"))
+    }
+
+    async fn reserve_channel_id(&self, app_id: &str) -> StoreResult<i64> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(app_pk(app_id), APP_SK)))
+            .update_expression("ADD next_channel_id :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match out {
+            Ok(o) => Ok(o
+                .attributes
+                .as_ref()
+                .map(|a| get_n(a, "next_channel_id"))
+                .unwrap_or(1)),
+            Err(e) if condition_failed(&e) => Err(StoreError::NotFound(format!("no app {app_id}"))),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn write_channel(
+        &self,
+        app_id: &str,
+        channel: &Channel,
+        create: bool,
+    ) -> StoreResult<Channel> {
+        let mut saved = channel.clone();
+        if create {
+            saved.id = self.reserve_channel_id(app_id).await?;
+        }
+        for _ in 0..ATTEMPTS {
+            let stamp = self.app_stamp(app_id).await?;
+            let current = self.query_prefix(app_pk(app_id), "C#").await?;
+            let mut others = Vec::new();
+            let mut exists = false;
+            for item in &current {
+                let c: Channel = from_doc(item)?;
+                if c.name == saved.name {
+                    exists = true;
+                    if !create {
+                        saved.id = c.id;
+                    }
+                } else if saved.public && c.public && c.shares_platform_with(&saved) {
+                    others.push(c);
+                }
+            }
+            if create && exists {
+                return Err(StoreError::conflict(
+                    "channel_exists",
+                    format!("channel {} already exists", saved.name),
+                ));
+            }
+            if !create && !exists {
+                return Err(StoreError::NotFound(format!(
+                    "no channel {} in {app_id}",
+                    saved.name
+                )));
+            }
+            let served = match saved.bundle_version() {
+                None => None,
+                Some(v) => match self.get(app_pk(app_id), &bundle_sk(v)).await? {
+                    Some(item) if get_s(&item, "status") == Some("ready") => Some(item),
+                    Some(item) if get_s(&item, "status") == Some("pending") => {
+                        return Err(StoreError::conflict(
+                            "bundle_not_ready",
+                            format!("bundle {v} is not ready"),
+                        ));
+                    }
+                    _ => return Err(StoreError::NotFound(format!("no bundle {v} in {app_id}"))),
+                },
+            };
+            let mut item = key(app_pk(app_id), channel_sk(&saved.name));
+            item.insert("doc".into(), to_doc(&saved)?);
+            if let Some(b) = &saved.bundle {
+                item.insert("bundle".into(), s(b.clone()));
+            }
+            if let Some(bundle_item) = &served {
+                item.insert(
+                    "served".into(),
+                    s(get_s(bundle_item, "doc").unwrap_or_default()),
+                );
+                item.insert(
+                    "served_key".into(),
+                    s(get_s(bundle_item, "storage_key").unwrap_or_default()),
+                );
+            }
+            let mut writes = vec![
+                stamp_bump(&self.table, app_id, stamp),
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(item))
+                            .build()
+                            .expect("fields set"),
+                    )
+                    .build(),
+            ];
+            if let Some(v) = saved.bundle_version() {
+                writes.push(
+                    TransactWriteItem::builder()
+                        .condition_check(
+                            ConditionCheck::builder()
+                                .table_name(&self.table)
+                                .set_key(Some(key(app_pk(app_id), bundle_sk(v))))
+                                .condition_expression("#st = :ready")
+                                .expression_attribute_names("#st", "status")
+                                .expression_attribute_values(":ready", s("ready"))
+                                .build()
+                                .expect("fields set"),
+                        )
+                        .build(),
+                );
+            }
+            for mut other in others {
+                other.public = false;
+                other.updated_at = saved.updated_at;
+                writes.push(
+                    TransactWriteItem::builder()
+                        .update(
+                            Update::builder()
+                                .table_name(&self.table)
+                                .set_key(Some(key(app_pk(app_id), channel_sk(&other.name))))
+                                .update_expression("SET doc = :d")
+                                .expression_attribute_values(":d", to_doc(&other)?)
+                                .build()
+                                .expect("fields set"),
+                        )
+                        .build(),
+                );
+            }
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(writes))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(saved),
+                Err(e) => match cancelled_at(&e) {
+                    Some(reasons) if reasons.get(2).copied().unwrap_or(false) => {
+                        return Err(StoreError::conflict(
+                            "bundle_not_ready",
+                            "the bundle changed meanwhile",
+                        ));
+                    }
+                    // The stamp moved: another channel write won; read again and retry.
+                    Some(_) => continue,
+                    None => return Err(unavailable(e)),
+                },
+            }
+        }
+        Err(StoreError::conflict(
+            "concurrent_update",
+            "the channels changed concurrently; retry",
+        ))
+    }
+}
+
+#[async_trait]
+impl ChannelStore for DynamoStore {
+    async fn create_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel> {
+        self.write_channel(app_id, channel, true).await
+    }
+
+    async fn update_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel> {
+        self.write_channel(app_id, channel, false).await
+    }
+
+    async fn get_channel(&self, app_id: &str, name: &str) -> StoreResult<Option<Channel>> {
+        self.get(app_pk(app_id), &channel_sk(name))
+            .await?
+            .map(|i| from_doc(&i))
+            .transpose()
+    }
+
+    async fn list_channels(&self, app_id: &str) -> StoreResult<Vec<Channel>> {
+        let mut list: Vec<Channel> = self
+            .query_prefix(app_pk(app_id), "C#")
+            .await?
+            .iter()
+            .map(from_doc)
+            .collect::<StoreResult<_>>()?;
+        list.sort_by_key(|c| c.id);
+        Ok(list)
+    }
+
+    async fn delete_channel(&self, app_id: &str, name: &str) -> StoreResult<bool> {
+        // Overrides to this channel go first, each keeping the app's override count right.
+        for item in self.query_prefix(app_pk(app_id), "O#").await? {
+            if get_s(&item, "channel") == Some(name)
+                && let Some(device) = get_s(&item, "sk").and_then(|s| s.strip_prefix("O#"))
+            {
+                self.delete_override(app_id, device).await?;
+            }
+        }
+        for _ in 0..ATTEMPTS {
+            let stamp = match self.app_stamp(app_id).await {
+                Ok(s) => s,
+                Err(StoreError::NotFound(_)) => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            let writes = vec![
+                stamp_bump(&self.table, app_id, stamp),
+                TransactWriteItem::builder()
+                    .delete(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(key(app_pk(app_id), channel_sk(name))))
+                            .condition_expression("attribute_exists(pk)")
+                            .build()
+                            .expect("fields set"),
+                    )
+                    .build(),
+            ];
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(writes))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(e) => match cancelled_at(&e) {
+                    Some(reasons) if reasons.get(1).copied().unwrap_or(false) => return Ok(false),
+                    Some(_) => continue,
+                    None => return Err(unavailable(e)),
+                },
+            }
+        }
+        Err(StoreError::conflict(
+            "concurrent_update",
+            "the channels changed concurrently; retry",
+        ))
+    }
+}

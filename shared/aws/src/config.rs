@@ -1,0 +1,72 @@
+//! Settings from the environment, and SDK clients built once per process.
+
+use std::env;
+
+/// How devices download bundles.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DownloadMode {
+    /// GET URLs presigned by the function (7 days); for small setups without a CDN.
+    S3Presigned,
+    /// Plain URLs on the CloudFront distribution's domain (Origin Access Control reads S3).
+    CloudFront { domain: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub table: String,
+    pub bucket: String,
+    pub download: DownloadMode,
+    /// Path-style S3 addressing, for S3-compatible local servers.
+    pub force_path_style: bool,
+}
+
+impl AwsSettings {
+    /// `UPDRAFT_TABLE`, `UPDRAFT_BUCKET`, `UPDRAFT_DOWNLOAD_MODE` (`s3-presigned`|`cloudfront`),
+    /// `UPDRAFT_CDN_DOMAIN`, `UPDRAFT_S3_FORCE_PATH_STYLE`. Endpoints come from the SDK's own
+    /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_S3`, credentials and region likewise.
+    pub fn from_env() -> Result<AwsSettings, String> {
+        let need = |k: &str| {
+            env::var(k)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("{k} is not set"))
+        };
+        let download = match env::var("UPDRAFT_DOWNLOAD_MODE")
+            .unwrap_or_default()
+            .as_str()
+        {
+            "" | "s3-presigned" => DownloadMode::S3Presigned,
+            "cloudfront" => DownloadMode::CloudFront {
+                domain: need("UPDRAFT_CDN_DOMAIN")?,
+            },
+            other => {
+                return Err(format!(
+                    "UPDRAFT_DOWNLOAD_MODE `{other}` is not s3-presigned or cloudfront"
+                ));
+            }
+        };
+        Ok(AwsSettings {
+            table: need("UPDRAFT_TABLE")?,
+            bucket: need("UPDRAFT_BUCKET")?,
+            download,
+            force_path_style: matches!(
+                env::var("UPDRAFT_S3_FORCE_PATH_STYLE").as_deref(),
+                Ok("1" | "true")
+            ),
+        })
+    }
+
+    /// Builds both adapters from one SDK configuration.
+    pub async fn connect(&self) -> (crate::DynamoStore, crate::S3Blobs) {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        let s3_conf = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(self.force_path_style)
+            .build();
+        let s3 = aws_sdk_s3::Client::from_conf(s3_conf);
+        (
+            crate::DynamoStore::new(dynamo, &self.table),
+            crate::S3Blobs::new(s3, &self.bucket, self.download.clone()),
+        )
+    }
+}

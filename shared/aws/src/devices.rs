@@ -1,0 +1,274 @@
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Delete, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
+use updraft_core::device::{
+    Counter, DailyStat, DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, utc_day,
+};
+use updraft_core::key::random_hex;
+use updraft_core::store::{DeviceStore, StoreError, StoreResult};
+
+use crate::table::*;
+
+/// Device records outlive their events: a device silent for this long is forgotten.
+const DEVICE_RECORD_TTL_SECS: i64 = 90 * 24 * 3600;
+
+fn override_count_change(table: &str, app_id: &str, by: i64) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .update(
+            Update::builder()
+                .table_name(table)
+                .set_key(Some(key(app_pk(app_id), APP_SK)))
+                .update_expression("ADD override_count :by")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":by", n(by))
+                .build()
+                .expect("fields set"),
+        )
+        .build()
+}
+
+/// Sort key of an event: time first (zero-padded ms), then a random tail for uniqueness.
+fn event_sk(at: i64) -> String {
+    format!("{at:013}#{}", random_hex(4))
+}
+
+#[async_trait]
+impl DeviceStore for DynamoStore {
+    async fn set_override(&self, app_id: &str, device_id: &str, channel: &str) -> StoreResult<()> {
+        let mut item = key(app_pk(app_id), override_sk(device_id));
+        item.insert("channel".into(), s(channel));
+        // A new override also counts up on the app item, so checks can skip the lookup at zero.
+        let writes = vec![
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item.clone()))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .expect("fields set"),
+                )
+                .build(),
+            override_count_change(&self.table, app_id, 1),
+        ];
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match cancelled_at(&e) {
+                Some(r) if r.first().copied().unwrap_or(false) => {
+                    // Already overridden: replace the channel, the count stays.
+                    self.client
+                        .put_item()
+                        .table_name(&self.table)
+                        .set_item(Some(item))
+                        .send()
+                        .await
+                        .map_err(unavailable)?;
+                    Ok(())
+                }
+                Some(r) if r.get(1).copied().unwrap_or(false) => {
+                    Err(StoreError::NotFound(format!("no app {app_id}")))
+                }
+                _ => Err(unavailable(e)),
+            },
+        }
+    }
+
+    async fn delete_override(&self, app_id: &str, device_id: &str) -> StoreResult<bool> {
+        let writes = vec![
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(app_pk(app_id), override_sk(device_id))))
+                        .condition_expression("attribute_exists(pk)")
+                        .build()
+                        .expect("fields set"),
+                )
+                .build(),
+            override_count_change(&self.table, app_id, -1),
+        ];
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match cancelled_at(&e) {
+                Some(_) => Ok(false),
+                None => Err(unavailable(e)),
+            },
+        }
+    }
+
+    async fn get_override(&self, app_id: &str, device_id: &str) -> StoreResult<Option<String>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(app_pk(app_id), override_sk(device_id))))
+            .projection_expression("channel")
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out
+            .item
+            .as_ref()
+            .and_then(|i| get_s(i, "channel"))
+            .map(str::to_string))
+    }
+
+    async fn record_events(&self, events: &[DeviceEvent]) -> StoreResult<()> {
+        let mut puts = Vec::with_capacity(events.len());
+        for e in events {
+            let mut item = key(events_pk(&e.app_id, &e.device_id), event_sk(e.at));
+            item.insert("doc".into(), to_doc(e)?);
+            item.insert(TTL_ATTR.into(), n((e.at + EVENT_RETENTION_MS) / 1000));
+            puts.push(
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item))
+                            .build()
+                            .expect("item set"),
+                    )
+                    .build(),
+            );
+        }
+        // Device records: the newest state per device, one write each.
+        let mut devices: HashMap<(&str, &str), &DeviceEvent> = HashMap::new();
+        for e in events.iter().filter(|e| e.updates_device) {
+            devices.insert((&e.app_id, &e.device_id), e);
+        }
+        for ((app, dev), e) in devices {
+            let mut item = key(app_pk(app), device_sk(dev));
+            let doc = serde_json::json!({
+                "device_id": e.device_id, "platform": e.platform, "version_name": e.version_name,
+                "version_build": e.version_build, "plugin_version": e.plugin_version,
+                "custom_id": e.custom_id, "is_emulator": e.is_emulator, "is_prod": e.is_prod, "last_seen": e.at,
+            });
+            item.insert("doc".into(), s(doc.to_string()));
+            item.insert(TTL_ATTR.into(), n(e.at / 1000 + DEVICE_RECORD_TTL_SECS));
+            puts.push(
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item))
+                            .build()
+                            .expect("item set"),
+                    )
+                    .build(),
+            );
+        }
+        while !puts.is_empty() {
+            let chunk: Vec<WriteRequest> = puts.drain(..puts.len().min(25)).collect();
+            self.write_batch(chunk).await?;
+        }
+        // Counters: summed per (app, version, day) first, then one atomic ADD each.
+        let mut counts: HashMap<(String, String, String), (i64, i64, i64)> = HashMap::new();
+        for e in events {
+            let Some(counter) = e.counter else { continue };
+            let c = counts
+                .entry((
+                    e.app_id.clone(),
+                    e.bundle_version().to_string(),
+                    utc_day(e.at),
+                ))
+                .or_default();
+            match counter {
+                Counter::Check => c.0 += 1,
+                Counter::Install => c.1 += 1,
+                Counter::Failure => c.2 += 1,
+            }
+        }
+        for ((app, version, day), (checks, installs, failures)) in counts {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(stats_pk(&app), format!("{day}#{version}"))))
+                .update_expression(
+                    "ADD checks :c, installs :i, failures :f SET version = :v, #day = :d",
+                )
+                .expression_attribute_names("#day", "day")
+                .expression_attribute_values(":c", n(checks))
+                .expression_attribute_values(":i", n(installs))
+                .expression_attribute_values(":f", n(failures))
+                .expression_attribute_values(":v", s(version))
+                .expression_attribute_values(":d", s(day))
+                .send()
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    fn enqueue_event(&self, event: DeviceEvent) {
+        // Off the answer path: the write finishes after the reply is sent.
+        let store = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.record_events(&[event]).await {
+                tracing::error!(error = %e, "could not record a device event");
+            }
+        });
+    }
+
+    async fn device_events(
+        &self,
+        app_id: &str,
+        device_id: &str,
+        since: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<DeviceEvent>> {
+        // Newest first, at most the retained number, then oldest first for the caller.
+        let mut items = Vec::new();
+        let mut start = None;
+        let after = format!("{since:013}$"); // '$' sorts after every "{since}#…" key
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk > :after")
+                .expression_attribute_values(":pk", s(events_pk(app_id, device_id)))
+                .expression_attribute_values(":after", s(after.clone()))
+                .scan_index_forward(false)
+                .limit((EVENTS_PER_DEVICE - items.len()) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() || items.len() >= EVENTS_PER_DEVICE {
+                break;
+            }
+        }
+        items.reverse();
+        items.iter().take(limit).map(from_doc).collect()
+    }
+
+    async fn daily_stats(&self, app_id: &str) -> StoreResult<Vec<DailyStat>> {
+        let mut rows: Vec<DailyStat> = self
+            .query_prefix(stats_pk(app_id), "")
+            .await?
+            .iter()
+            .map(|i| DailyStat {
+                version: get_s(i, "version").unwrap_or_default().to_string(),
+                day: get_s(i, "day").unwrap_or_default().to_string(),
+                checks: get_n(i, "checks") as u64,
+                installs: get_n(i, "installs") as u64,
+                failures: get_n(i, "failures") as u64,
+            })
+            .collect();
+        rows.sort_by(|a, b| b.day.cmp(&a.day).then_with(|| a.version.cmp(&b.version)));
+        Ok(rows)
+    }
+}

@@ -1,0 +1,15 @@
+//! The AWS adapter: every core port on one DynamoDB table (single-table design) and bundle
+//! bytes in S3 behind presigned URLs. See this crate's README for keys and access patterns.
+
+mod apps;
+mod bundles;
+mod channels;
+mod config;
+mod devices;
+mod keys;
+mod s3;
+mod table;
+
+pub use config::{AwsSettings, DownloadMode};
+pub use s3::S3Blobs;
+pub use table::{DynamoStore, create_table_if_missing};

@@ -1,0 +1,134 @@
+//! The conformance suite and the S3 adapter against local DynamoDB- and S3-compatible servers
+//! (moto and s3s-fs), which `scripts/test` installs and starts.
+
+use std::sync::Arc;
+
+use updraft_aws::{AwsSettings, DownloadMode, DynamoStore, S3Blobs, create_table_if_missing};
+use updraft_core::blobs::Blobs;
+
+/// Fails loudly (never skips) when the local servers are not configured.
+fn require_local_servers() {
+    for var in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3"] {
+        assert!(
+            std::env::var(var).is_ok_and(|v| !v.is_empty()),
+            "{var} is not set: run ./scripts/test, which starts moto (DynamoDB) and s3s-fs (S3) on 127.0.0.1"
+        );
+    }
+}
+
+async fn fresh(name: &str) -> (DynamoStore, S3Blobs) {
+    require_local_servers();
+    let suffix = updraft_core::key::random_hex(4);
+    let settings = AwsSettings {
+        table: format!("updraft-{name}-{suffix}"),
+        bucket: format!("updraft-{name}-{suffix}"),
+        download: DownloadMode::S3Presigned,
+        force_path_style: true,
+    };
+    let (store, blobs) = settings.connect().await;
+    create_table_if_missing(&store.client(), &settings.table)
+        .await
+        .unwrap();
+    blobs.create_bucket_if_missing().await.unwrap();
+    (store, blobs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_on_dynamodb() {
+    let (store, _) = fresh("conf").await;
+    updraft_core::conformance::run_all(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_presigned_upload_accepts_only_the_signed_bytes() {
+    let (_, blobs) = fresh("s3").await;
+    let http = reqwest::Client::new();
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+    let key = "com.example.app/0123456789abcdef.zip";
+    let put = |ticket: &updraft_core::blobs::UploadTicket, bytes: Vec<u8>| {
+        let mut req = http.put(&ticket.url).body(bytes);
+        for (k, v) in &ticket.headers {
+            req = req.header(k, v);
+        }
+        req.send()
+    };
+    let ticket = blobs
+        .presign_upload(key, body.len() as u64, &sha, 900)
+        .await
+        .unwrap();
+    assert!(
+        ticket.headers.contains_key("x-amz-checksum-sha256"),
+        "{:?}",
+        ticket.headers
+    );
+
+    // Same length, different bytes: the signed checksum refuses it.
+    let mut wrong = body.clone();
+    wrong[5] ^= 0xff;
+    let resp = put(&ticket, wrong).await.unwrap();
+    assert!(
+        resp.status().is_client_error(),
+        "wrong bytes answered {}",
+        resp.status()
+    );
+    // S3 stores nothing; s3s-fs may keep the refused bytes. Either way they are not the
+    // registered bytes, so finalize (which compares size and SHA-256) refuses them.
+    let kept = blobs.stat(key).await.unwrap();
+    assert!(kept.as_ref().is_none_or(|k| k.sha256 != sha), "{kept:?}");
+    // A forged URL (other key) is refused by the signature.
+    let mut forged = ticket.clone();
+    forged.url = forged.url.replace("0123456789abcdef", "fedcba9876543210");
+    // The server may refuse before reading the body and close the connection: both are a no.
+    let refused = put(&forged, body.clone()).await;
+    assert!(
+        refused
+            .as_ref()
+            .map_or(true, |r| r.status().is_client_error()),
+        "{refused:?}"
+    );
+
+    let resp = put(&ticket, body.clone()).await.unwrap();
+    assert!(
+        resp.status().is_success(),
+        "{}: {}",
+        resp.status(),
+        resp.text().await.unwrap_or_default()
+    );
+    let info = blobs.stat(key).await.unwrap().unwrap();
+    assert_eq!(
+        (info.size, info.sha256.as_str()),
+        (body.len() as u64, sha.as_str())
+    );
+
+    // Devices download it, with Range.
+    let url = blobs.download_url(key).await.unwrap();
+    assert_eq!(
+        url,
+        blobs.download_url(key).await.unwrap(),
+        "stable within a day"
+    );
+    let got = http.get(&url).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.unwrap().to_vec(), body);
+    let part = http
+        .get(&url)
+        .header("Range", "bytes=10-19")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.bytes().await.unwrap().to_vec(), body[10..20].to_vec());
+    let tampered = url.replace("X-Amz-Signature=", "X-Amz-Signature=0");
+    assert!(
+        http.get(&tampered)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_client_error()
+    );
+
+    blobs.delete(key).await.unwrap();
+    assert!(blobs.stat(key).await.unwrap().is_none());
+}
