@@ -7,8 +7,12 @@ use std::env;
 pub enum DownloadMode {
     /// GET URLs presigned by the function (7 days); for small setups without a CDN.
     S3Presigned,
-    /// Plain URLs on the CloudFront distribution's domain (Origin Access Control reads S3).
-    CloudFront { domain: String },
+    /// URLs on the CloudFront distribution's domain (Origin Access Control reads S3),
+    /// signed with a canned policy when the distribution requires signed URLs.
+    CloudFront {
+        domain: String,
+        signer: Option<Box<crate::CloudFrontSigner>>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -22,7 +26,8 @@ pub struct AwsSettings {
 
 impl AwsSettings {
     /// `UPDRAFT_TABLE`, `UPDRAFT_BUCKET`, `UPDRAFT_DOWNLOAD_MODE` (`s3-presigned`|`cloudfront`),
-    /// `UPDRAFT_CDN_DOMAIN`, `UPDRAFT_S3_FORCE_PATH_STYLE`. Endpoints come from the SDK's own
+    /// `UPDRAFT_CDN_DOMAIN`, `UPDRAFT_CF_KEY_PAIR_ID` + `UPDRAFT_CF_PRIVATE_KEY` (PEM) for signed
+    /// CloudFront URLs, `UPDRAFT_S3_FORCE_PATH_STYLE`. Endpoints come from the SDK's own
     /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_S3`, credentials and region likewise.
     pub fn from_env() -> Result<AwsSettings, String> {
         let need = |k: &str| {
@@ -38,6 +43,16 @@ impl AwsSettings {
             "" | "s3-presigned" => DownloadMode::S3Presigned,
             "cloudfront" => DownloadMode::CloudFront {
                 domain: need("UPDRAFT_CDN_DOMAIN")?,
+                signer: match env::var("UPDRAFT_CF_KEY_PAIR_ID")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                {
+                    None => None,
+                    Some(id) => Some(Box::new(crate::CloudFrontSigner::from_pem(
+                        &id,
+                        &need("UPDRAFT_CF_PRIVATE_KEY")?,
+                    )?)),
+                },
             },
             other => {
                 return Err(format!(

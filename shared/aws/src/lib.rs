@@ -4,12 +4,14 @@
 mod apps;
 mod bundles;
 mod channels;
+mod cloudfront;
 mod config;
 mod devices;
 mod keys;
 mod s3;
 mod table;
 
+pub use cloudfront::CloudFrontSigner;
 pub use config::{AwsSettings, DownloadMode};
 pub use s3::S3Blobs;
 pub use table::{DynamoStore, create_table_if_missing};

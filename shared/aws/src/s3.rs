@@ -179,13 +179,25 @@ impl Blobs for S3Blobs {
 
     async fn download_url(&self, key: &str) -> StoreResult<String> {
         match &self.mode {
-            DownloadMode::CloudFront { domain } => Ok(format!(
-                "https://{domain}/{}",
-                key.split('/')
-                    .map(updraft_core::http_util::percent_encode)
-                    .collect::<Vec<_>>()
-                    .join("/")
-            )),
+            DownloadMode::CloudFront { domain, signer } => {
+                let url = format!(
+                    "https://{domain}/{}",
+                    key.split('/')
+                        .map(updraft_core::http_util::percent_encode)
+                        .collect::<Vec<_>>()
+                        .join("/")
+                );
+                Ok(match signer {
+                    // Expiry rounded to the day, as for S3: one URL per bundle per day.
+                    Some(s) => {
+                        let now = SystemTime::now()
+                            .duration_since(UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs());
+                        s.sign(&url, now / DAY * DAY + DOWNLOAD_TTL.as_secs())
+                    }
+                    None => url,
+                })
+            }
             DownloadMode::S3Presigned => {
                 // Signed from the start of the day: the URL stays the same all day, so
                 // repeated checks get identical answers and caches can keep them.
