@@ -67,6 +67,9 @@ enum Command {
     /// Bundles: upload, list, delete, clean up, zip.
     #[command(subcommand)]
     Bundle(BundleCmd),
+    /// Print a new API key and its SHA-256 (for a deployment's initial admin key parameter).
+    #[command(after_help = "Example: updraft keygen --json")]
+    Keygen,
     /// Same as `updraft bundle upload`.
     #[command(
         after_help = "Example: updraft upload --path dist --bundle 1.4.0 --channel production"
@@ -198,6 +201,7 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<()> {
         }
         Command::Login { key, local } => login::login(&ctx, key, cli.api_url.clone(), local).await,
         Command::Logout => login::logout(&ctx).await,
+        Command::Keygen => login::keygen(&ctx),
         Command::Whoami => login::whoami(&ctx).await,
         Command::App(AppCmd::Add { app, name }) => app::add(&ctx, app, name).await,
         Command::App(AppCmd::List) => app::list(&ctx).await,

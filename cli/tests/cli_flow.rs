@@ -299,6 +299,7 @@ fn every_command_has_help_with_an_example() {
     let p = Project::new();
     for cmd in [
         vec!["serve"],
+        vec!["keygen"],
         vec!["login"],
         vec!["logout"],
         vec!["whoami"],
@@ -327,4 +328,13 @@ fn every_command_has_help_with_an_example() {
             "{cmd:?} help has an example"
         );
     }
+}
+
+#[test]
+fn keygen_prints_a_key_and_its_hash() {
+    let p = Project::new();
+    let out = p.json(&["keygen"]);
+    let key = out["key"].as_str().unwrap();
+    assert!(key.starts_with("upd_"));
+    assert_eq!(out["sha256"].as_str().unwrap(), sha256_hex(key.as_bytes()));
 }

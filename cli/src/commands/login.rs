@@ -92,3 +92,16 @@ pub async fn whoami(ctx: &Ctx) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A fresh key for a deployment: the stack stores only the hash, the operator keeps the key.
+pub fn keygen(ctx: &Ctx) -> anyhow::Result<()> {
+    let key = updraft_core::key::new_secret();
+    let hash = updraft_core::key::hash_key(&key);
+    ctx.out.done(
+        format!(
+            "API key (keep it secret; shown once):\n    {key}\nSHA-256 (deploy with InitialAdminKeyHash={hash}):\n    {hash}"
+        ),
+        &json!({"key": key, "sha256": hash}),
+    );
+    Ok(())
+}

@@ -79,21 +79,45 @@ pub async fn bootstrap_admin_key(state: &State, given: Option<&str>) -> StoreRes
         Some(s) => (s.to_string(), false),
         None => (new_secret(), true),
     };
-    let key = ApiKey {
-        id: new_key_id(),
-        name: "admin (bootstrap)".into(),
-        mode: Mode::All,
-        apps: None,
-        hash: hash_key(&secret),
-        created_at: now_ms(),
-        expires_at: None,
-    };
-    state.store.create_key(&key).await?;
+    create_admin(state, hash_key(&secret)).await?;
     Ok(if generated {
         Bootstrap::Generated(secret)
     } else {
         Bootstrap::FromEnv
     })
+}
+
+/// Like `bootstrap_admin_key`, from the key's SHA-256 alone (a deployment parameter), so
+/// the secret never passes through the infrastructure.
+pub async fn bootstrap_admin_hash(state: &State, hash: &str) -> StoreResult<Bootstrap> {
+    if !crate::bundle::is_sha256_hex(hash) {
+        return Err(crate::store::StoreError::invalid(
+            "invalid_key_hash",
+            "the admin key hash must be 64 lowercase hex characters",
+        ));
+    }
+    if state.store.count_keys().await? > 0 {
+        return Ok(Bootstrap::Existing);
+    }
+    create_admin(state, hash.to_string()).await?;
+    Ok(Bootstrap::FromEnv)
+}
+
+async fn create_admin(state: &State, hash: String) -> StoreResult<()> {
+    let key = ApiKey {
+        id: new_key_id(),
+        name: "admin (bootstrap)".into(),
+        mode: Mode::All,
+        apps: None,
+        hash,
+        created_at: now_ms(),
+        expires_at: None,
+    };
+    match state.store.create_key(&key).await {
+        // Two cold starts racing: the other one created it.
+        Err(crate::store::StoreError::Conflict { .. }) => Ok(()),
+        other => other,
+    }
 }
 
 #[derive(Debug, PartialEq)]

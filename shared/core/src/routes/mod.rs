@@ -10,7 +10,7 @@ mod keys;
 mod stats;
 mod updates;
 
-pub use auth::{Bootstrap, bootstrap_admin_key};
+pub use auth::{Bootstrap, bootstrap_admin_hash, bootstrap_admin_key};
 
 use http::{Method, StatusCode};
 

@@ -1,0 +1,6 @@
+//! The `channels` function: the routes of `Job::Channels`, on DynamoDB and S3.
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    updraft_lambda::run(&[updraft_core::Job::Channels]).await
+}

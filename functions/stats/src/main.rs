@@ -1,0 +1,6 @@
+//! The `stats` function: the routes of `Job::Stats`, on DynamoDB and S3.
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    updraft_lambda::run(&[updraft_core::Job::Stats]).await
+}

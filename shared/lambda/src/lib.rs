@@ -1,0 +1,72 @@
+//! Runs `updraft-core` routes as a Lambda function: state from the environment once per
+//! process, then every API Gateway (HTTP API v2) request through `handle_jobs`.
+
+use bytes::Bytes;
+use lambda_http::{Body, Error, Request, Response, service_fn};
+use updraft_core::{Job, State};
+
+/// Tracing for Lambda: JSON lines when the function's log format is JSON, plain otherwise.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let base = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .without_time()
+        .with_target(false);
+    if std::env::var("AWS_LAMBDA_LOG_FORMAT").as_deref() == Ok("JSON") {
+        base.json().init();
+    } else {
+        base.with_ansi(false).init();
+    }
+}
+
+/// The state every invocation shares: AWS adapters from `UPDRAFT_*` and the AWS environment,
+/// plus the first API key from `UPDRAFT_ADMIN_KEY_HASH` when the table has none.
+pub async fn state_from_env() -> Result<State, Error> {
+    let settings = updraft_aws::AwsSettings::from_env()?;
+    let (store, blobs) = settings.connect().await;
+    let state = State::new(std::sync::Arc::new(store), std::sync::Arc::new(blobs));
+    if let Ok(hash) = std::env::var("UPDRAFT_ADMIN_KEY_HASH")
+        && !hash.is_empty()
+    {
+        updraft_core::routes::bootstrap_admin_hash(&state, &hash).await?;
+    }
+    Ok(state)
+}
+
+fn to_core(req: Request) -> http::Request<Bytes> {
+    let (parts, body) = req.into_parts();
+    let bytes = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(s) => Bytes::from(s),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    http::Request::from_parts(parts, bytes)
+}
+
+fn from_core(resp: http::Response<Bytes>) -> Response<Body> {
+    let (parts, bytes) = resp.into_parts();
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    };
+    Response::from_parts(parts, body)
+}
+
+/// Serves `jobs` until the Lambda runtime stops the process.
+pub async fn run(jobs: &'static [Job]) -> Result<(), Error> {
+    init_tracing();
+    let state = state_from_env().await?;
+    let state = &state;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(from_core(
+            updraft_core::handle_jobs(state, jobs, to_core(req)).await,
+        ))
+    }))
+    .await
+}

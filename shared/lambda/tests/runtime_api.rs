@@ -1,0 +1,554 @@
+//! Every function binary, driven through a local Lambda Runtime API with API Gateway HTTP API
+//! v2 events, against the local DynamoDB and S3 servers; answers compared byte for byte with
+//! `updraft serve --store aws` on the same data.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, oneshot};
+
+const ADMIN: &str = "upd_lambda_test_admin_key_000000000000";
+const APP: &str = "com.example.lambda";
+const DEVICE: &str = "6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f";
+
+fn require_local_servers() {
+    for var in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3"] {
+        assert!(
+            std::env::var(var).is_ok_and(|v| !v.is_empty()),
+            "{var} is not set: run ./scripts/test, which starts moto and s3s-fs and builds the function binaries"
+        );
+    }
+}
+
+fn binary(name: &str) -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let path = target.join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo build --workspace --bins` first (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// A minimal Lambda Runtime API: hands out queued events, collects the answers.
+#[derive(Clone, Default)]
+struct Runtime {
+    queue: Arc<Mutex<VecDeque<(String, Value)>>>,
+    waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Result<Value, Value>>>>>,
+    ready: Arc<Notify>,
+}
+
+async fn next(State(rt): State<Runtime>) -> impl IntoResponse {
+    loop {
+        let notified = rt.ready.notified();
+        if let Some((id, event)) = rt.queue.lock().unwrap().pop_front() {
+            let mut headers = HeaderMap::new();
+            headers.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
+            headers.insert(
+                "lambda-runtime-deadline-ms",
+                "99999999999999".parse().unwrap(),
+            );
+            headers.insert(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:test"
+                    .parse()
+                    .unwrap(),
+            );
+            headers.insert(
+                "lambda-runtime-trace-id",
+                "Root=1-00000000-000000000000000000000000".parse().unwrap(),
+            );
+            return (headers, event.to_string());
+        }
+        notified.await;
+    }
+}
+
+async fn respond(
+    State(rt): State<Runtime>,
+    Path(id): Path<String>,
+    body: String,
+) -> impl IntoResponse {
+    if let Some(tx) = rt.waiting.lock().unwrap().remove(&id) {
+        let _ = tx.send(Ok(
+            serde_json::from_str(&body).unwrap_or(Value::String(body))
+        ));
+    }
+    axum::http::StatusCode::ACCEPTED
+}
+
+async fn error(
+    State(rt): State<Runtime>,
+    Path(id): Path<String>,
+    body: String,
+) -> impl IntoResponse {
+    if let Some(tx) = rt.waiting.lock().unwrap().remove(&id) {
+        let _ = tx.send(Err(Value::String(body)));
+    }
+    axum::http::StatusCode::ACCEPTED
+}
+
+async fn init_error(body: String) -> impl IntoResponse {
+    panic!("the function failed to start: {body}");
+    #[allow(unreachable_code)]
+    axum::http::StatusCode::ACCEPTED
+}
+
+impl Runtime {
+    async fn start() -> (Runtime, String) {
+        let rt = Runtime::default();
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(respond),
+            )
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(rt.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (rt, addr)
+    }
+
+    async fn invoke(&self, event: Value) -> Value {
+        let id = updraft_core::key::random_hex(8);
+        let (tx, rx) = oneshot::channel();
+        self.waiting.lock().unwrap().insert(id.clone(), tx);
+        self.queue.lock().unwrap().push_back((id, event));
+        self.ready.notify_waiters();
+        match tokio::time::timeout(Duration::from_secs(30), rx).await {
+            Ok(Ok(Ok(v))) => v,
+            Ok(Ok(Err(e))) => panic!("the function reported an error: {e}"),
+            _ => panic!("no answer from the function within 30 s"),
+        }
+    }
+}
+
+/// An API Gateway HTTP API (payload 2.0) event.
+fn event(method: &str, path: &str, query: &str, key: Option<&str>, body: Option<&Value>) -> Value {
+    let mut headers = json!({"content-type": "application/json", "user-agent": "runtime-api-test"});
+    if let Some(k) = key {
+        headers["authorization"] = json!(format!("Bearer {k}"));
+    }
+    json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
+            "domainPrefix": "api", "requestId": "req", "routeKey": "$default", "stage": "$default",
+            "time": "27/Nov/2026:12:00:00 +0000", "timeEpoch": 1795780800000u64,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "runtime-api-test"}
+        },
+        "body": body.map(|b| b.to_string()),
+        "isBase64Encoded": false
+    })
+}
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_function(name: &str, runtime_addr: &str, table: &str) -> Proc {
+    Proc(
+        Command::new(binary(name))
+            .env("AWS_LAMBDA_RUNTIME_API", runtime_addr)
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("UPDRAFT_TABLE", table)
+            .env("UPDRAFT_BUCKET", table)
+            .env("UPDRAFT_S3_FORCE_PATH_STYLE", "true")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+struct Serve {
+    _proc: Proc,
+    url: String,
+}
+
+fn start_serve(table: &str) -> Serve {
+    let mut child = Command::new(binary("updraft"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            "aws",
+            "--create-resources",
+        ])
+        .env("UPDRAFT_TABLE", table)
+        .env("UPDRAFT_BUCKET", table)
+        .env("UPDRAFT_ADMIN_KEY", ADMIN)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("serve prints its URL")
+        .to_string();
+    Serve {
+        _proc: Proc(child),
+        url,
+    }
+}
+
+/// The same request to `updraft serve`, as (status, headers we compare, body bytes).
+async fn via_serve(
+    s: &Serve,
+    method: &str,
+    path: &str,
+    query: &str,
+    key: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, String) {
+    let url = if query.is_empty() {
+        format!("{}{path}", s.url)
+    } else {
+        format!("{}{path}?{query}", s.url)
+    };
+    let mut req = reqwest::Client::new()
+        .request(method.parse().unwrap(), url)
+        .header("content-type", "application/json");
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    if let Some(b) = body {
+        req = req.body(b.to_string());
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+fn device(patch: Value) -> Value {
+    let mut v = json!({
+        "platform": "android", "device_id": DEVICE, "app_id": APP, "custom_id": "",
+        "version_build": "1.0.0", "version_code": "1", "version_os": "14", "version_name": "builtin",
+        "plugin_version": "8.51.14", "is_emulator": false, "is_prod": true, "defaultChannel": ""
+    });
+    for (k, val) in patch.as_object().unwrap() {
+        v[k] = val.clone();
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_function_answers_like_updraft_serve() {
+    require_local_servers();
+    let table = format!("updraft-lambda-{}", updraft_core::key::random_hex(4));
+    let serve = start_serve(&table);
+    // Seed through the local server: an app, a bundle uploaded to S3, a public channel.
+    let http = reqwest::Client::new();
+    let call = |m: &str, p: &str, b: Value| {
+        http.request(m.parse().unwrap(), format!("{}{p}", serve.url))
+            .bearer_auth(ADMIN)
+            .json(&b)
+            .send()
+    };
+    assert_eq!(
+        call("POST", "/v1/apps", json!({"app_id": APP}))
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let zip: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
+    let sum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&zip));
+    let reg: Value = call(
+        "POST",
+        &format!("/v1/apps/{APP}/bundles"),
+        json!({"version": "1.0.1", "size": zip.len(), "checksum": sum}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let mut put = http
+        .put(reg["upload"]["url"].as_str().unwrap())
+        .body(zip.clone());
+    for (k, v) in reg["upload"]["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| *k != "content-length")
+    {
+        put = put.header(k.as_str(), v.as_str().unwrap());
+    }
+    assert!(put.send().await.unwrap().status().is_success());
+    assert_eq!(
+        call(
+            "POST",
+            &format!("/v1/apps/{APP}/bundles/1.0.1/finalize"),
+            json!({})
+        )
+        .await
+        .unwrap()
+        .status(),
+        200
+    );
+    assert_eq!(
+        call(
+            "POST",
+            &format!("/v1/apps/{APP}/channels"),
+            json!({"name": "production", "public": true, "bundle": "1.0.1"})
+        )
+        .await
+        .unwrap()
+        .status(),
+        201
+    );
+
+    // (function, method, path, query, key, body): device routes and /v1 routes of each job.
+    let cases: Vec<(&str, &str, String, &str, Option<&str>, Option<Value>)> = vec![
+        (
+            "updraft-updates",
+            "POST",
+            "/updates".into(),
+            "",
+            None,
+            Some(device(json!({}))),
+        ),
+        (
+            "updraft-updates",
+            "POST",
+            "/updates".into(),
+            "",
+            None,
+            Some(device(json!({"version_name": "1.0.1"}))),
+        ),
+        (
+            "updraft-updates",
+            "POST",
+            "/updates".into(),
+            "",
+            None,
+            Some(device(json!({"app_id": "com.unknown.app"}))),
+        ),
+        (
+            "updraft-updates",
+            "POST",
+            "/updates".into(),
+            "",
+            None,
+            Some(json!({"app_id": APP})),
+        ),
+        ("updraft-updates", "GET", "/ok".into(), "", None, None),
+        (
+            "updraft-stats",
+            "POST",
+            "/stats".into(),
+            "",
+            None,
+            Some(device(json!({"action": "set", "version_name": "1.0.1"}))),
+        ),
+        (
+            "updraft-stats",
+            "GET",
+            format!("/v1/apps/{APP}/stats"),
+            "",
+            Some(ADMIN),
+            None,
+        ),
+        (
+            "updraft-channels",
+            "PUT",
+            "/channel_self".into(),
+            "",
+            None,
+            Some(device(json!({}))),
+        ),
+        (
+            "updraft-channels",
+            "GET",
+            "/channel_self".into(),
+            "app_id=com.example.lambda&platform=android",
+            None,
+            None,
+        ),
+        (
+            "updraft-channels",
+            "GET",
+            format!("/v1/apps/{APP}/channels"),
+            "",
+            Some(ADMIN),
+            None,
+        ),
+        (
+            "updraft-uploads",
+            "GET",
+            format!("/v1/apps/{APP}/bundles"),
+            "",
+            Some(ADMIN),
+            None,
+        ),
+        (
+            "updraft-uploads",
+            "GET",
+            format!("/v1/apps/{APP}/bundles"),
+            "",
+            Some("upd_wrong"),
+            None,
+        ),
+        (
+            "updraft-admin",
+            "GET",
+            "/v1/whoami".into(),
+            "",
+            Some(ADMIN),
+            None,
+        ),
+        (
+            "updraft-admin",
+            "GET",
+            "/v1/apps".into(),
+            "",
+            Some(ADMIN),
+            None,
+        ),
+    ];
+    let mut functions: HashMap<&str, (Runtime, Proc)> = HashMap::new();
+    for (name, method, path, query, key, body) in &cases {
+        if !functions.contains_key(name) {
+            let (rt, addr) = Runtime::start().await;
+            let proc = start_function(name, &addr, &table);
+            functions.insert(name, (rt, proc));
+        }
+        let rt = &functions[name].0;
+        let answer = rt
+            .invoke(event(method, path, query, *key, body.as_ref()))
+            .await;
+        let (status, text) = via_serve(&serve, method, path, query, *key, body.as_ref()).await;
+        assert_eq!(
+            answer["statusCode"].as_u64(),
+            Some(status as u64),
+            "{name} {method} {path}: {answer}"
+        );
+        assert_eq!(
+            answer["body"].as_str().unwrap_or(""),
+            text,
+            "{name} {method} {path}: byte-identical body"
+        );
+        if status == 200 && !text.is_empty() {
+            let ct = answer["headers"]["content-type"].as_str().unwrap_or("");
+            assert_eq!(ct, "application/json", "{name} {path}");
+        }
+    }
+    // The update check offered the uploaded bundle, with a URL that serves its bytes.
+    let offered = functions["updraft-updates"]
+        .0
+        .invoke(event(
+            "POST",
+            "/updates",
+            "",
+            None,
+            Some(&device(json!({}))),
+        ))
+        .await;
+    let body: Value = serde_json::from_str(offered["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["version"], "1.0.1");
+    let got = http
+        .get(body["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(got.to_vec(), zip);
+
+    // A route of another function: 404 JSON, not a crash.
+    let other = functions["updraft-admin"]
+        .0
+        .invoke(event(
+            "POST",
+            "/updates",
+            "",
+            None,
+            Some(&device(json!({}))),
+        ))
+        .await;
+    assert_eq!(other["statusCode"], 404);
+    assert_eq!(
+        serde_json::from_str::<Value>(other["body"].as_str().unwrap()).unwrap()["error"],
+        "not_found"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_key_from_its_hash_on_a_fresh_table() {
+    require_local_servers();
+    let table = format!("updraft-lambda-{}", updraft_core::key::random_hex(4));
+    // An empty table, as the stack creates it.
+    let settings = updraft_aws::AwsSettings {
+        table: table.clone(),
+        bucket: table.clone(),
+        download: updraft_aws::DownloadMode::S3Presigned,
+        force_path_style: true,
+    };
+    let (store, _) = settings.connect().await;
+    updraft_aws::create_table_if_missing(&store.client(), &table)
+        .await
+        .unwrap();
+    let secret = "upd_from_hash_0123456789";
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()));
+    let (rt, addr) = Runtime::start().await;
+    let _admin = Proc(
+        Command::new(binary("updraft-admin"))
+            .env("AWS_LAMBDA_RUNTIME_API", &addr)
+            .env("AWS_LAMBDA_FUNCTION_NAME", "admin")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
+            .env("UPDRAFT_TABLE", &table)
+            .env("UPDRAFT_BUCKET", &table)
+            .env("UPDRAFT_S3_FORCE_PATH_STYLE", "true")
+            .env("UPDRAFT_ADMIN_KEY_HASH", &hash)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The first key exists after deploy, with no hand edits: the secret works, mode `all`.
+    let who = rt
+        .invoke(event("GET", "/v1/whoami", "", Some(secret), None))
+        .await;
+    assert_eq!(who["statusCode"], 200, "{who}");
+    let body: Value = serde_json::from_str(who["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["mode"], "all");
+    let wrong = rt
+        .invoke(event("GET", "/v1/whoami", "", Some(ADMIN), None))
+        .await;
+    assert_eq!(wrong["statusCode"], 401);
+}
