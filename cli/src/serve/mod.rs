@@ -76,14 +76,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot create bucket {}: {e}", settings.bucket))?;
         }
-        (State::new(Arc::new(store), Arc::new(blobs)), Backend::Aws)
+        (
+            State::with_config(Arc::new(store), Arc::new(blobs), State::config_from_env()),
+            Backend::Aws,
+        )
     } else {
         let db_path = args.data_dir.join("updraft.db");
         let store = SqliteStore::open(&db_path)
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", db_path.display()))?;
         let blobs = LocalBlobs::open(&args.data_dir, &public_url)
             .context("cannot prepare the blob directory")?;
-        let state = State::new(Arc::new(store.clone()), Arc::new(blobs.clone()));
+        let state = State::with_config(
+            Arc::new(store.clone()),
+            Arc::new(blobs.clone()),
+            State::config_from_env(),
+        );
         (state, Backend::Embedded(store, blobs))
     };
 

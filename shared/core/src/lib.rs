@@ -16,6 +16,7 @@ pub mod routes;
 pub mod state;
 pub mod store;
 pub mod version;
+pub mod view_cache;
 
 pub use error::ApiError;
 pub use routes::{Job, handle, handle_jobs};

@@ -25,7 +25,11 @@ pub fn init_tracing() {
 pub async fn state_from_env() -> Result<State, Error> {
     let settings = updraft_aws::AwsSettings::from_env()?;
     let (store, blobs) = settings.connect().await;
-    let state = State::new(std::sync::Arc::new(store), std::sync::Arc::new(blobs));
+    let state = State::with_config(
+        std::sync::Arc::new(store),
+        std::sync::Arc::new(blobs),
+        State::config_from_env(),
+    );
     if let Ok(hash) = std::env::var("UPDRAFT_ADMIN_KEY_HASH")
         && !hash.is_empty()
     {

@@ -1,5 +1,7 @@
 //! `/channel_self`: a device picks its channel (setChannel, getChannel, unset, listChannels).
 
+use std::sync::Arc;
+
 use http::Method;
 use serde_json::{Map, Value, json};
 
@@ -48,10 +50,10 @@ fn query_object(req: &Req) -> Map<String, Value> {
         .collect()
 }
 
-async fn app_view(state: &State, device: &DeviceInfo) -> Result<AppView, ApiError> {
+async fn app_view(state: &State, device: &DeviceInfo) -> Result<Arc<AppView>, ApiError> {
     state
-        .store
-        .app_view(&device.app_id)
+        .views
+        .get(&*state.store, &device.app_id)
         .await?
         .ok_or_else(|| on_premise_app(&device.app_id))
 }
@@ -144,6 +146,7 @@ async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
             .set_override(&device.app_id, &device.device_id, &wanted)
             .await?;
     }
+    state.views.forget(&device.app_id);
     Ok(ok(&json!({"status": "ok"})))
 }
 
@@ -193,6 +196,7 @@ async fn unset(state: &State, req: &Req) -> Result<Resp, ApiError> {
                 .store
                 .delete_override(&device.app_id, &device.device_id)
                 .await?;
+            state.views.forget(&device.app_id);
             Ok(ok(&json!({"status": "ok"})))
         }
         _ => Err(soft(
@@ -231,8 +235,8 @@ async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let is_emulator = flag("is_emulator", false)?;
     let is_prod = flag("is_prod", true)?;
     let view = state
-        .store
-        .app_view(app_id)
+        .views
+        .get(&*state.store, app_id)
         .await?
         .ok_or_else(|| on_premise_app(app_id))?;
     let channels: Vec<Value> = view

@@ -65,6 +65,7 @@ pub async fn set_override(
         .store
         .set_override(app_id, &device, &body.channel)
         .await?;
+    state.views.forget(app_id);
     Ok(ok(&json!({"device_id": device, "channel": body.channel})))
 }
 
@@ -78,6 +79,7 @@ pub async fn delete_override(
     let device = device_id(device)?;
     existing(state, app_id).await?;
     let deleted = state.store.delete_override(app_id, &device).await?;
+    state.views.forget(app_id);
     Ok(ok(&json!({"device_id": device, "deleted": deleted})))
 }
 

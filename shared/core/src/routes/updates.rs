@@ -1,5 +1,7 @@
 //! `POST /updates`: the update check (the hot path), and `POST /updates/manifest_size`.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -50,10 +52,13 @@ pub(super) fn device_body(req: &Req) -> Result<(DeviceInfo, Map<String, Value>),
 }
 
 /// Loads what the decision needs: the app (429 if unknown) and the device's override.
-async fn load(state: &State, device: &DeviceInfo) -> Result<(AppView, Option<String>), ApiError> {
+async fn load(
+    state: &State,
+    device: &DeviceInfo,
+) -> Result<(Arc<AppView>, Option<String>), ApiError> {
     let view = state
-        .store
-        .app_view(&device.app_id)
+        .views
+        .get(&*state.store, &device.app_id)
         .await?
         .ok_or_else(|| on_premise_app(&device.app_id))?;
     let over = if view.has_overrides {
