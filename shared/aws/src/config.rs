@@ -74,13 +74,18 @@ impl AwsSettings {
     /// Builds both adapters from one SDK configuration.
     pub async fn connect(&self) -> (crate::DynamoStore, crate::S3Blobs) {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        let requests = crate::RequestCounter::default();
+        let dynamo = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(requests.clone())
+                .build(),
+        );
         let s3_conf = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(self.force_path_style)
             .build();
         let s3 = aws_sdk_s3::Client::from_conf(s3_conf);
         (
-            crate::DynamoStore::new(dynamo, &self.table),
+            crate::DynamoStore::new(dynamo, &self.table).counting(requests),
             crate::S3Blobs::new(s3, &self.bucket, self.download.clone()),
         )
     }

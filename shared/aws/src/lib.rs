@@ -8,10 +8,12 @@ mod cloudfront;
 mod config;
 mod devices;
 mod keys;
+mod metrics;
 mod s3;
 mod table;
 
 pub use cloudfront::CloudFrontSigner;
 pub use config::{AwsSettings, DownloadMode};
+pub use metrics::RequestCounter;
 pub use s3::S3Blobs;
 pub use table::{DynamoStore, create_table_if_missing};

@@ -27,6 +27,7 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     pub(crate) client: Client,
     pub(crate) table: String,
+    requests: crate::RequestCounter,
 }
 
 impl DynamoStore {
@@ -34,7 +35,19 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.to_string(),
+            requests: crate::RequestCounter::default(),
         }
+    }
+
+    /// Shares the counter the client's interceptor fills (see `AwsSettings::connect`).
+    pub fn counting(mut self, requests: crate::RequestCounter) -> Self {
+        self.requests = requests;
+        self
+    }
+
+    /// DynamoDB requests made so far, by operation.
+    pub fn requests(&self) -> &crate::RequestCounter {
+        &self.requests
     }
 
     /// The SDK client, for provisioning in tests and `updraft serve --store aws`.

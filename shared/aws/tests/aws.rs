@@ -132,3 +132,84 @@ async fn s3_presigned_upload_accepts_only_the_signed_bytes() {
     blobs.delete(key).await.unwrap();
     assert!(blobs.stat(key).await.unwrap().is_none());
 }
+
+/// One update check, in process, through the same handler every host runs.
+async fn check(state: &updraft_core::State, device: &str) -> serde_json::Value {
+    let body = serde_json::json!({
+        "platform": "ios", "device_id": device, "app_id": "com.budget.app", "version_build": "1.0.0",
+        "version_name": "builtin", "plugin_version": "8.51.14", "is_emulator": false, "is_prod": true
+    });
+    let req = http::Request::post("/updates")
+        .body(bytes::Bytes::from(body.to_string()))
+        .unwrap();
+    let resp = updraft_core::handle(state, req).await;
+    assert_eq!(resp.status(), 200);
+    serde_json::from_slice(resp.body()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_checks_stay_within_the_read_budget() {
+    use updraft_core::store::{AppStore, BundleStore, ChannelStore, DeviceStore};
+    let (store, blobs) = fresh("budget").await;
+    let app = "com.budget.app";
+    store
+        .create_app(&updraft_core::app::App {
+            app_id: app.into(),
+            name: "b".into(),
+            expose_metadata: false,
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    let mut b = updraft_core::conformance::bundle("1.0.1", 'a');
+    b.storage_key = format!("{app}/b.zip");
+    store.register_bundle(app, &b).await.unwrap();
+    store.mark_ready(app, "1.0.1", 1).await.unwrap();
+    let mut ch = updraft_core::channel::Channel::new("production");
+    ch.public = true;
+    ch.bundle = Some("1.0.1".into());
+    store.create_channel(app, &ch).await.unwrap();
+    // A long view lifetime: the counts below must not depend on how fast this machine is.
+    let config = updraft_core::state::Config {
+        view_ttl: std::time::Duration::from_secs(600),
+        ..Default::default()
+    };
+    let state = updraft_core::State::with_config(Arc::new(store.clone()), Arc::new(blobs), config);
+    let counter = store.requests().clone();
+
+    // Cold: one Query reads the app, its channels and the served bundle.
+    counter.reset();
+    assert_eq!(
+        check(&state, "11111111-1111-4111-8111-111111111111").await["version"],
+        "1.0.1"
+    );
+    assert_eq!(counter.reads(), 1, "{:?}", counter.snapshot());
+
+    // Steady state, no overrides: no read at all.
+    counter.reset();
+    for i in 0..200 {
+        let device = format!("22222222-2222-4222-8222-{i:012}");
+        assert_eq!(check(&state, &device).await["version"], "1.0.1");
+    }
+    assert_eq!(counter.reads(), 0, "{:?}", counter.snapshot());
+
+    // With overrides: the override lookup, and nothing else.
+    store
+        .set_override(app, "33333333-3333-4333-8333-333333333333", "production")
+        .await
+        .unwrap();
+    state.views.forget(app);
+    check(&state, "44444444-4444-4444-8444-444444444444").await;
+    counter.reset();
+    for i in 0..100 {
+        let device = format!("55555555-5555-4555-8555-{i:012}");
+        check(&state, &device).await;
+    }
+    let reads = counter.snapshot();
+    assert_eq!(
+        counter.reads(),
+        100,
+        "one override lookup per check: {reads:?}"
+    );
+    assert_eq!(reads.get("GetItem"), Some(&100), "{reads:?}");
+}

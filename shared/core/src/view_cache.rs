@@ -8,9 +8,12 @@ use std::time::{Duration, Instant};
 
 use crate::store::{AppView, Store, StoreResult};
 
+/// When it was read, and what (`None`: no such app).
+type Entry = (Instant, Option<Arc<AppView>>);
+
 pub struct ViewCache {
     ttl: Duration,
-    entries: RwLock<HashMap<String, (Instant, Option<Arc<AppView>>)>>,
+    entries: RwLock<HashMap<String, Entry>>,
 }
 
 /// Entries kept at most; past this the cache starts over (apps are few per deployment).

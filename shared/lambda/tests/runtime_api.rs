@@ -43,11 +43,14 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// Where an invocation's answer (or error) goes.
+type Answer = oneshot::Sender<Result<Value, Value>>;
+
 /// A minimal Lambda Runtime API: hands out queued events, collects the answers.
 #[derive(Clone, Default)]
 struct Runtime {
     queue: Arc<Mutex<VecDeque<(String, Value)>>>,
-    waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Result<Value, Value>>>>>,
+    waiting: Arc<Mutex<HashMap<String, Answer>>>,
     ready: Arc<Notify>,
 }
 
@@ -263,6 +266,16 @@ fn device(patch: Value) -> Value {
     v
 }
 
+/// (function, method, path, query, API key, body)
+type Case = (
+    &'static str,
+    &'static str,
+    String,
+    &'static str,
+    Option<&'static str>,
+    Option<Value>,
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_function_answers_like_updraft_serve() {
     require_local_servers();
@@ -331,7 +344,7 @@ async fn every_function_answers_like_updraft_serve() {
     );
 
     // (function, method, path, query, key, body): device routes and /v1 routes of each job.
-    let cases: Vec<(&str, &str, String, &str, Option<&str>, Option<Value>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "updraft-updates",
             "POST",
