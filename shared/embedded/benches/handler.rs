@@ -1,0 +1,66 @@
+//! The whole in-process handler for POST /updates on the embedded store (view cache warm),
+//! including the signed download URL and the off-path event enqueue.
+//!   cargo bench -p updraft-embedded --bench handler
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use updraft_core::app::App;
+use updraft_core::channel::Channel;
+use updraft_core::store::{AppStore, BundleStore, ChannelStore};
+use updraft_embedded::{LocalBlobs, SqliteStore};
+
+fn body(i: u64) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"platform":"ios","device_id":"6aab1f2b-6b2a-4f4c-9d4b-{i:012x}","app_id":"com.bench.app","custom_id":"","version_build":"1.0.0","version_code":"1","version_os":"17.4","version_name":"builtin","plugin_version":"8.51.14","is_emulator":false,"is_prod":true,"defaultChannel":""}}"#
+    ))
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("updraft.db")).unwrap();
+    let blobs = LocalBlobs::open(dir.path(), "http://127.0.0.1:8787").unwrap();
+    let state = updraft_core::State::new(Arc::new(store.clone()), Arc::new(blobs));
+    rt.block_on(async {
+        store
+            .create_app(&App {
+                app_id: "com.bench.app".into(),
+                name: "b".into(),
+                expose_metadata: false,
+                created_at: 0,
+            })
+            .await
+            .unwrap();
+        let mut b = updraft_core::conformance::bundle("1.0.1", 'a');
+        b.storage_key = "com.bench.app/0123456789abcdef.zip".into();
+        store.register_bundle("com.bench.app", &b).await.unwrap();
+        store.mark_ready("com.bench.app", "1.0.1", 1).await.unwrap();
+        let mut ch = Channel::new("production");
+        ch.public = true;
+        ch.bundle = Some("1.0.1".into());
+        store.create_channel("com.bench.app", &ch).await.unwrap();
+    });
+    let mut i = 0u64;
+    let mut group = c.benchmark_group("update_check");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("handler_embedded_warm", |b| {
+        b.iter(|| {
+            i += 1;
+            let req = http::Request::post("/updates").body(body(i)).unwrap();
+            let resp = rt.block_on(updraft_core::handle(&state, req));
+            assert_eq!(resp.status(), 200);
+            resp
+        })
+    });
+    group.finish();
+    store.close();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
