@@ -1,6 +1,7 @@
 //! Writes device events off the answer path: a thread with its own connection drains a
 //! queue and commits each burst in one transaction.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Mutex, mpsc};
@@ -117,37 +118,42 @@ pub(crate) fn write_events(conn: &mut Connection, events: &[DeviceEvent]) -> Sto
                  ON CONFLICT (app_id, device_id) DO UPDATE SET last_seen = excluded.last_seen, doc = excluded.doc",
             )
             .map_err(unavailable)?;
+        // Counters summed per (app, version, day) and device records deduplicated per
+        // device first: a burst costs one upsert per distinct key, not one per event.
+        let mut counts: HashMap<(&str, &str, String), (i64, i64, i64)> = HashMap::new();
+        let mut latest: HashMap<(&str, &str), &DeviceEvent> = HashMap::new();
         for e in events {
             insert
                 .execute(params![e.app_id, e.device_id, e.at, to_doc(e)?])
                 .map_err(unavailable)?;
             if let Some(counter) = e.counter {
-                let (c, i, f) = match counter {
-                    Counter::Check => (1, 0, 0),
-                    Counter::Install => (0, 1, 0),
-                    Counter::Failure => (0, 0, 1),
-                };
-                count
-                    .execute(params![
-                        e.app_id,
-                        e.bundle_version(),
-                        utc_day(e.at),
-                        c,
-                        i,
-                        f
-                    ])
-                    .map_err(unavailable)?;
+                let c = counts
+                    .entry((e.app_id.as_str(), e.bundle_version(), utc_day(e.at)))
+                    .or_default();
+                match counter {
+                    Counter::Check => c.0 += 1,
+                    Counter::Install => c.1 += 1,
+                    Counter::Failure => c.2 += 1,
+                }
             }
             if e.updates_device {
-                let doc = serde_json::json!({
-                    "device_id": e.device_id, "platform": e.platform, "version_name": e.version_name,
-                    "version_build": e.version_build, "plugin_version": e.plugin_version,
-                    "custom_id": e.custom_id, "is_emulator": e.is_emulator, "is_prod": e.is_prod,
-                });
-                device
-                    .execute(params![e.app_id, e.device_id, e.at, doc.to_string()])
-                    .map_err(unavailable)?;
+                latest.insert((e.app_id.as_str(), e.device_id.as_str()), e);
             }
+        }
+        for ((app, version, day), (c, i, f)) in counts {
+            count
+                .execute(params![app, version, day, c, i, f])
+                .map_err(unavailable)?;
+        }
+        for ((app, dev), e) in latest {
+            let doc = serde_json::json!({
+                "device_id": e.device_id, "platform": e.platform, "version_name": e.version_name,
+                "version_build": e.version_build, "plugin_version": e.plugin_version,
+                "custom_id": e.custom_id, "is_emulator": e.is_emulator, "is_prod": e.is_prod,
+            });
+            device
+                .execute(params![app, dev, e.at, doc.to_string()])
+                .map_err(unavailable)?;
         }
         let mut seen: Vec<(&str, &str)> = events
             .iter()
