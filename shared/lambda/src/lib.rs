@@ -1,6 +1,9 @@
 //! Runs `updraft-core` routes as a Lambda function: state from the environment once per
 //! process, then every API Gateway (HTTP API v2) request through `handle_jobs`.
 
+#[cfg(feature = "local-runtime")]
+pub mod local_runtime;
+
 use bytes::Bytes;
 use lambda_http::{Body, Error, Request, Response, service_fn};
 use updraft_core::{Job, State};

@@ -2,20 +2,14 @@
 //! v2 events, against the local DynamoDB and S3 servers; answers compared byte for byte with
 //! `updraft serve --store aws` on the same data.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use serde_json::{Value, json};
-use tokio::sync::{Notify, oneshot};
+use updraft_lambda::local_runtime::{LocalRuntime, http_api_event};
 
 const ADMIN: &str = "upd_lambda_test_admin_key_000000000000";
 const APP: &str = "com.example.lambda";
@@ -43,123 +37,25 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// Where an invocation's answer (or error) goes.
-type Answer = oneshot::Sender<Result<Value, Value>>;
-
-/// A minimal Lambda Runtime API: hands out queued events, collects the answers.
-#[derive(Clone, Default)]
-struct Runtime {
-    queue: Arc<Mutex<VecDeque<(String, Value)>>>,
-    waiting: Arc<Mutex<HashMap<String, Answer>>>,
-    ready: Arc<Notify>,
-}
-
-async fn next(State(rt): State<Runtime>) -> impl IntoResponse {
-    loop {
-        let notified = rt.ready.notified();
-        if let Some((id, event)) = rt.queue.lock().unwrap().pop_front() {
-            let mut headers = HeaderMap::new();
-            headers.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
-            headers.insert(
-                "lambda-runtime-deadline-ms",
-                "99999999999999".parse().unwrap(),
-            );
-            headers.insert(
-                "lambda-runtime-invoked-function-arn",
-                "arn:aws:lambda:us-east-1:123456789012:function:test"
-                    .parse()
-                    .unwrap(),
-            );
-            headers.insert(
-                "lambda-runtime-trace-id",
-                "Root=1-00000000-000000000000000000000000".parse().unwrap(),
-            );
-            return (headers, event.to_string());
-        }
-        notified.await;
-    }
-}
-
-async fn respond(
-    State(rt): State<Runtime>,
-    Path(id): Path<String>,
-    body: String,
-) -> impl IntoResponse {
-    if let Some(tx) = rt.waiting.lock().unwrap().remove(&id) {
-        let _ = tx.send(Ok(
-            serde_json::from_str(&body).unwrap_or(Value::String(body))
-        ));
-    }
-    axum::http::StatusCode::ACCEPTED
-}
-
-async fn error(
-    State(rt): State<Runtime>,
-    Path(id): Path<String>,
-    body: String,
-) -> impl IntoResponse {
-    if let Some(tx) = rt.waiting.lock().unwrap().remove(&id) {
-        let _ = tx.send(Err(Value::String(body)));
-    }
-    axum::http::StatusCode::ACCEPTED
-}
-
-async fn init_error(body: String) -> impl IntoResponse {
-    panic!("the function failed to start: {body}");
-    #[allow(unreachable_code)]
-    axum::http::StatusCode::ACCEPTED
-}
+/// The local Runtime API, answering or failing the test.
+struct Runtime(LocalRuntime);
 
 impl Runtime {
     async fn start() -> (Runtime, String) {
-        let rt = Runtime::default();
-        let app = Router::new()
-            .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route(
-                "/2018-06-01/runtime/invocation/{id}/response",
-                post(respond),
-            )
-            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-            .route("/2018-06-01/runtime/init/error", post(init_error))
-            .with_state(rt.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (rt, addr)
+        let (rt, addr) = LocalRuntime::start().await.unwrap();
+        (Runtime(rt), addr)
     }
 
     async fn invoke(&self, event: Value) -> Value {
-        let id = updraft_core::key::random_hex(8);
-        let (tx, rx) = oneshot::channel();
-        self.waiting.lock().unwrap().insert(id.clone(), tx);
-        self.queue.lock().unwrap().push_back((id, event));
-        self.ready.notify_waiters();
-        match tokio::time::timeout(Duration::from_secs(30), rx).await {
-            Ok(Ok(Ok(v))) => v,
-            Ok(Ok(Err(e))) => panic!("the function reported an error: {e}"),
-            _ => panic!("no answer from the function within 30 s"),
-        }
+        self.0
+            .invoke(event, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
-/// An API Gateway HTTP API (payload 2.0) event.
 fn event(method: &str, path: &str, query: &str, key: Option<&str>, body: Option<&Value>) -> Value {
-    let mut headers = json!({"content-type": "application/json", "user-agent": "runtime-api-test"});
-    if let Some(k) = key {
-        headers["authorization"] = json!(format!("Bearer {k}"));
-    }
-    json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
-            "domainPrefix": "api", "requestId": "req", "routeKey": "$default", "stage": "$default",
-            "time": "27/Nov/2026:12:00:00 +0000", "timeEpoch": 1795780800000u64,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "runtime-api-test"}
-        },
-        "body": body.map(|b| b.to_string()),
-        "isBase64Encoded": false
-    })
+    http_api_event(method, path, query, key, body)
 }
 
 struct Proc(Child);
