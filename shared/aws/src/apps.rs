@@ -73,28 +73,12 @@ impl AppStore for DynamoStore {
 
     async fn list_apps(&self) -> StoreResult<Vec<App>> {
         // Rare admin listing: a filtered scan, documented in the README.
-        let mut apps = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("sk = :a AND begins_with(pk, :p)")
-                .expression_attribute_values(":a", s(APP_SK))
-                .expression_attribute_values(":p", s("APP#"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                apps.push(from_doc::<App>(&item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let mut apps: Vec<App> = self
+            .scan_kind("APP#", APP_SK)
+            .await?
+            .iter()
+            .map(from_doc)
+            .collect::<StoreResult<_>>()?;
         apps.sort_by(|a, b| a.app_id.cmp(&b.app_id));
         Ok(apps)
     }

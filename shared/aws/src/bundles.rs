@@ -166,19 +166,7 @@ impl BundleStore for DynamoStore {
             b.status = BundleStatus::Deleted;
             // The stamp condition proves no channel started serving it since we looked.
             let writes = vec![
-                TransactWriteItem::builder()
-                    .update(
-                        Update::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(key(app_pk(app_id), APP_SK)))
-                            .update_expression("SET stamp = :next")
-                            .condition_expression("stamp = :seen")
-                            .expression_attribute_values(":next", n(stamp + 1))
-                            .expression_attribute_values(":seen", n(stamp))
-                            .build()
-                            .expect("fields set"),
-                    )
-                    .build(),
+                crate::channels::stamp_bump(&self.table, app_id, stamp),
                 TransactWriteItem::builder()
                     .update(
                         Update::builder()

@@ -18,27 +18,7 @@ fn key_of(item: &Item) -> StoreResult<ApiKey> {
 impl DynamoStore {
     /// Keys are few and listed rarely (admin only): a filtered scan.
     async fn scan_keys(&self) -> StoreResult<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("begins_with(pk, :p) AND sk = :k")
-                .expression_attribute_values(":p", s("KEY#"))
-                .expression_attribute_values(":k", s(KEY_SK))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        self.scan_kind("KEY#", KEY_SK).await
     }
 }
 

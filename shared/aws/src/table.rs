@@ -190,6 +190,32 @@ impl DynamoStore {
         }
     }
 
+    /// Every item of the table whose `pk` starts with `pk_prefix` and whose `sk` is `sk`:
+    /// a filtered scan, for rare admin listings only (keys, apps).
+    pub(crate) async fn scan_kind(&self, pk_prefix: &str, sk: &str) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :p) AND sk = :k")
+                .expression_attribute_values(":p", s(pk_prefix))
+                .expression_attribute_values(":k", s(sk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// Deletes keys in batches of 25, retrying what DynamoDB leaves unprocessed.
     pub(crate) async fn delete_keys(&self, keys: Vec<Item>) -> StoreResult<()> {
         use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
