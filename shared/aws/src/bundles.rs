@@ -182,23 +182,15 @@ impl BundleStore for DynamoStore {
                     )
                     .build(),
             ];
-            match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(writes))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(b),
-                Err(e) => match cancelled_at(&e) {
-                    Some(r) if r.get(1).copied().unwrap_or(false) => {
-                        return Err(StoreError::NotFound(format!(
-                            "no bundle {version} in {app_id}"
-                        )));
-                    }
-                    Some(_) => continue,
-                    None => return Err(unavailable(e)),
-                },
+            match self.transact(writes).await? {
+                Txn::Done => return Ok(b),
+                Txn::Cancelled(r) if Txn::failed_at(&r, 1) => {
+                    return Err(StoreError::NotFound(format!(
+                        "no bundle {version} in {app_id}"
+                    )));
+                }
+                // The stamp moved: read again and retry.
+                Txn::Cancelled(_) => continue,
             }
         }
         Err(StoreError::conflict(

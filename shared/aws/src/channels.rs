@@ -171,25 +171,16 @@ impl DynamoStore {
                         .build(),
                 );
             }
-            match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(writes))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(saved),
-                Err(e) => match cancelled_at(&e) {
-                    Some(reasons) if reasons.get(2).copied().unwrap_or(false) => {
-                        return Err(StoreError::conflict(
-                            "bundle_not_ready",
-                            "the bundle changed meanwhile",
-                        ));
-                    }
-                    // The stamp moved: another channel write won; read again and retry.
-                    Some(_) => continue,
-                    None => return Err(unavailable(e)),
-                },
+            match self.transact(writes).await? {
+                Txn::Done => return Ok(saved),
+                Txn::Cancelled(r) if Txn::failed_at(&r, 2) => {
+                    return Err(StoreError::conflict(
+                        "bundle_not_ready",
+                        "the bundle changed meanwhile",
+                    ));
+                }
+                // The stamp moved: another channel write won; read again and retry.
+                Txn::Cancelled(_) => continue,
             }
         }
         Err(StoreError::conflict(
@@ -255,19 +246,10 @@ impl ChannelStore for DynamoStore {
                     )
                     .build(),
             ];
-            match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(writes))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(true),
-                Err(e) => match cancelled_at(&e) {
-                    Some(reasons) if reasons.get(1).copied().unwrap_or(false) => return Ok(false),
-                    Some(_) => continue,
-                    None => return Err(unavailable(e)),
-                },
+            match self.transact(writes).await? {
+                Txn::Done => return Ok(true),
+                Txn::Cancelled(r) if Txn::failed_at(&r, 1) => return Ok(false),
+                Txn::Cancelled(_) => continue,
             }
         }
         Err(StoreError::conflict(

@@ -52,31 +52,20 @@ impl DeviceStore for DynamoStore {
                 .build(),
             override_count_change(&self.table, app_id, 1),
         ];
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match cancelled_at(&e) {
-                Some(r) if r.first().copied().unwrap_or(false) => {
-                    // Already overridden: replace the channel, the count stays.
-                    self.client
-                        .put_item()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .send()
-                        .await
-                        .map_err(unavailable)?;
-                    Ok(())
-                }
-                Some(r) if r.get(1).copied().unwrap_or(false) => {
-                    Err(StoreError::NotFound(format!("no app {app_id}")))
-                }
-                _ => Err(unavailable(e)),
-            },
+        match self.transact(writes).await? {
+            Txn::Done => Ok(()),
+            Txn::Cancelled(r) if Txn::failed_at(&r, 0) => {
+                // Already overridden: replace the channel, the count stays.
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                Ok(())
+            }
+            Txn::Cancelled(_) => Err(StoreError::NotFound(format!("no app {app_id}"))),
         }
     }
 
@@ -94,19 +83,8 @@ impl DeviceStore for DynamoStore {
                 .build(),
             override_count_change(&self.table, app_id, -1),
         ];
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => match cancelled_at(&e) {
-                Some(_) => Ok(false),
-                None => Err(unavailable(e)),
-            },
-        }
+        // Cancelled: there was no override (or no app): nothing to delete.
+        Ok(matches!(self.transact(writes).await?, Txn::Done))
     }
 
     async fn get_override(&self, app_id: &str, device_id: &str) -> StoreResult<Option<String>> {

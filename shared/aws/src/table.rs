@@ -146,7 +146,41 @@ pub(crate) fn cancelled_at<R>(
     }
 }
 
+/// How a transaction ended, when DynamoDB answered.
+pub(crate) enum Txn {
+    Done,
+    /// Cancelled; `true` at each position whose condition failed.
+    Cancelled(Vec<bool>),
+}
+
+impl Txn {
+    /// Did the condition of the `i`-th item fail?
+    pub(crate) fn failed_at(reasons: &[bool], i: usize) -> bool {
+        reasons.get(i).copied().unwrap_or(false)
+    }
+}
+
 impl DynamoStore {
+    /// Runs a transaction; a cancellation is an answer, not an error.
+    pub(crate) async fn transact(
+        &self,
+        writes: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    ) -> StoreResult<Txn> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Txn::Done),
+            Err(e) => match cancelled_at(&e) {
+                Some(reasons) => Ok(Txn::Cancelled(reasons)),
+                None => Err(unavailable(e)),
+            },
+        }
+    }
+
     pub(crate) async fn get(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
         let out = self
             .client
