@@ -57,22 +57,7 @@ impl BundleStore for DynamoStore {
                     .ok_or_else(|| {
                         StoreError::Unavailable("bundle vanished during registration".into())
                     })?;
-                if old.status == BundleStatus::Pending
-                    && old.size == bundle.size
-                    && old.checksum == bundle.checksum
-                    && old.object_sha256 == bundle.object_sha256
-                {
-                    return Ok(Registered::StillPending(old));
-                }
-                let why = match old.status {
-                    BundleStatus::Ready => "is already uploaded",
-                    BundleStatus::Deleted => "was deleted and cannot be reused",
-                    BundleStatus::Pending => "is pending with different content",
-                };
-                Err(StoreError::conflict(
-                    "version_exists",
-                    format!("version {} {why}", bundle.version),
-                ))
+                old.reregister(bundle)
             }
             Err(e) => Err(unavailable(e)),
         }
@@ -99,22 +84,13 @@ impl BundleStore for DynamoStore {
     }
 
     async fn mark_ready(&self, app_id: &str, version: &str, at: i64) -> StoreResult<Bundle> {
-        let mut b = self
+        let current = self
             .load_bundle(app_id, version)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("no bundle {version} in {app_id}")))?;
-        match b.status {
-            BundleStatus::Ready => return Ok(b),
-            BundleStatus::Deleted => {
-                return Err(StoreError::conflict(
-                    "bundle_deleted",
-                    format!("bundle {version} was deleted"),
-                ));
-            }
-            BundleStatus::Pending => {}
-        }
-        b.status = BundleStatus::Ready;
-        b.ready_at = Some(at);
+        let Some(b) = current.finalized(at)? else {
+            return Ok(current);
+        };
         let put = self
             .client
             .put_item()

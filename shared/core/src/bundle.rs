@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::store::{Registered, StoreError, StoreResult};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BundleStatus {
@@ -57,6 +59,45 @@ pub struct Bundle {
 impl Bundle {
     pub fn is_ready(&self) -> bool {
         self.status == BundleStatus::Ready
+    }
+
+    /// Registering `new` under this existing version: the retry of an interrupted upload
+    /// (still pending, same content) keeps this record; anything else is a conflict.
+    pub fn reregister(self, new: &Bundle) -> StoreResult<Registered> {
+        if self.status == BundleStatus::Pending
+            && self.size == new.size
+            && self.checksum == new.checksum
+            && self.object_sha256 == new.object_sha256
+        {
+            return Ok(Registered::StillPending(self));
+        }
+        let why = match self.status {
+            BundleStatus::Ready => "is already uploaded",
+            BundleStatus::Deleted => "was deleted and cannot be reused",
+            BundleStatus::Pending => "is pending with different content",
+        };
+        Err(StoreError::conflict(
+            "version_exists",
+            format!("version {} {why}", new.version),
+        ))
+    }
+
+    /// The ready record to store after finalize, or `None` when it is ready already
+    /// (finalize is idempotent); a deleted bundle cannot become ready.
+    pub fn finalized(&self, at: i64) -> StoreResult<Option<Bundle>> {
+        match self.status {
+            BundleStatus::Ready => Ok(None),
+            BundleStatus::Deleted => Err(StoreError::conflict(
+                "bundle_deleted",
+                format!("bundle {} was deleted", self.version),
+            )),
+            BundleStatus::Pending => {
+                let mut ready = self.clone();
+                ready.status = BundleStatus::Ready;
+                ready.ready_at = Some(at);
+                Ok(Some(ready))
+            }
+        }
     }
 }
 

@@ -54,25 +54,7 @@ impl BundleStore for SqliteStore {
                     save(&tx, app_id, bundle)?;
                     Registered::Created(bundle.clone())
                 }
-                Some(old)
-                    if old.status == BundleStatus::Pending
-                        && old.size == bundle.size
-                        && old.checksum == bundle.checksum
-                        && old.object_sha256 == bundle.object_sha256 =>
-                {
-                    Registered::StillPending(old)
-                }
-                Some(old) => {
-                    let why = match old.status {
-                        BundleStatus::Ready => "is already uploaded",
-                        BundleStatus::Deleted => "was deleted and cannot be reused",
-                        BundleStatus::Pending => "is pending with different content",
-                    };
-                    return Err(StoreError::conflict(
-                        "version_exists",
-                        format!("version {} {why}", bundle.version),
-                    ));
-                }
+                Some(old) => old.reregister(bundle)?,
             };
             tx.commit().map_err(unavailable)?;
             Ok(outcome)
@@ -107,20 +89,11 @@ impl BundleStore for SqliteStore {
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
-            let mut b = load(&tx, app_id, version)?
+            let b = load(&tx, app_id, version)?
                 .ok_or_else(|| StoreError::NotFound(format!("no bundle {version} in {app_id}")))?;
-            match b.status {
-                BundleStatus::Ready => return Ok(b),
-                BundleStatus::Deleted => {
-                    return Err(StoreError::conflict(
-                        "bundle_deleted",
-                        format!("bundle {version} was deleted"),
-                    ));
-                }
-                BundleStatus::Pending => {}
-            }
-            b.status = BundleStatus::Ready;
-            b.ready_at = Some(at);
+            let Some(b) = b.finalized(at)? else {
+                return Ok(b);
+            };
             save(&tx, app_id, &b)?;
             tx.commit().map_err(unavailable)?;
             Ok(b)
