@@ -22,7 +22,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 KEY=upd_bench_admin_key
-UPDRAFT_ADMIN_KEY=$KEY RUST_LOG=warn "$BIN" serve --listen 127.0.0.1:8791 --data-dir "$WORK/data" > "$WORK/serve.log" 2>&1 &
+UPDRAFT_ADMIN_KEY=$KEY RUST_LOG=warn UPDRAFT_RATE_DEVICE_PER_MIN=0 UPDRAFT_RATE_IP_PER_MIN=0 "$BIN" serve --listen 127.0.0.1:8791 --data-dir "$WORK/data" > "$WORK/serve.log" 2>&1 &
 SERVE_PID=$!; PIDS+=("$SERVE_PID")
 for _ in $(seq 1 50); do curl -sf http://127.0.0.1:8791/ok >/dev/null && break; sleep 0.1; done
 api() { curl -sf -H "Authorization: Bearer $KEY" -H 'content-type: application/json' "$@"; }

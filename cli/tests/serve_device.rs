@@ -629,3 +629,104 @@ async fn bad_device_input_gets_its_400_code_never_5xx() {
     assert_eq!((st, v["error"].as_str()), (404, Some("not_found")));
     s.stop();
 }
+
+/// One POST to a device route with an optional X-Forwarded-For; status, Retry-After, body.
+async fn limited_call(
+    s: &Server,
+    path: &str,
+    body: Value,
+    xff: Option<&str>,
+) -> (u16, Option<u64>, Value) {
+    let mut req = client().post(format!("{}{path}", s.url)).json(&body);
+    if let Some(ip) = xff {
+        req = req.header("X-Forwarded-For", format!("198.51.100.7, {ip}"));
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    (status, retry, resp.json().await.unwrap())
+}
+
+fn device_n(n: u32) -> Value {
+    device_body(
+        APP,
+        json!({"device_id": format!("6aab1f2b-6b2a-4f4c-9d4b-{n:012x}")}),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_answer_429_with_retry_after_per_device_and_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_with(
+        dir.path(),
+        &["--rate-device-per-min", "3", "--rate-ip-per-min", "8"],
+    );
+    seed(&s).await;
+
+    // A device's budget is shared by its checks and stats, then it is told when to retry.
+    for path in ["/updates", "/stats", "/updates"] {
+        let mut body = device_n(1);
+        if path == "/stats" {
+            body["action"] = json!("app_moved_to_foreground");
+        }
+        let (st, retry, body) = limited_call(&s, path, body, None).await;
+        assert_eq!((st, retry), (200, None), "{path}: {body}");
+    }
+    let (st, retry, body) = limited_call(&s, "/updates", device_n(1), None).await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (429, Some("rate_limited")),
+        "{body}"
+    );
+    // 3 a minute refills one every 20 s.
+    assert!(retry.is_some_and(|r| (1..=20).contains(&r)), "{retry:?}");
+
+    // Another device from the same address still gets through, until the address (8 a
+    // minute; 4 spent above) runs out too.
+    for n in 2..=5 {
+        let (st, _, body) = limited_call(&s, "/updates", device_n(n), None).await;
+        assert_eq!(st, 200, "device {n}: {body}");
+    }
+    let (st, retry, body) = limited_call(&s, "/updates", device_n(6), None).await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (429, Some("rate_limited")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("address"),
+        "{body}"
+    );
+    assert!(retry.is_some_and(|r| r >= 1));
+
+    // The management API is not a device route: operators are never throttled by devices.
+    for _ in 0..10 {
+        assert_eq!(admin(&s, "GET", "/v1/apps", None).await.0, 200);
+    }
+    // Without a trusted proxy header configured, a forged X-Forwarded-For changes nothing.
+    let (st, _, _) = limited_call(&s, "/updates", device_n(7), Some("203.0.113.9")).await;
+    assert_eq!(st, 429);
+    drop(s);
+
+    // Behind the operator's proxy, the header's last entry is the client.
+    let s = Server::start_with(
+        dir.path(),
+        &[
+            "--rate-ip-per-min",
+            "2",
+            "--client-ip-header",
+            "x-forwarded-for",
+        ],
+    );
+    for _ in 0..2 {
+        let (st, _, body) = limited_call(&s, "/updates", device_n(8), Some("203.0.113.1")).await;
+        assert_eq!(st, 200, "{body}");
+    }
+    let (st, _, _) = limited_call(&s, "/updates", device_n(8), Some("203.0.113.1")).await;
+    assert_eq!(st, 429);
+    let (st, _, body) = limited_call(&s, "/updates", device_n(9), Some("203.0.113.2")).await;
+    assert_eq!(st, 200, "{body}");
+}

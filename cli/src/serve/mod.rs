@@ -10,9 +10,10 @@ use std::time::Instant;
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State as AxState;
+use axum::extract::{ConnectInfo, State as AxState};
 use http::{Request, Response};
 use updraft_core::State;
+use updraft_core::rate_limit::{ClientIp, RateLimits};
 use updraft_core::routes::{Bootstrap, body_limit, bootstrap_admin_key, too_large};
 use updraft_embedded::{LocalBlobs, SqliteStore};
 
@@ -35,6 +36,17 @@ pub struct ServeArgs {
     /// With `--store aws`: create the table and bucket when missing (local servers, first runs).
     #[arg(long)]
     pub create_resources: bool,
+    /// Device-route requests allowed per device per minute (0: no limit).
+    #[arg(long, env = "UPDRAFT_RATE_DEVICE_PER_MIN", default_value_t = RateLimits::default().device_per_min)]
+    pub rate_device_per_min: u32,
+    /// Device-route requests allowed per client address per minute (0: no limit).
+    #[arg(long, env = "UPDRAFT_RATE_IP_PER_MIN", default_value_t = RateLimits::default().ip_per_min)]
+    pub rate_ip_per_min: u32,
+    /// Behind a reverse proxy of yours: take the client address from the last entry of this
+    /// header (e.g. X-Forwarded-For) instead of the TCP peer. Never set it without such a
+    /// proxy, or clients choose their own address.
+    #[arg(long, env = "UPDRAFT_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<http::HeaderName>,
 }
 
 /// The storage behind the routes, and what it needs at shutdown.
@@ -48,6 +60,7 @@ struct Host {
     state: State,
     /// The local blob routes, on the embedded store only (S3 serves its own URLs).
     blobs: Option<LocalBlobs>,
+    client_ip_header: Option<http::HeaderName>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -63,6 +76,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("http://{addr}"))
         .trim_end_matches('/')
         .to_string();
+    let mut config = State::config_from_env();
+    config.rate_limits = RateLimits {
+        device_per_min: args.rate_device_per_min,
+        ip_per_min: args.rate_ip_per_min,
+    };
     let (state, backend) = if args.store == "aws" {
         let settings = updraft_aws::AwsSettings::from_env()
             .map_err(|e| anyhow::anyhow!("--store aws: {e}"))?;
@@ -77,7 +95,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("cannot create bucket {}: {e}", settings.bucket))?;
         }
         (
-            State::with_config(Arc::new(store), Arc::new(blobs), State::config_from_env()),
+            State::with_config(Arc::new(store), Arc::new(blobs), config.clone()),
             Backend::Aws,
         )
     } else {
@@ -89,7 +107,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let state = State::with_config(
             Arc::new(store.clone()),
             Arc::new(blobs.clone()),
-            State::config_from_env(),
+            config.clone(),
         );
         (state, Backend::Embedded(store, blobs))
     };
@@ -116,7 +134,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Backend::Embedded(_, blobs) => Some(blobs.clone()),
         Backend::Aws => None,
     };
-    let host = Host { state, blobs };
+    let host = Host {
+        state,
+        blobs,
+        client_ip_header: args.client_ip_header.clone(),
+    };
     let app = Router::new().fallback(dispatch).with_state(host);
     // Tests and scripts read this line to find the port.
     let data = match &backend {
@@ -125,10 +147,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     println!("updraft serve: listening on http://{addr} (public URL {public_url}, {data})");
     tracing::info!(%addr, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server error")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server error")?;
     if let Backend::Embedded(store, _) = backend {
         store.close();
     }
@@ -153,7 +178,23 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-async fn dispatch(AxState(host): AxState<Host>, req: Request<Body>) -> Response<Body> {
+/// The client's address: the TCP peer, or the operator's proxy header when configured.
+fn client_ip(host: &Host, peer: SocketAddr, req: &Request<Body>) -> ClientIp {
+    let forwarded = host.client_ip_header.as_ref().and_then(|name| {
+        let last = req.headers().get_all(name).iter().next_back()?;
+        let last = last.to_str().ok()?.rsplit(',').next()?.trim();
+        last.parse::<std::net::IpAddr>().ok()
+    });
+    ClientIp(forwarded.unwrap_or(peer.ip()))
+}
+
+async fn dispatch(
+    AxState(host): AxState<Host>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request<Body>,
+) -> Response<Body> {
+    let ip = client_ip(&host, peer, &req);
+    req.extensions_mut().insert(ip);
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();

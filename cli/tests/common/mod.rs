@@ -31,9 +31,15 @@ pub struct Server {
 impl Server {
     /// Starts `updraft serve` on a free port over `data_dir`.
     pub fn start(data_dir: &Path) -> Server {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Starts `updraft serve` with extra arguments.
+    pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
         let mut cmd = Command::new(bin());
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir);
+            .arg(data_dir)
+            .args(extra);
         if on_aws() {
             // One table and bucket per data dir: a restart finds the same data.
             let name = format!(
@@ -47,6 +53,9 @@ impl Server {
         let mut child = cmd
             .env("UPDRAFT_ADMIN_KEY", ADMIN)
             .env("RUST_LOG", "warn")
+            // Rate limits are off unless a test turns them on with flags (which beat env).
+            .env("UPDRAFT_RATE_DEVICE_PER_MIN", "0")
+            .env("UPDRAFT_RATE_IP_PER_MIN", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -12,6 +12,7 @@ pub mod device_request;
 pub mod error;
 pub mod http_util;
 pub mod key;
+pub mod rate_limit;
 pub mod routes;
 pub mod state;
 pub mod store;

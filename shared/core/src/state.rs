@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::blobs::Blobs;
+use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::store::Store;
 use crate::view_cache::ViewCache;
 
@@ -13,6 +14,8 @@ pub struct State {
     pub config: Config,
     /// Update checks' per-process copy of app views.
     pub views: Arc<ViewCache>,
+    /// Device routes' per-device and per-IP budgets.
+    pub limits: Arc<RateLimiter>,
 }
 
 #[derive(Debug, Clone)]
@@ -23,6 +26,7 @@ pub struct Config {
     pub max_bundle_bytes: u64,
     /// How long an update check may reuse what it read about an app (0: always read).
     pub view_ttl: std::time::Duration,
+    pub rate_limits: RateLimits,
 }
 
 impl Default for Config {
@@ -31,6 +35,7 @@ impl Default for Config {
             upload_ttl_secs: 15 * 60,
             max_bundle_bytes: 2 * 1024 * 1024 * 1024,
             view_ttl: std::time::Duration::from_secs(2),
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -42,22 +47,32 @@ impl State {
 
     pub fn with_config(store: Arc<dyn Store>, blobs: Arc<dyn Blobs>, config: Config) -> Self {
         let views = Arc::new(ViewCache::new(config.view_ttl));
+        let limits = Arc::new(RateLimiter::new(config.rate_limits));
         State {
             store,
             blobs,
             config,
             views,
+            limits,
         }
     }
 
-    /// `UPDRAFT_VIEW_TTL_MS` overrides how long checks reuse an app's view.
+    /// `UPDRAFT_VIEW_TTL_MS` overrides how long checks reuse an app's view;
+    /// `UPDRAFT_RATE_DEVICE_PER_MIN` and `UPDRAFT_RATE_IP_PER_MIN` the device routes' rate
+    /// limits (0 turns one off).
     pub fn config_from_env() -> Config {
+        fn var<T: std::str::FromStr>(name: &str) -> Option<T> {
+            std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+        }
         let mut config = Config::default();
-        if let Some(ms) = std::env::var("UPDRAFT_VIEW_TTL_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
+        if let Some(ms) = var("UPDRAFT_VIEW_TTL_MS") {
             config.view_ttl = std::time::Duration::from_millis(ms);
+        }
+        if let Some(n) = var("UPDRAFT_RATE_DEVICE_PER_MIN") {
+            config.rate_limits.device_per_min = n;
+        }
+        if let Some(n) = var("UPDRAFT_RATE_IP_PER_MIN") {
+            config.rate_limits.ip_per_min = n;
         }
         config
     }

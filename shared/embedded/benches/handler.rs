@@ -26,7 +26,15 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("updraft.db")).unwrap();
     let blobs = LocalBlobs::open(dir.path(), "http://127.0.0.1:8787").unwrap();
-    let state = updraft_core::State::new(Arc::new(store.clone()), Arc::new(blobs));
+    // One device asks again and again: measure the answer, not the rate limiter.
+    let state = updraft_core::State::with_config(
+        Arc::new(store.clone()),
+        Arc::new(blobs),
+        updraft_core::state::Config {
+            rate_limits: updraft_core::rate_limit::RateLimits::OFF,
+            ..Default::default()
+        },
+    );
     rt.block_on(async {
         store
             .create_app(&App {

@@ -134,7 +134,14 @@ fn setup() -> (
         ch.bundle = Some("1.0.1".into());
         store.create_channel("com.fuzz.app", &ch).await.unwrap();
     });
-    let state = updraft_core::State::new(Arc::new(store), Arc::new(blobs));
+    let state = updraft_core::State::with_config(
+        Arc::new(store),
+        Arc::new(blobs),
+        updraft_core::state::Config {
+            rate_limits: updraft_core::rate_limit::RateLimits::OFF,
+            ..Default::default()
+        },
+    );
     (rt, state, dir)
 }
 

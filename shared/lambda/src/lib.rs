@@ -5,7 +5,8 @@
 pub mod local_runtime;
 
 use bytes::Bytes;
-use lambda_http::{Body, Error, Request, Response, service_fn};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
 use updraft_core::{Job, State};
 
 /// Tracing for Lambda: JSON lines when the function's log format is JSON, plain otherwise.
@@ -41,8 +42,37 @@ pub async fn state_from_env() -> Result<State, Error> {
     Ok(state)
 }
 
+/// The caller's address. Behind CloudFront, API Gateway's `sourceIp` is the edge's address,
+/// so CloudFront's `CloudFront-Viewer-Address` (`ip:port`, forwarded by the template's origin
+/// request policy) names the device; without CloudFront, `sourceIp` does.
+fn source_ip(req: &Request) -> Option<updraft_core::rate_limit::ClientIp> {
+    let viewer = req
+        .headers()
+        .get("cloudfront-viewer-address")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit_once(':'))
+        .and_then(|(ip, _port)| ip.parse().ok());
+    if let Some(ip) = viewer {
+        return Some(updraft_core::rate_limit::ClientIp(ip));
+    }
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx
+            .http
+            .source_ip
+            .as_deref()
+            .and_then(|ip| ip.parse().ok())
+            .map(updraft_core::rate_limit::ClientIp),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
 fn to_core(req: Request) -> http::Request<Bytes> {
-    let (parts, body) = req.into_parts();
+    let ip = source_ip(&req);
+    let (mut parts, body) = req.into_parts();
+    if let Some(ip) = ip {
+        parts.extensions.insert(ip);
+    }
     let bytes = match body {
         Body::Empty => Bytes::new(),
         Body::Text(s) => Bytes::from(s),

@@ -71,10 +71,14 @@ fn public_for(view: &AppView, platform: Platform) -> Option<&Channel> {
         .find(|c| c.public && c.enabled_for(platform))
 }
 
-fn body_device(req: &Req) -> Result<(DeviceInfo, Map<String, Value>), ApiError> {
+fn body_device(state: &State, req: &Req) -> Result<(DeviceInfo, Map<String, Value>), ApiError> {
     let value = parse_body(req.body())?;
     let obj = as_object(&value)?.clone();
-    Ok((parse_device(&obj, Strictness::Check)?, obj))
+    let device = parse_device(&obj, Strictness::Check)?;
+    state
+        .limits
+        .check_device(&device.app_id, &device.device_id)?;
+    Ok((device, obj))
 }
 
 /// The operator's or an old plugin's stored choice, with its channel.
@@ -94,7 +98,7 @@ async fn stored_override<'a>(
 }
 
 async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
-    let (device, obj) = body_device(req)?;
+    let (device, obj) = body_device(state, req)?;
     let wanted = opt_str(&obj, "channel", 64)?.unwrap_or("").to_string();
     let view = app_view(state, &device).await?;
     let new = is_new(&device);
@@ -151,7 +155,7 @@ async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
 }
 
 async fn get(state: &State, req: &Req) -> Result<Resp, ApiError> {
-    let (device, obj) = body_device(req)?;
+    let (device, obj) = body_device(state, req)?;
     let sent = opt_str(&obj, "channel", 64)?.unwrap_or("").to_string();
     let view = app_view(state, &device).await?;
     if is_new(&device) {
@@ -186,6 +190,9 @@ async fn unset(state: &State, req: &Req) -> Result<Resp, ApiError> {
         as_object(&parse_body(req.body())?)?.clone()
     };
     let device = parse_device(&obj, Strictness::Check)?;
+    state
+        .limits
+        .check_device(&device.app_id, &device.device_id)?;
     let view = app_view(state, &device).await?;
     if is_new(&device) {
         return Ok(ok(&json!({"status": "ok"})));

@@ -16,6 +16,7 @@ use http::{Method, StatusCode};
 
 use crate::error::ApiError;
 use crate::http_util::{Req, Resp, ok, segments};
+use crate::rate_limit::ClientIp;
 use crate::state::State;
 
 /// The deployment unit that hosts a route (one Lambda function each in production).
@@ -92,6 +93,11 @@ pub async fn handle_jobs(state: &State, jobs: &[Job], req: Req) -> Resp {
     let limit = body_limit(&path);
     if req.body().len() > limit {
         return too_large(limit).into_response();
+    }
+    if !path.starts_with("/v1/")
+        && let Err(e) = state.limits.check_ip(req.extensions().get::<ClientIp>())
+    {
+        return e.into_response();
     }
     let result = match job_of(&path) {
         Some(job) if jobs.contains(&job) => dispatch(state, job, req).await,

@@ -208,6 +208,9 @@ pub async fn post(state: &State, req: &Req) -> Result<Resp, ApiError> {
 
 async fn single(state: &State, value: &Value) -> Result<Resp, ApiError> {
     let (device, parsed) = parse_event(value)?;
+    state
+        .limits
+        .check_device(&device.app_id, &device.device_id)?;
     if state.store.get_app(&device.app_id).await?.is_none() {
         return Err(on_premise_app(&device.app_id));
     }
@@ -258,7 +261,13 @@ async fn batch(state: &State, items: &[Value]) -> Result<Resp, ApiError> {
         };
         let known = match app_known {
             Some(k) => k,
-            None => *app_known.insert(state.store.get_app(&device.app_id).await?.is_some()),
+            None => {
+                // A batch spends one request of the budget, charged to its first device.
+                state
+                    .limits
+                    .check_device(&device.app_id, &device.device_id)?;
+                *app_known.insert(state.store.get_app(&device.app_id).await?.is_some())
+            }
         };
         if !known {
             results.push(item_error(index, &on_premise_app(&device.app_id)));

@@ -74,6 +74,9 @@ async fn load(
 
 pub async fn check(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let (device, _) = device_body(req)?;
+    state
+        .limits
+        .check_device(&device.app_id, &device.device_id)?;
     let (view, over) = load(state, &device).await?;
     let resolved = resolve_channel(
         &view.channels,
@@ -187,6 +190,9 @@ pub(super) fn device_event(
 /// The size of the files a device still needs for a delta update.
 pub async fn manifest_size(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let (device, obj) = device_body(req)?;
+    state
+        .limits
+        .check_device(&device.app_id, &device.device_id)?;
     let version = match obj.get("version") {
         Some(Value::String(v)) if !v.is_empty() && v.len() <= 64 => v.clone(),
         _ => {
