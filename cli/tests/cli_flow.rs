@@ -63,6 +63,20 @@ impl Project {
         })
     }
 
+    /// Starts a command without waiting for it.
+    fn start(&self, args: &[&str]) -> std::process::Child {
+        Command::new(bin())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("UPDRAFT_CONFIG_DIR", self.config.path())
+            .env_remove("UPDRAFT_API_KEY")
+            .env_remove("UPDRAFT_API_URL")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(!out.status.success(), "{args:?} should fail");
@@ -337,4 +351,50 @@ fn keygen_prints_a_key_and_its_hash() {
     let key = out["key"].as_str().unwrap();
     assert!(key.starts_with("upd_"));
     assert_eq!(out["sha256"].as_str().unwrap(), sha256_hex(key.as_bytes()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clis_uploading_one_version_at_once_exactly_one_wins() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(data.path());
+    let (a, b) = (Project::new(), Project::new());
+    write_build(b.dir.path(), "built elsewhere");
+    for p in [&a, &b] {
+        p.json(&["login", ADMIN, "--api-url", &s.url]);
+    }
+    a.json(&["app", "add"]);
+
+    for version in ["2.0.0", "2.0.1", "2.0.2"] {
+        let args = ["upload", "--bundle", version, "--json"];
+        let runs = [a.start(&args), b.start(&args)].map(|c| c.wait_with_output().unwrap());
+        let winners: Vec<&Output> = runs.iter().filter(|o| o.status.success()).collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "{version}: {:?}",
+            runs.iter()
+                .map(|o| String::from_utf8_lossy(&o.stderr).to_string())
+                .collect::<Vec<_>>()
+        );
+        let loser = runs.iter().find(|o| !o.status.success()).unwrap();
+        let why = String::from_utf8_lossy(&loser.stderr);
+        assert!(
+            why.contains(version) && (why.contains("already") || why.contains("different content")),
+            "{version}: the loser says why: {why}"
+        );
+        // The server holds the winner's bytes under that version, ready, and only those.
+        let won: Value = serde_json::from_slice(&winners[0].stdout).unwrap();
+        let (st, bundle) = admin(
+            &s,
+            "GET",
+            &format!("/v1/apps/{APP}/bundles/{version}"),
+            None,
+        )
+        .await;
+        assert_eq!(st, 200, "{bundle}");
+        assert_eq!(
+            (bundle["status"].as_str(), bundle["checksum"].as_str()),
+            (Some("ready"), won["checksum"].as_str())
+        );
+    }
 }

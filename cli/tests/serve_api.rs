@@ -338,3 +338,64 @@ async fn one_public_channel_per_platform_and_channel_validation() {
     );
     s.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_racing_on_one_channel_leave_it_on_one_bundle_seen_the_same_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    let (st, _) = admin(&s, "POST", "/v1/apps", Some(json!({"app_id": APP}))).await;
+    assert_eq!(st, 201);
+    let sums = [
+        upload_bundle(&s, APP, "1.1.0", &payload(1, 10_000)).await,
+        upload_bundle(&s, APP, "1.2.0", &payload(2, 10_000)).await,
+    ];
+    let (st, _) = admin(
+        &s,
+        "POST",
+        &format!("/v1/apps/{APP}/channels"),
+        Some(json!({"name": "production", "public": true, "bundle": "1.1.0"})),
+    )
+    .await;
+    assert_eq!(st, 201);
+
+    for round in 0..3 {
+        // Two operators, each repeating their choice, all at once.
+        let mut writers = tokio::task::JoinSet::new();
+        for i in 0..16 {
+            let url = format!("{}/v1/apps/{APP}/channels/production", s.url);
+            let bundle = if i % 2 == 0 { "1.1.0" } else { "1.2.0" };
+            writers.spawn(async move {
+                call("PATCH", &url, Some(ADMIN), Some(json!({"bundle": bundle}))).await
+            });
+        }
+        while let Some(done) = writers.join_next().await {
+            let (st, body) = done.unwrap();
+            assert_eq!(st, 200, "round {round}: {body}");
+        }
+        let (_, one) = admin(
+            &s,
+            "GET",
+            &format!("/v1/apps/{APP}/channels/production"),
+            None,
+        )
+        .await;
+        let (_, all) = admin(&s, "GET", &format!("/v1/apps/{APP}/channels"), None).await;
+        let (_, upd) = device(&s, "POST", "/updates", device_body(APP, json!({}))).await;
+        let served = one["bundle"].as_str().unwrap();
+        assert!(["1.1.0", "1.2.0"].contains(&served), "{one}");
+        let listed: Vec<&serde_json::Value> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["name"] == "production")
+            .collect();
+        assert_eq!(listed.len(), 1, "{all}");
+        assert_eq!(listed[0]["bundle"], served, "list agrees with get");
+        assert_eq!(
+            upd["version"], served,
+            "devices get what the channel says: {upd}"
+        );
+        let sum = &sums[usize::from(served == "1.2.0")];
+        assert_eq!(upd["checksum"], sum.as_str());
+    }
+}

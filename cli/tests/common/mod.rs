@@ -36,6 +36,11 @@ impl Server {
 
     /// Starts `updraft serve` with extra arguments.
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
+        Self::spawn(data_dir, extra, &[])
+    }
+
+    /// Starts `updraft serve` with extra arguments and environment.
+    pub fn spawn(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(bin());
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -56,6 +61,7 @@ impl Server {
             // Rate limits are off unless a test turns them on with flags (which beat env).
             .env("UPDRAFT_RATE_DEVICE_PER_MIN", "0")
             .env("UPDRAFT_RATE_IP_PER_MIN", "0")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -82,6 +88,14 @@ impl Server {
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let status = self.child.wait().unwrap();
         assert!(status.success(), "clean shutdown, got {status}");
+    }
+}
+
+impl Server {
+    /// SIGKILL: no shutdown path runs, as in a power cut or an OOM kill.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 }
 

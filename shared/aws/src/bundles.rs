@@ -116,7 +116,7 @@ impl BundleStore for DynamoStore {
     }
 
     async fn delete_bundle(&self, app_id: &str, version: &str) -> StoreResult<Bundle> {
-        for _ in 0..8 {
+        for attempt in 0..STAMP_ATTEMPTS {
             let app = self
                 .get(app_pk(app_id), APP_SK)
                 .await?
@@ -166,7 +166,7 @@ impl BundleStore for DynamoStore {
                     )));
                 }
                 // The stamp moved: read again and retry.
-                Txn::Cancelled(_) => continue,
+                Txn::Cancelled(_) => backoff(attempt).await,
             }
         }
         Err(StoreError::conflict(

@@ -8,7 +8,6 @@ use updraft_core::store::{ChannelStore, DeviceStore, StoreError, StoreResult};
 use crate::table::*;
 
 /// Channel writes retry this often when another channel write of the same app got in first.
-const ATTEMPTS: usize = 8;
 
 pub(crate) fn stamp_bump(table: &str, app_id: &str, stamp: i64) -> TransactWriteItem {
     // Every channel write moves the app's stamp, conditioned on the value it read: channel
@@ -70,7 +69,7 @@ impl DynamoStore {
         if create {
             saved.id = self.reserve_channel_id(app_id).await?;
         }
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..STAMP_ATTEMPTS {
             let stamp = self.app_stamp(app_id).await?;
             let current = self.query_prefix(app_pk(app_id), "C#").await?;
             let mut others = Vec::new();
@@ -180,7 +179,7 @@ impl DynamoStore {
                     ));
                 }
                 // The stamp moved: another channel write won; read again and retry.
-                Txn::Cancelled(_) => continue,
+                Txn::Cancelled(_) => backoff(attempt).await,
             }
         }
         Err(StoreError::conflict(
@@ -227,7 +226,7 @@ impl ChannelStore for DynamoStore {
                 self.delete_override(app_id, device).await?;
             }
         }
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..STAMP_ATTEMPTS {
             let stamp = match self.app_stamp(app_id).await {
                 Ok(s) => s,
                 Err(StoreError::NotFound(_)) => return Ok(false),
@@ -249,7 +248,7 @@ impl ChannelStore for DynamoStore {
             match self.transact(writes).await? {
                 Txn::Done => return Ok(true),
                 Txn::Cancelled(r) if Txn::failed_at(&r, 1) => return Ok(false),
-                Txn::Cancelled(_) => continue,
+                Txn::Cancelled(_) => backoff(attempt).await,
             }
         }
         Err(StoreError::conflict(

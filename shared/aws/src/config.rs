@@ -22,12 +22,16 @@ pub struct AwsSettings {
     pub download: DownloadMode,
     /// Path-style S3 addressing, for S3-compatible local servers.
     pub force_path_style: bool,
+    /// How long one DynamoDB call may take, retries included. A hung table must turn into
+    /// a prompt 503 for devices, not a request that runs until the Lambda timeout.
+    pub dynamodb_timeout: std::time::Duration,
 }
 
 impl AwsSettings {
     /// `UPDRAFT_TABLE`, `UPDRAFT_BUCKET`, `UPDRAFT_DOWNLOAD_MODE` (`s3-presigned`|`cloudfront`),
     /// `UPDRAFT_CDN_DOMAIN`, `UPDRAFT_CF_KEY_PAIR_ID` + `UPDRAFT_CF_PRIVATE_KEY` (PEM) for signed
-    /// CloudFront URLs, `UPDRAFT_S3_FORCE_PATH_STYLE`. Endpoints come from the SDK's own
+    /// CloudFront URLs, `UPDRAFT_S3_FORCE_PATH_STYLE`, `UPDRAFT_DYNAMODB_TIMEOUT_MS` (default
+    /// 5000). Endpoints come from the SDK's own
     /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_S3`, credentials and region likewise.
     pub fn from_env() -> Result<AwsSettings, String> {
         let need = |k: &str| {
@@ -60,7 +64,19 @@ impl AwsSettings {
                 ));
             }
         };
+        let dynamodb_timeout = match env::var("UPDRAFT_DYNAMODB_TIMEOUT_MS") {
+            Err(_) => std::time::Duration::from_secs(5),
+            Ok(v) => match v.trim().parse::<u64>() {
+                Ok(ms) if ms > 0 => std::time::Duration::from_millis(ms),
+                _ => {
+                    return Err(format!(
+                        "UPDRAFT_DYNAMODB_TIMEOUT_MS `{v}` is not a positive number of milliseconds"
+                    ));
+                }
+            },
+        };
         Ok(AwsSettings {
+            dynamodb_timeout,
             table: need("UPDRAFT_TABLE")?,
             bucket: need("UPDRAFT_BUCKET")?,
             download,
@@ -75,9 +91,15 @@ impl AwsSettings {
     pub async fn connect(&self) -> (crate::DynamoStore, crate::S3Blobs) {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let requests = crate::RequestCounter::default();
+        // Each attempt gets part of the budget, so a retry still fits in it.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .operation_timeout(self.dynamodb_timeout)
+            .operation_attempt_timeout(self.dynamodb_timeout / 2)
+            .build();
         let dynamo = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&sdk)
                 .interceptor(requests.clone())
+                .timeout_config(timeouts)
                 .build(),
         );
         let s3_conf = aws_sdk_s3::config::Builder::from(&sdk)

@@ -363,3 +363,14 @@ pub async fn create_table_if_missing(client: &Client, table: &str) -> StoreResul
         .map_err(unavailable)?;
     Ok(())
 }
+
+/// Stamp-guarded writes that lose a race read again and retry, this many times in all.
+pub const STAMP_ATTEMPTS: usize = 16;
+
+/// Waits a little before retrying a lost race, longer each time and jittered, so writers
+/// racing on one app spread out instead of colliding again in step.
+pub async fn backoff(attempt: usize) {
+    let jitter = u64::from_str_radix(&updraft_core::key::random_hex(1), 16).unwrap_or(0) % 8;
+    let ms = (attempt as u64 * 3 + jitter).min(60);
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}

@@ -24,6 +24,8 @@ async fn fresh(name: &str) -> (DynamoStore, S3Blobs) {
         bucket: format!("updraft-{name}-{suffix}"),
         download: DownloadMode::S3Presigned,
         force_path_style: true,
+        // Generous: the local servers share two cores with the whole test suite.
+        dynamodb_timeout: std::time::Duration::from_secs(30),
     };
     let (store, blobs) = settings.connect().await;
     create_table_if_missing(&store.client(), &settings.table)
