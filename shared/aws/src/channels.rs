@@ -7,8 +7,6 @@ use updraft_core::store::{ChannelStore, DeviceStore, StoreError, StoreResult};
 
 use crate::table::*;
 
-/// Channel writes retry this often when another channel write of the same app got in first.
-
 pub(crate) fn stamp_bump(table: &str, app_id: &str, stamp: i64) -> TransactWriteItem {
     // Every channel write moves the app's stamp, conditioned on the value it read: channel
     // writes of one app are serialised, and caches can tell when to reload.
