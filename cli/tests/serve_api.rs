@@ -110,6 +110,16 @@ async fn keys_modes_and_apps() {
         401,
         "revoked"
     );
+    // A key cannot revoke itself (no lock-out by accident); it stays valid.
+    let (_, me) = admin(&s, "GET", "/v1/whoami", None).await;
+    let own = format!("/v1/keys/{}", me["id"].as_str().unwrap());
+    let (st, body) = admin(&s, "DELETE", &own, None).await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (409, Some("own_key")),
+        "{body}"
+    );
+    assert_eq!(admin(&s, "GET", "/v1/whoami", None).await.0, 200);
     s.stop();
 }
 

@@ -83,7 +83,15 @@ pub async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
 }
 
 pub async fn delete(state: &State, req: &Req, id: &str) -> Result<Resp, ApiError> {
-    allow(state, req, Mode::All, None).await?;
+    let caller = allow(state, req, Mode::All, None).await?;
+    // Revoking the key in hand would lock its holder out mid-rotation; rotate by creating the
+    // new key first and revoking the old one with it.
+    if caller.id == id {
+        return Err(ApiError::conflict(
+            "own_key",
+            "a key cannot revoke itself: create its replacement, then revoke this one with it",
+        ));
+    }
     if !state.store.delete_key(id).await? {
         return Err(ApiError::not_found(format!("no key {id}")));
     }

@@ -7,6 +7,7 @@ mod channel_self;
 mod channels;
 mod devices;
 mod keys;
+pub mod openapi;
 mod stats;
 mod updates;
 
@@ -67,6 +68,7 @@ pub fn job_of(path: &str) -> Option<Job> {
     match segs.as_slice() {
         ["updates"] | ["updates", "manifest_size"] => Some(Job::Updates),
         ["stats"] => Some(Job::Stats),
+        ["openapi.json"] => Some(Job::Admin),
         ["channel_self"] => Some(Job::Channels),
         ["v1", "whoami"] | ["v1", "keys", ..] | ["v1", "apps"] | ["v1", "apps", _] => {
             Some(Job::Admin)
@@ -128,6 +130,7 @@ async fn dispatch(state: &State, job: Job, req: Req) -> Result<Resp, ApiError> {
         }
         (Job::Stats, ["stats"]) if method == Method::POST => stats::post(state, &req).await,
         (Job::Channels, ["channel_self"]) => channel_self::handle(state, &req).await,
+        (Job::Admin, ["openapi.json"]) if method == Method::GET => Ok(openapi::document()),
         (Job::Admin, ["v1", "whoami"]) if method == Method::GET => keys::whoami(state, &req).await,
         (Job::Admin, ["v1", "keys"]) => match method {
             Method::POST => keys::create(state, &req).await,
