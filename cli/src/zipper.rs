@@ -87,30 +87,29 @@ pub fn collect(root: &Path, exclude: &[String]) -> anyhow::Result<Vec<Entry>> {
     Ok(entries)
 }
 
-/// Whether deflate pays off, judged on the first 64 KiB (already-compressed media does not shrink).
-fn worth_compressing(path: &Path, level: u32) -> std::io::Result<bool> {
-    if level == 0 {
-        return Ok(false);
-    }
-    let mut sample = Vec::with_capacity(64 * 1024);
-    File::open(path)?.take(64 * 1024).read_to_end(&mut sample)?;
-    if sample.len() < 64 {
-        return Ok(false);
-    }
-    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
-    enc.write_all(&sample)?;
-    let out = enc.finish()?;
-    Ok(out.len() * 100 < sample.len() * 97)
+/// Formats that are compressed already: deflating them costs time and saves nothing.
+const PRECOMPRESSED: &[&str] = &[
+    "jpg", "jpeg", "png", "gif", "webp", "avif", "heic", "ico", "woff", "woff2", "mp3", "mp4",
+    "m4a", "aac", "webm", "ogg", "ogv", "zip", "gz", "br", "zst", "xz", "7z", "pdf",
+];
+
+/// Whether to deflate a file: not at level 0, not formats that are compressed already
+/// (any other file that does not shrink is stored after the fact, see `compress_alone`).
+fn deflate_it(name: &str, level: u32) -> bool {
+    level > 0
+        && !name
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| PRECOMPRESSED.iter().any(|p| ext.eq_ignore_ascii_case(p)))
 }
 
 /// Files up to this size are compressed by worker threads into memory; larger ones stream.
 const PARALLEL_MAX: u64 = 4 * 1024 * 1024;
 
-fn options_for(e: &Entry, level: u32) -> anyhow::Result<SimpleFileOptions> {
+fn options_for(e: &Entry, level: u32, deflate: bool) -> anyhow::Result<SimpleFileOptions> {
     let len = std::fs::metadata(&e.path)
         .with_context(|| format!("cannot read {}", e.path.display()))?
         .len();
-    let method = if worth_compressing(&e.path, level)? {
+    let method = if deflate {
         CompressionMethod::Deflated
     } else {
         CompressionMethod::Stored
@@ -156,11 +155,24 @@ fn copy_entry(e: &Entry, dest: &mut impl Write) -> anyhow::Result<bool> {
 }
 
 /// One entry compressed on its own, as a one-file zip in memory, ready for a raw copy.
+/// A file deflate does not shrink by 3 % is stored instead, so the zip never grows.
 fn compress_alone(e: &Entry, level: u32) -> anyhow::Result<(Vec<u8>, bool)> {
-    let mut w = ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    w.start_file(e.name.as_str(), options_for(e, level)?)?;
-    let notify = copy_entry(e, &mut w)?;
-    Ok((w.finish()?.into_inner(), notify))
+    let one = |deflate: bool| -> anyhow::Result<(Vec<u8>, bool)> {
+        let mut w = ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file(e.name.as_str(), options_for(e, level, deflate)?)?;
+        let notify = copy_entry(e, &mut w)?;
+        Ok((w.finish()?.into_inner(), notify))
+    };
+    let deflate = deflate_it(&e.name, level);
+    let (bytes, notify) = one(deflate)?;
+    if deflate {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes[..]))?;
+        let entry = archive.by_index_raw(0)?;
+        if entry.compressed_size() * 100 >= entry.size() * 97 {
+            return one(false);
+        }
+    }
+    Ok((bytes, notify))
 }
 
 /// Writes the zip to a temp file in `tmp_dir`. Worker threads compress small files ahead of
@@ -233,7 +245,8 @@ pub fn zip_folder(root: &Path, opts: &ZipOptions, tmp_dir: &Path) -> anyhow::Res
                     zip.raw_copy_file(one.by_index_raw(0)?)?;
                     calls_notify |= notify;
                 } else {
-                    zip.start_file(e.name.as_str(), options_for(e, opts.level)?)?;
+                    let deflate = deflate_it(&e.name, opts.level);
+                    zip.start_file(e.name.as_str(), options_for(e, opts.level, deflate)?)?;
                     calls_notify |= copy_entry(e, &mut zip)?;
                 }
                 let (lock, cv) = &written;
@@ -251,9 +264,9 @@ pub fn zip_folder(root: &Path, opts: &ZipOptions, tmp_dir: &Path) -> anyhow::Res
         drop(rx);
         result
     })?;
-    // The writer seeks back to patch headers, so hash the finished file in one pass.
+    // The writer seeks back to patch headers, so hash the finished file in one pass. (No
+    // fsync: the zip is uploaded or kept as a build artefact; a crash just means zipping again.)
     let file = out.as_file_mut();
-    file.sync_all()?;
     file.seek(SeekFrom::Start(0))?;
     let mut hasher = Sha256::new();
     let size = std::io::copy(
@@ -296,7 +309,9 @@ mod tests {
                 (x >> 24) as u8
             })
             .collect();
-        std::fs::write(root.join("assets/img/photo.jpg"), noise).unwrap();
+        std::fs::write(root.join("assets/img/photo.jpg"), &noise).unwrap();
+        // Incompressible under a name that does not say so: stored after a try.
+        std::fs::write(root.join("assets/data.bin"), &noise).unwrap();
     }
 
     fn opts() -> ZipOptions {
@@ -325,7 +340,7 @@ mod tests {
             std::fs::read(b.file.path()).unwrap()
         );
         assert!(a.calls_notify);
-        assert_eq!(a.files, 4, "hidden files are included");
+        assert_eq!(a.files, 5, "hidden files are included");
     }
 
     #[test]
@@ -342,7 +357,7 @@ mod tests {
             let mut got = Vec::new();
             f.read_to_end(&mut got).unwrap();
             assert_eq!(got, std::fs::read(root.join(&name)).unwrap(), "{name}");
-            if name.ends_with(".jpg") {
+            if name.ends_with(".jpg") || name.ends_with(".bin") {
                 assert_eq!(
                     f.compression(),
                     CompressionMethod::Stored,
@@ -359,6 +374,7 @@ mod tests {
             [
                 ".well-known",
                 "app.js",
+                "assets/data.bin",
                 "assets/img/photo.jpg",
                 "index.html"
             ]
@@ -378,7 +394,14 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(
-            names(&root, &["**/*.jpg".to_string(), ".*".to_string()]),
+            names(
+                &root,
+                &[
+                    "**/*.jpg".to_string(),
+                    ".*".to_string(),
+                    "*.bin".to_string()
+                ]
+            ),
             ["app.js", "index.html"]
         );
         #[cfg(unix)]
