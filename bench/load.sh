@@ -3,7 +3,8 @@
 # for a seeded app, driven by wrk on loopback with a new device id per request, against a
 # minimal hyper server returning a fixed JSON body of the same size, in the same run.
 #   bench/load.sh [seconds per run (20)] [soak seconds for the memory check (60)]
-# Needs wrk (apt-get install wrk). Loopback only; every run is bounded in time.
+#   PROFILE=profiling PERF=1 bench/load.sh 20 0   # also: perf profile of updraft serve
+# Needs wrk (apt-get install wrk), and perf for PERF=1. Loopback only; every run is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-20}"
@@ -12,9 +13,10 @@ CONNS="${CONNS:-32}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/updraft/target}"
 command -v wrk >/dev/null || { echo "error: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 
-cargo build --release --locked -p updraft --bin updraft --example reference_server
-BIN="$CARGO_TARGET_DIR/release/updraft"
-REF="$CARGO_TARGET_DIR/release/examples/reference_server"
+PROFILE="${PROFILE:-release}"
+cargo build --profile "$PROFILE" --locked -p updraft --bin updraft --example reference_server
+BIN="$CARGO_TARGET_DIR/$PROFILE/updraft"
+REF="$CARGO_TARGET_DIR/$PROFILE/examples/reference_server"
 
 WORK="$(mktemp -d)"
 PIDS=()
@@ -52,8 +54,19 @@ run() { # name url seconds
   eval "${1}_RPS=$rps"
 }
 run reference http://127.0.0.1:8792 "$DURATION"
+if [ "${PERF:-0}" = 1 ]; then
+  perf record -e cpu-clock -F 999 -p "$SERVE_PID" -o "$WORK/perf.data" -- sleep "$DURATION" 2> /dev/null &
+  PERF_PID=$!
+fi
 run updraft http://127.0.0.1:8791 "$DURATION"
 python3 -c "print('updraft / reference: %.0f %%' % (100 * $updraft_RPS / $reference_RPS))"
+if [ "${PERF:-0}" = 1 ]; then
+  wait "$PERF_PID" || true
+  echo "perf: where updraft serve spends its cycles (self time, by thread and symbol)"
+  perf report -i "$WORK/perf.data" --no-children --sort comm,dso --stdio 2> /dev/null | grep -v '^#' | grep -v '^$' | head -12
+  perf report -i "$WORK/perf.data" --no-children --sort comm,sym --stdio --percent-limit 1.0 2> /dev/null | grep -v '^#' | grep -v '^$' | head -45
+fi
+[ "$SOAK" -gt 0 ] || exit 0
 
 echo "soak: ${SOAK}s of checks, RSS of updraft serve every 10 s (KiB):"
 wrk -t1 -c"$CONNS" -d"$SOAK"s -s bench/updates.lua http://127.0.0.1:8791 > "$WORK/soak.wrk" &

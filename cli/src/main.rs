@@ -240,6 +240,11 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<()> {
     }
 }
 
+// Many small, short-lived allocations per request and per zip entry: mimalloc serves them
+// from per-thread pages where glibc's malloc spent ~15 % of an update check (BENCHMARKS.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let out = Out { json: cli.json };
