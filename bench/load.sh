@@ -64,7 +64,10 @@ if [ "${PERF:-0}" = 1 ]; then
   wait "$PERF_PID" || true
   echo "perf: where updraft serve spends its cycles (self time, by thread and symbol)"
   perf report -i "$WORK/perf.data" --no-children --sort comm,dso --stdio 2> /dev/null | grep -v '^#' | grep -v '^$' | head -12
-  perf report -i "$WORK/perf.data" --no-children --sort comm,sym --stdio --percent-limit 1.0 2> /dev/null | grep -v '^#' | grep -v '^$' | head -45
+  for thread in tokio-rt-worker updraft-events; do
+    echo "perf: $thread"
+    perf report -i "$WORK/perf.data" --no-children --comm "$thread" --sort sym --stdio --percent-limit 0.6 2> /dev/null | grep -v '^#' | grep -v '^$' | head -40
+  done
 fi
 [ "$SOAK" -gt 0 ] || exit 0
 

@@ -89,6 +89,17 @@ pub fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     })
 }
 
+/// The body's object, owned (no copy of the parsed map).
+pub fn into_object(value: Value) -> Result<Map<String, Value>, ApiError> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::bad_request(
+            "invalid_json_body",
+            "the body must be a JSON object",
+        )),
+    }
+}
+
 pub fn as_object(value: &Value) -> Result<&Map<String, Value>, ApiError> {
     value
         .as_object()

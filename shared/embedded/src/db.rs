@@ -51,7 +51,9 @@ CREATE TABLE IF NOT EXISTS events (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_device ON events (app_id, device_id, seq);
-CREATE INDEX IF NOT EXISTS events_by_time ON events (at);
+-- Retention walks events in seq order (they arrive in time order), so no index on `at`:
+-- one b-tree fewer to update on every event.
+DROP INDEX IF EXISTS events_by_time;
 CREATE TABLE IF NOT EXISTS counters (
     app_id TEXT NOT NULL,
     version TEXT NOT NULL,

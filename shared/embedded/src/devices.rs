@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
-use updraft_core::device::{DailyStat, DeviceEvent};
+use updraft_core::device::{DailyStat, DeviceEvent, EVENT_RETENTION_MS};
 use updraft_core::store::{DeviceStore, StoreResult};
 
 use crate::db::{SqliteStore, from_doc, unavailable};
@@ -58,6 +58,8 @@ impl DeviceStore for SqliteStore {
         since: i64,
         limit: usize,
     ) -> StoreResult<Vec<DeviceEvent>> {
+        // Expired events are deleted in the background once a minute; never show them.
+        let since = since.max(updraft_core::device::now_ms() - EVENT_RETENTION_MS - 1);
         self.with(|c| {
             let mut stmt = c
                 .prepare(

@@ -6,9 +6,12 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Mutex, mpsc};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
-use updraft_core::device::{Counter, DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, utc_day};
+use updraft_core::device::{
+    Counter, DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, now_ms, utc_day,
+};
 use updraft_core::store::StoreResult;
 
 use crate::db::{open_connection, to_doc, unavailable};
@@ -69,8 +72,23 @@ impl EventWriter {
     }
 }
 
+/// How often expired events are deleted.
+const EXPIRE_EVERY: Duration = Duration::from_secs(60);
+
 fn run(mut conn: Connection, rx: Receiver<Msg>) {
-    while let Ok(first) = rx.recv() {
+    let mut expired_at = Instant::now() - EXPIRE_EVERY;
+    loop {
+        if expired_at.elapsed() >= EXPIRE_EVERY {
+            if let Err(e) = expire_events(&conn, now_ms()) {
+                tracing::error!(error = %e, "could not delete expired device events");
+            }
+            expired_at = Instant::now();
+        }
+        let first = match rx.recv_timeout(EXPIRE_EVERY) {
+            Ok(msg) => msg,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         let mut events = Vec::new();
         let mut flushes = Vec::new();
         let mut next = Some(first);
@@ -171,9 +189,73 @@ pub(crate) fn write_events(conn: &mut Connection, events: &[DeviceEvent]) -> Sto
             trim.execute(params![app, dev, EVENTS_PER_DEVICE as i64])
                 .map_err(unavailable)?;
         }
-        let horizon = events.iter().map(|e| e.at).max().unwrap_or(0) - EVENT_RETENTION_MS;
-        tx.execute("DELETE FROM events WHERE at < ?1", [horizon])
-            .map_err(unavailable)?;
     }
     tx.commit().map_err(unavailable)
+}
+
+/// Deletes events past the retention. Events arrive in time order, so the expired ones are
+/// the head of the table in `seq` order: the scan stops at the first live one.
+pub(crate) fn expire_events(conn: &Connection, now: i64) -> StoreResult<usize> {
+    conn.execute(
+        "DELETE FROM events WHERE seq < COALESCE(
+           (SELECT seq FROM events WHERE at >= ?1 ORDER BY seq LIMIT 1),
+           (SELECT COALESCE(MAX(seq), 0) + 1 FROM events))",
+        [now - EVENT_RETENTION_MS],
+    )
+    .map_err(unavailable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(device: &str, at: i64) -> DeviceEvent {
+        DeviceEvent {
+            app_id: "com.test.app".into(),
+            device_id: device.into(),
+            at,
+            action: "ping".into(),
+            version_name: "1.0.0".into(),
+            old_version_name: String::new(),
+            platform: "ios".into(),
+            version_build: "1.0.0".into(),
+            plugin_version: String::new(),
+            is_emulator: false,
+            is_prod: true,
+            custom_id: String::new(),
+            outcome: None,
+            metadata: None,
+            counter: None,
+            updates_device: false,
+        }
+    }
+
+    #[test]
+    fn expiry_deletes_exactly_the_events_past_the_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::SqliteStore::open(dir.path().join("t.db")).unwrap();
+        let mut conn = open_connection(store.path()).unwrap();
+        let now = now_ms();
+        let old = now - EVENT_RETENTION_MS - 1000;
+        let events: Vec<DeviceEvent> = (0..10)
+            .map(|i| event("a", old + i))
+            .chain((0..5).map(|i| event("b", now + i)))
+            .collect();
+        write_events(&mut conn, &events).unwrap();
+        assert_eq!(expire_events(&conn, now).unwrap(), 10);
+        assert_eq!(
+            expire_events(&conn, now).unwrap(),
+            0,
+            "nothing left to expire"
+        );
+        let left: i64 = conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 5);
+        // Everything expired at once: the table empties.
+        assert_eq!(
+            expire_events(&conn, now + EVENT_RETENTION_MS + 10).unwrap(),
+            5
+        );
+    }
 }

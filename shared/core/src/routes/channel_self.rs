@@ -9,7 +9,7 @@ use super::updates::{device_event, on_premise_app};
 use crate::app::is_valid_app_id;
 use crate::channel::Channel;
 use crate::device_request::{
-    DeviceInfo, Platform, Strictness, as_object, opt_str, parse_body, parse_device,
+    DeviceInfo, Platform, Strictness, into_object, opt_str, parse_body, parse_device,
 };
 use crate::error::ApiError;
 use crate::http_util::{Req, Resp, ok, query_pairs};
@@ -72,8 +72,7 @@ fn public_for(view: &AppView, platform: Platform) -> Option<&Channel> {
 }
 
 fn body_device(state: &State, req: &Req) -> Result<(DeviceInfo, Map<String, Value>), ApiError> {
-    let value = parse_body(req.body())?;
-    let obj = as_object(&value)?.clone();
+    let obj = into_object(parse_body(req.body())?)?;
     let device = parse_device(&obj, Strictness::Check)?;
     state
         .limits
@@ -187,7 +186,7 @@ async fn unset(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let obj = if req.body().iter().all(u8::is_ascii_whitespace) {
         query_object(req)
     } else {
-        as_object(&parse_body(req.body())?)?.clone()
+        into_object(parse_body(req.body())?)?
     };
     let device = parse_device(&obj, Strictness::Check)?;
     state

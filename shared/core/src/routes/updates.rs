@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::bundle::Bundle;
 use crate::decision::{Decision, decide, resolve_channel};
 use crate::device::{Counter, DeviceEvent, now_ms};
-use crate::device_request::{DeviceInfo, Strictness, as_object, parse_body, parse_device};
+use crate::device_request::{DeviceInfo, Strictness, into_object, parse_body, parse_device};
 use crate::error::ApiError;
 use crate::http_util::{Req, Resp, ok};
 use crate::state::State;
@@ -45,8 +45,7 @@ struct UpdateAvailable<'a> {
 
 /// Parses and validates a device body into the device and the raw object.
 pub(super) fn device_body(req: &Req) -> Result<(DeviceInfo, Map<String, Value>), ApiError> {
-    let value = parse_body(req.body())?;
-    let obj = as_object(&value)?.clone();
+    let obj = into_object(parse_body(req.body())?)?;
     let device = parse_device(&obj, Strictness::Check)?;
     Ok((device, obj))
 }
