@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod output;
 mod serve;
+mod zip_entry;
 mod zipper;
 
 use std::path::PathBuf;

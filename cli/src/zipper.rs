@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
+use crate::zip_entry;
+
 #[derive(Debug, Clone)]
 pub struct ZipOptions {
     /// Deflate level 0–9 (0 stores everything).
@@ -87,21 +89,6 @@ pub fn collect(root: &Path, exclude: &[String]) -> anyhow::Result<Vec<Entry>> {
     Ok(entries)
 }
 
-/// Formats that are compressed already: deflating them costs time and saves nothing.
-const PRECOMPRESSED: &[&str] = &[
-    "jpg", "jpeg", "png", "gif", "webp", "avif", "heic", "ico", "woff", "woff2", "mp3", "mp4",
-    "m4a", "aac", "webm", "ogg", "ogv", "zip", "gz", "br", "zst", "xz", "7z", "pdf",
-];
-
-/// Whether to deflate a file: not at level 0, not formats that are compressed already
-/// (any other file that does not shrink is stored after the fact, see `compress_alone`).
-fn deflate_it(name: &str, level: u32) -> bool {
-    level > 0
-        && !name
-            .rsplit_once('.')
-            .is_some_and(|(_, ext)| PRECOMPRESSED.iter().any(|p| ext.eq_ignore_ascii_case(p)))
-}
-
 /// Files up to this size are compressed by worker threads into memory; larger ones stream.
 const PARALLEL_MAX: u64 = 4 * 1024 * 1024;
 
@@ -125,6 +112,9 @@ fn options_for(e: &Entry, level: u32, deflate: bool) -> anyhow::Result<SimpleFil
     Ok(o)
 }
 
+/// Without this call in the app's scripts, devices roll every update back.
+const NEEDLE: &[u8] = b"notifyAppReady";
+
 fn is_js(name: &str) -> bool {
     name.ends_with(".js") || name.ends_with(".mjs")
 }
@@ -132,7 +122,6 @@ fn is_js(name: &str) -> bool {
 /// Copies one file into an open entry; for scripts, also says whether they call notifyAppReady.
 /// Streams in fixed chunks (keeping a tail across chunk borders), so memory stays bounded.
 fn copy_entry(e: &Entry, dest: &mut impl Write) -> anyhow::Result<bool> {
-    const NEEDLE: &[u8] = b"notifyAppReady";
     let mut f = File::open(&e.path).with_context(|| format!("cannot read {}", e.path.display()))?;
     let scan = is_js(&e.name);
     let mut found = false;
@@ -154,25 +143,20 @@ fn copy_entry(e: &Entry, dest: &mut impl Write) -> anyhow::Result<bool> {
     }
 }
 
-/// One entry compressed on its own, as a one-file zip in memory, ready for a raw copy.
-/// A file deflate does not shrink by 3 % is stored instead, so the zip never grows.
-fn compress_alone(e: &Entry, level: u32) -> anyhow::Result<(Vec<u8>, bool)> {
-    let one = |deflate: bool| -> anyhow::Result<(Vec<u8>, bool)> {
-        let mut w = ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        w.start_file(e.name.as_str(), options_for(e, level, deflate)?)?;
-        let notify = copy_entry(e, &mut w)?;
-        Ok((w.finish()?.into_inner(), notify))
-    };
-    let deflate = deflate_it(&e.name, level);
-    let (bytes, notify) = one(deflate)?;
-    if deflate {
-        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes[..]))?;
-        let entry = archive.by_index_raw(0)?;
-        if entry.compressed_size() * 100 >= entry.size() * 97 {
-            return one(false);
-        }
-    }
-    Ok((bytes, notify))
+/// One entry compressed on its own, as a one-file zip in memory, ready for a raw copy;
+/// for scripts, also whether they call notifyAppReady.
+fn compress_alone(
+    e: &Entry,
+    level: u32,
+    compressor: &mut Option<libdeflater::Compressor>,
+) -> anyhow::Result<(Vec<u8>, bool)> {
+    let data =
+        std::fs::read(&e.path).with_context(|| format!("cannot read {}", e.path.display()))?;
+    let notify = is_js(&e.name) && data.windows(NEEDLE.len()).any(|w| w == NEEDLE);
+    Ok((
+        zip_entry::one_entry_zip(&e.name, &data, level, compressor)?,
+        notify,
+    ))
 }
 
 /// Writes the zip to a temp file in `tmp_dir`. Worker threads compress small files ahead of
@@ -205,6 +189,7 @@ pub fn zip_folder(root: &Path, opts: &ZipOptions, tmp_dir: &Path) -> anyhow::Res
             let tx = tx.clone();
             let (entries, next, written) = (&entries, &next, &written);
             scope.spawn(move || {
+                let mut compressor = None;
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(e) = entries.get(i) else { break };
@@ -217,7 +202,10 @@ pub fn zip_folder(root: &Path, opts: &ZipOptions, tmp_dir: &Path) -> anyhow::Res
                         done = cv.wait(done).unwrap_or_else(|p| p.into_inner());
                     }
                     drop(done);
-                    if tx.send((i, compress_alone(e, opts.level))).is_err() {
+                    if tx
+                        .send((i, compress_alone(e, opts.level, &mut compressor)))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -245,7 +233,7 @@ pub fn zip_folder(root: &Path, opts: &ZipOptions, tmp_dir: &Path) -> anyhow::Res
                     zip.raw_copy_file(one.by_index_raw(0)?)?;
                     calls_notify |= notify;
                 } else {
-                    let deflate = deflate_it(&e.name, opts.level);
+                    let deflate = zip_entry::deflate_it(&e.name, opts.level);
                     zip.start_file(e.name.as_str(), options_for(e, opts.level, deflate)?)?;
                     calls_notify |= copy_entry(e, &mut zip)?;
                 }
