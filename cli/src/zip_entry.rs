@@ -21,15 +21,28 @@ pub fn deflate_it(name: &str, level: u32) -> bool {
             .is_some_and(|(_, ext)| PRECOMPRESSED.iter().any(|p| ext.eq_ignore_ascii_case(p)))
 }
 
-/// The file's bytes as a one-entry zip: deflated when that shrinks them by at least 3 %,
-/// stored otherwise. Metadata is fixed (1980-01-01, mode 0644) so zips are reproducible.
+/// A worker's reusable state: the compressor and its output buffer.
+#[derive(Default)]
+pub struct Deflater {
+    compressor: Option<libdeflater::Compressor>,
+    deflated: Vec<u8>,
+}
+
+/// The file's bytes as a one-entry zip, written into `out` (cleared first): deflated when
+/// that shrinks them by at least 3 %, stored otherwise. Metadata is fixed (1980-01-01, mode
+/// 0644) so zips are reproducible.
 pub fn one_entry_zip(
     name: &str,
     data: &[u8],
     level: u32,
-    compressor: &mut Option<libdeflater::Compressor>,
-) -> anyhow::Result<Vec<u8>> {
-    let mut deflated = Vec::new();
+    state: &mut Deflater,
+    out: &mut Vec<u8>,
+) -> anyhow::Result<()> {
+    let Deflater {
+        compressor,
+        deflated,
+    } = state;
+    deflated.clear();
     if deflate_it(name, level) && !data.is_empty() {
         let c = compressor.get_or_insert_with(|| {
             libdeflater::Compressor::new(
@@ -39,12 +52,12 @@ pub fn one_entry_zip(
         });
         deflated.resize(c.deflate_compress_bound(data.len()), 0);
         let n = c
-            .deflate_compress(data, &mut deflated)
+            .deflate_compress(data, deflated)
             .map_err(|e| anyhow::anyhow!("cannot compress {name}: {e:?}"))?;
         deflated.truncate(n);
     }
     let shrank = !deflated.is_empty() && deflated.len() * 100 < data.len() * 97;
-    let (method, body): (u16, &[u8]) = if shrank { (8, &deflated) } else { (0, data) };
+    let (method, body): (u16, &[u8]) = if shrank { (8, deflated) } else { (0, data) };
     anyhow::ensure!(
         data.len() < u32::MAX as usize,
         "{name} is too large for an in-memory entry"
@@ -56,7 +69,8 @@ pub fn one_entry_zip(
     // 1980-01-01 00:00:00 in MS-DOS form, the zip crate's `DateTime::default()`.
     let (time, date): (u16, u16) = (0, (1 << 5) | 1);
 
-    let mut out = Vec::with_capacity(body.len() + 2 * name_bytes.len() + 128);
+    out.clear();
+    out.reserve(body.len() + 2 * name_bytes.len() + 128);
     let common = |out: &mut Vec<u8>| {
         for v in [20u16, flags, method, time, date] {
             out.extend_from_slice(&v.to_le_bytes());
@@ -69,14 +83,14 @@ pub fn one_entry_zip(
     };
     // Local file header, then the data.
     out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-    common(&mut out);
+    common(out);
     out.extend_from_slice(name_bytes);
     out.extend_from_slice(body);
     // Central directory header: made by Unix (3) with zip 2.0, mode 0644 regular file.
     let central_at = out.len();
     out.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
     out.extend_from_slice(&((3u16 << 8) | 20).to_le_bytes());
-    common(&mut out);
+    common(out);
     for v in [0u16, 0, 0] {
         out.extend_from_slice(&v.to_le_bytes()); // comment length, disk, internal attributes
     }
@@ -92,7 +106,7 @@ pub fn one_entry_zip(
     out.extend_from_slice(&(central_len as u32).to_le_bytes());
     out.extend_from_slice(&(central_at as u32).to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -108,12 +122,17 @@ mod tests {
         (f.name().to_string(), data, f.compression(), f.unix_mode())
     }
 
+    fn entry(name: &str, data: &[u8], level: u32, state: &mut Deflater) -> Vec<u8> {
+        let mut out = b"left over".to_vec();
+        one_entry_zip(name, data, level, state, &mut out).unwrap();
+        out
+    }
+
     #[test]
     fn the_zip_crate_reads_back_deflated_and_stored_entries() {
         let text = b"CapacitorUpdater.notifyAppReady();\n".repeat(500);
-        let mut c = None;
-        let (name, data, method, mode) =
-            read_back(one_entry_zip("assets/app.js", &text, 6, &mut c).unwrap());
+        let mut c = Deflater::default();
+        let (name, data, method, mode) = read_back(entry("assets/app.js", &text, 6, &mut c));
         assert_eq!(
             (name.as_str(), data, method, mode),
             (
@@ -130,8 +149,7 @@ mod tests {
             ("empty.txt", &b""[..], 6),
             ("données/é.js", &text[..], 0),
         ] {
-            let (got_name, data, method, _) =
-                read_back(one_entry_zip(name, bytes, level, &mut c).unwrap());
+            let (got_name, data, method, _) = read_back(entry(name, bytes, level, &mut c));
             assert_eq!(
                 (got_name.as_str(), data.as_slice(), method),
                 (name, bytes, zip::CompressionMethod::Stored)

@@ -143,20 +143,29 @@ fn copy_entry(e: &Entry, dest: &mut impl Write) -> anyhow::Result<bool> {
     }
 }
 
-/// One entry compressed on its own, as a one-file zip in memory, ready for a raw copy;
-/// for scripts, also whether they call notifyAppReady.
+/// A worker's buffers, reused from file to file.
+#[derive(Default)]
+struct Worker {
+    deflater: zip_entry::Deflater,
+    data: Vec<u8>,
+}
+
+/// One entry compressed on its own, as a one-file zip in memory (written into `out`), ready
+/// for a raw copy; for scripts, also whether they call notifyAppReady.
 fn compress_alone(
     e: &Entry,
     level: u32,
-    compressor: &mut Option<libdeflater::Compressor>,
+    worker: &mut Worker,
+    mut out: Vec<u8>,
 ) -> anyhow::Result<(Vec<u8>, bool)> {
-    let data =
-        std::fs::read(&e.path).with_context(|| format!("cannot read {}", e.path.display()))?;
+    worker.data.clear();
+    File::open(&e.path)
+        .and_then(|mut f| f.read_to_end(&mut worker.data))
+        .with_context(|| format!("cannot read {}", e.path.display()))?;
+    let data = &worker.data;
     let notify = is_js(&e.name) && data.windows(NEEDLE.len()).any(|w| w == NEEDLE);
-    Ok((
-        zip_entry::one_entry_zip(&e.name, &data, level, compressor)?,
-        notify,
-    ))
+    zip_entry::one_entry_zip(&e.name, data, level, &mut worker.deflater, &mut out)?;
+    Ok((out, notify))
 }
 
 /// Writes the zip to a temp file in `tmp_dir`. Worker threads compress small files ahead of
@@ -177,6 +186,7 @@ pub fn zip_folder(root: &Path, opts: &ZipOptions, tmp_dir: &Path) -> anyhow::Res
     let window = workers * 2;
     let next = AtomicUsize::new(0);
     let written = (Mutex::new(0usize), Condvar::new());
+    let pool: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     let small = |e: &Entry| {
         std::fs::metadata(&e.path)
             .map(|m| m.len() <= PARALLEL_MAX)
@@ -188,8 +198,9 @@ pub fn zip_folder(root: &Path, opts: &ZipOptions, tmp_dir: &Path) -> anyhow::Res
         for _ in 0..workers {
             let tx = tx.clone();
             let (entries, next, written) = (&entries, &next, &written);
+            let pool = &pool;
             scope.spawn(move || {
-                let mut compressor = None;
+                let mut worker = Worker::default();
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(e) = entries.get(i) else { break };
@@ -202,8 +213,13 @@ pub fn zip_folder(root: &Path, opts: &ZipOptions, tmp_dir: &Path) -> anyhow::Res
                         done = cv.wait(done).unwrap_or_else(|p| p.into_inner());
                     }
                     drop(done);
+                    let out = pool
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .pop()
+                        .unwrap_or_default();
                     if tx
-                        .send((i, compress_alone(e, opts.level, &mut compressor)))
+                        .send((i, compress_alone(e, opts.level, &mut worker, out)))
                         .is_err()
                     {
                         break;
@@ -231,6 +247,11 @@ pub fn zip_folder(root: &Path, opts: &ZipOptions, tmp_dir: &Path) -> anyhow::Res
                     };
                     let mut one = zip::ZipArchive::new(std::io::Cursor::new(bytes))?;
                     zip.raw_copy_file(one.by_index_raw(0)?)?;
+                    // Entry buffers go back to the workers instead of being freed on this
+                    // thread: memory stays at a window's worth of entries.
+                    pool.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(one.into_inner().into_inner());
                     calls_notify |= notify;
                 } else {
                     let deflate = zip_entry::deflate_it(&e.name, opts.level);
