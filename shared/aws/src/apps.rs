@@ -123,9 +123,7 @@ impl AppStore for DynamoStore {
 
     async fn app_view(&self, app_id: &str) -> StoreResult<Option<AppView>> {
         // One query: the app item ("A") and its channels ("C#…") sort before everything else.
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
+        let items = pages(usize::MAX, |start, _| async move {
             let out = self
                 .client
                 .query()
@@ -137,12 +135,9 @@ impl AppStore for DynamoStore {
                 .send()
                 .await
                 .map_err(unavailable)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+            Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+        })
+        .await?;
         let Some(app_item) = items.iter().find(|i| get_s(i, "sk") == Some(APP_SK)) else {
             return Ok(None);
         };

@@ -206,10 +206,8 @@ impl DeviceStore for DynamoStore {
         limit: usize,
     ) -> StoreResult<Vec<DeviceEvent>> {
         // Newest first, at most the retained number, then oldest first for the caller.
-        let mut items = Vec::new();
-        let mut start = None;
-        let after = format!("{since:013}$"); // '$' sorts after every "{since}#…" key
-        loop {
+        let after = &format!("{since:013}$"); // '$' sorts after every "{since}#…" key
+        let mut items = pages(EVENTS_PER_DEVICE, |start, have| async move {
             let out = self
                 .client
                 .query()
@@ -218,17 +216,14 @@ impl DeviceStore for DynamoStore {
                 .expression_attribute_values(":pk", s(events_pk(app_id, device_id)))
                 .expression_attribute_values(":after", s(after.clone()))
                 .scan_index_forward(false)
-                .limit((EVENTS_PER_DEVICE - items.len()) as i32)
+                .limit((EVENTS_PER_DEVICE - have) as i32)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(unavailable)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() || items.len() >= EVENTS_PER_DEVICE {
-                break;
-            }
-        }
+            Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+        })
+        .await?;
         items.reverse();
         items.iter().take(limit).map(from_doc).collect()
     }

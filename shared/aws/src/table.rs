@@ -196,15 +196,14 @@ impl DynamoStore {
 
     /// Every item of a partition whose sort key begins with `prefix`, following pages.
     pub(crate) async fn query_prefix(&self, pk: String, prefix: &str) -> StoreResult<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let mut q = self
+        let pk = &pk;
+        pages(usize::MAX, |start, _| async move {
+            let q = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .consistent_read(true);
-            q = if prefix.is_empty() {
+            let q = if prefix.is_empty() {
                 q.key_condition_expression("pk = :pk")
             } else {
                 q.key_condition_expression("pk = :pk AND begins_with(sk, :p)")
@@ -216,20 +215,15 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(unavailable)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+            Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+        })
+        .await
     }
 
     /// Every item of the table whose `pk` starts with `pk_prefix` and whose `sk` is `sk`:
     /// a filtered scan, for rare admin listings only (keys, apps).
     pub(crate) async fn scan_kind(&self, pk_prefix: &str, sk: &str) -> StoreResult<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
+        pages(usize::MAX, |start, _| async move {
             let out = self
                 .client
                 .scan()
@@ -242,12 +236,9 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(unavailable)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+            Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+        })
+        .await
     }
 
     /// Deletes keys in batches of 25, retrying what DynamoDB leaves unprocessed.
@@ -373,4 +364,23 @@ pub async fn backoff(attempt: usize) {
     let jitter = u64::from_str_radix(&updraft_core::key::random_hex(1), 16).unwrap_or(0) % 8;
     let ms = (attempt as u64 * 3 + jitter).min(60);
     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}
+
+/// Follows DynamoDB's pages: `page(start, items so far)` sends one request and answers its
+/// items and the next start key. Stops after the last page or once `enough` items are in.
+pub(crate) async fn pages<F, Fut>(enough: usize, mut page: F) -> StoreResult<Vec<Item>>
+where
+    F: FnMut(Option<Item>, usize) -> Fut,
+    Fut: std::future::Future<Output = StoreResult<(Vec<Item>, Option<Item>)>>,
+{
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let (got, next) = page(start, items.len()).await?;
+        items.extend(got);
+        start = next;
+        if start.is_none() || items.len() >= enough {
+            return Ok(items);
+        }
+    }
 }
