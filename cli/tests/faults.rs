@@ -95,34 +95,8 @@ async fn start_s3s(port: u16, dir: &Path) -> Proc {
     Proc(child)
 }
 
-/// Status, `Retry-After` and JSON body of one call.
-async fn raw(
-    method: &str,
-    url: &str,
-    key: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Option<u64>, Value) {
-    let mut req = client().request(method.parse().unwrap(), url);
-    if let Some(k) = key {
-        req = req.bearer_auth(k);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let retry = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok()?.parse().ok());
-    let text = resp.text().await.unwrap();
-    let value = serde_json::from_str(&text)
-        .unwrap_or_else(|_| panic!("{method} {url}: {status} answered non-JSON {text:?}"));
-    (status, retry, value)
-}
-
 async fn check(s: &Server) -> (u16, Option<u64>, Value) {
-    raw(
+    call_full(
         "POST",
         &format!("{}/updates", s.url),
         None,
@@ -204,7 +178,7 @@ async fn storage_that_hangs_or_dies_answers_503_with_retry_after_and_recovers() 
         .unwrap()
         .extend(stats.as_object().unwrap().clone());
     assert_unavailable(
-        raw("POST", &format!("{}/stats", s.url), None, Some(event)).await,
+        call_full("POST", &format!("{}/stats", s.url), None, Some(event)).await,
         "stats while DynamoDB hangs",
     );
     moto.signal("-CONT");
@@ -215,18 +189,12 @@ async fn storage_that_hangs_or_dies_answers_503_with_retry_after_and_recovers() 
     // pending (never offered), and devices keep getting the current one meanwhile.
     s3s.kill9();
     let next = payload(2, 60_000);
-    let (st, reg) = admin(
-        &s,
-        "POST",
-        &format!("/v1/apps/{APP}/bundles"),
-        Some(json!({"version": "1.2.0", "size": next.len(), "checksum": sha256_hex(&next)})),
-    )
-    .await;
+    let (st, reg) = register_bundle(&s, APP, "1.2.0", &next).await;
     assert_eq!(st, 201, "{reg}");
     assert!(put_upload(&reg["upload"], next.clone()).await.is_err());
     let finalize = format!("{}/v1/apps/{APP}/bundles/1.2.0/finalize", s.url);
     assert_unavailable(
-        raw("POST", &finalize, Some(ADMIN), None).await,
+        call_full("POST", &finalize, Some(ADMIN), None).await,
         "finalize while S3 is down",
     );
     let (_, b) = admin(&s, "GET", &format!("/v1/apps/{APP}/bundles/1.2.0"), None).await;
@@ -242,14 +210,14 @@ async fn storage_that_hangs_or_dies_answers_503_with_retry_after_and_recovers() 
     let _s3s = start_s3s(s3_port, s3_dir.path()).await;
     let put = put_upload(&reg["upload"], next.clone()).await.unwrap();
     assert!(put.status().is_success(), "{}", put.status());
-    let (st, _, fin) = raw("POST", &finalize, Some(ADMIN), None).await;
+    let (st, _, fin) = call_full("POST", &finalize, Some(ADMIN), None).await;
     assert_eq!((st, fin["status"].as_str()), (200, Some("ready")), "{fin}");
 
     // DynamoDB dies: reads and writes answer 503 promptly, the API stays JSON.
     moto.kill9();
     assert_unavailable(check(&s).await, "check with DynamoDB gone");
     assert_unavailable(
-        raw(
+        call_full(
             "PATCH",
             &format!("{}/v1/apps/{APP}/channels/production", s.url),
             Some(ADMIN),
@@ -318,13 +286,7 @@ async fn sigkill_during_an_upload_and_stats_bursts_loses_nothing() {
 
     // An upload halfway through its bytes.
     let next = payload(4, 4 * 1024 * 1024);
-    let (st, reg) = admin(
-        &s,
-        "POST",
-        &format!("/v1/apps/{APP}/bundles"),
-        Some(json!({"version": "1.2.0", "size": next.len(), "checksum": sha256_hex(&next)})),
-    )
-    .await;
+    let (st, reg) = register_bundle(&s, APP, "1.2.0", &next).await;
     assert_eq!(st, 201, "{reg}");
     let _conn = partial_put(&reg["upload"], &next, next.len() / 2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -377,13 +339,7 @@ async fn sigkill_during_an_upload_and_stats_bursts_loses_nothing() {
 
     // The interrupted upload is retried from the start (registering the same content again
     // answers 200 with a fresh ticket) and ships.
-    let (st, again) = admin(
-        &s,
-        "POST",
-        &format!("/v1/apps/{APP}/bundles"),
-        Some(json!({"version": "1.2.0", "size": next.len(), "checksum": sha256_hex(&next)})),
-    )
-    .await;
+    let (st, again) = register_bundle(&s, APP, "1.2.0", &next).await;
     assert_eq!(
         (st, again["status"].as_str()),
         (200, Some("pending")),

@@ -131,13 +131,7 @@ async fn uploads_only_accept_the_registered_bytes() {
     let bytes = payload(3, 50_000);
     let sum = sha256_hex(&bytes);
     let path = format!("/v1/apps/{APP}/bundles");
-    let (st, reg) = admin(
-        &s,
-        "POST",
-        &path,
-        Some(json!({"version": "1.0.0", "size": bytes.len(), "checksum": sum})),
-    )
-    .await;
+    let (st, reg) = register_bundle(&s, APP, "1.0.0", &bytes).await;
     assert_eq!(st, 201);
     let ticket = reg["upload"].clone();
     assert!(ticket["expires_at"].as_i64().unwrap() > 0);
@@ -179,13 +173,7 @@ async fn uploads_only_accept_the_registered_bytes() {
     assert_eq!((st, v["error"].as_str()), (409, Some("bundle_not_ready")));
 
     // Retry after an interrupted upload: same registration → a fresh URL.
-    let (st, again) = admin(
-        &s,
-        "POST",
-        &path,
-        Some(json!({"version": "1.0.0", "size": bytes.len(), "checksum": sum})),
-    )
-    .await;
+    let (st, again) = register_bundle(&s, APP, "1.0.0", &bytes).await;
     assert_eq!((st, again["status"].as_str()), (200, Some("pending")));
     let (st, v) = admin(
         &s,
@@ -204,13 +192,7 @@ async fn uploads_only_accept_the_registered_bytes() {
     );
     let (st, fin) = admin(&s, "POST", &format!("{path}/1.0.0/finalize"), None).await;
     assert_eq!((st, fin["status"].as_str()), (200, Some("ready")));
-    let (st, _) = admin(
-        &s,
-        "POST",
-        &path,
-        Some(json!({"version": "1.0.0", "size": bytes.len(), "checksum": sum})),
-    )
-    .await;
+    let (st, _) = register_bundle(&s, APP, "1.0.0", &bytes).await;
     assert_eq!(st, 409, "a ready version is never overwritten");
 
     // Validation.
@@ -264,13 +246,7 @@ async fn uploads_only_accept_the_registered_bytes() {
             .count();
         assert_eq!(left, 0, "bytes removed");
     }
-    let (st, _) = admin(
-        &s,
-        "POST",
-        &path,
-        Some(json!({"version": "1.0.0", "size": bytes.len(), "checksum": sum})),
-    )
-    .await;
+    let (st, _) = register_bundle(&s, APP, "1.0.0", &bytes).await;
     assert_eq!(st, 409, "a deleted version cannot be reused");
     s.stop();
 }

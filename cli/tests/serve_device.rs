@@ -641,13 +641,7 @@ async fn limited_call(
     if let Some(ip) = xff {
         req = req.header("X-Forwarded-For", format!("198.51.100.7, {ip}"));
     }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let retry = resp
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().parse().unwrap());
-    (status, retry, resp.json().await.unwrap())
+    answer_json(req.send().await.unwrap()).await
 }
 
 fn device_n(n: u32) -> Value {

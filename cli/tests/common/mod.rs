@@ -111,6 +111,17 @@ pub fn client() -> reqwest::Client {
 }
 
 pub async fn call(method: &str, url: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let (status, _, value) = call_full(method, url, key, body).await;
+    (status, value)
+}
+
+/// Like `call`, with the `Retry-After` seconds too, and the body must be JSON.
+pub async fn call_full(
+    method: &str,
+    url: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Option<u64>, Value) {
     let mut req = client().request(method.parse().unwrap(), url);
     if let Some(k) = key {
         req = req.bearer_auth(k);
@@ -118,15 +129,33 @@ pub async fn call(method: &str, url: &str, key: Option<&str>, body: Option<Value
     if let Some(b) = body {
         req = req.json(&b);
     }
-    let resp = req.send().await.unwrap();
+    answer_json(req.send().await.unwrap()).await
+}
+
+/// `answer`, for routes that always answer JSON: anything else fails the test.
+pub async fn answer_json(resp: reqwest::Response) -> (u16, Option<u64>, Value) {
+    let (status, retry, value) = answer(resp).await;
+    assert!(
+        !matches!(value, Value::String(_) | Value::Null),
+        "{status} answered non-JSON {value:?}"
+    );
+    (status, retry, value)
+}
+
+/// Status, `Retry-After` (which must be whole seconds) and body (JSON, else the text).
+pub async fn answer(resp: reqwest::Response) -> (u16, Option<u64>, Value) {
     let status = resp.status().as_u16();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
     let text = resp.text().await.unwrap();
     let value = if text.is_empty() {
         Value::Null
     } else {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     };
-    (status, value)
+    (status, retry, value)
 }
 
 pub async fn admin(s: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -137,16 +166,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// `POST /v1/apps/{app}/bundles` for these bytes: status and answer.
+pub async fn register_bundle(s: &Server, app: &str, version: &str, bytes: &[u8]) -> (u16, Value) {
+    let body = json!({"version": version, "size": bytes.len(), "checksum": sha256_hex(bytes)});
+    admin(s, "POST", &format!("/v1/apps/{app}/bundles"), Some(body)).await
+}
+
 /// Registers, uploads through the signed URL and finalizes a bundle; returns its checksum.
 pub async fn upload_bundle(s: &Server, app: &str, version: &str, bytes: &[u8]) -> String {
     let sum = sha256_hex(bytes);
-    let (st, reg) = admin(
-        s,
-        "POST",
-        &format!("/v1/apps/{app}/bundles"),
-        Some(json!({"version": version, "size": bytes.len(), "checksum": sum})),
-    )
-    .await;
+    let (st, reg) = register_bundle(s, app, version, bytes).await;
     assert_eq!(st, 201, "{reg}");
     let put = put_upload(&reg["upload"], bytes.to_vec()).await.unwrap();
     let status = put.status().as_u16();
