@@ -25,7 +25,21 @@ pub struct AwsSettings {
     /// How long one DynamoDB call may take, retries included. A hung table must turn into
     /// a prompt 503 for devices, not a request that runs until the Lambda timeout.
     pub dynamodb_timeout: std::time::Duration,
+    /// Which certificate authorities the SDK's HTTPS client trusts.
+    pub tls_roots: TlsRoots,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TlsRoots {
+    /// The system's bundle (any endpoint: LocalStack, S3-compatible stores, proxies).
+    System,
+    /// Only Amazon Trust Services' roots, which sign every AWS endpoint. The system bundle
+    /// is ≈ 140 certificates decoded from PEM before the first request: a fifth of a Lambda
+    /// function's start-up. These five are decoded in microseconds.
+    Amazon,
+}
+
+const AMAZON_ROOTS: &[u8] = include_bytes!("amazon-roots.pem");
 
 impl AwsSettings {
     /// `UPDRAFT_TABLE`, `UPDRAFT_BUCKET`, `UPDRAFT_DOWNLOAD_MODE` (`s3-presigned`|`cloudfront`),
@@ -75,8 +89,18 @@ impl AwsSettings {
                 }
             },
         };
+        let tls_roots = match env::var("UPDRAFT_TLS_ROOTS").unwrap_or_default().as_str() {
+            "" | "system" => TlsRoots::System,
+            "amazon" => TlsRoots::Amazon,
+            other => {
+                return Err(format!(
+                    "UPDRAFT_TLS_ROOTS `{other}` is not system or amazon"
+                ));
+            }
+        };
         Ok(AwsSettings {
             dynamodb_timeout,
+            tls_roots,
             table: need("UPDRAFT_TABLE")?,
             bucket: need("UPDRAFT_BUCKET")?,
             download,
@@ -88,14 +112,13 @@ impl AwsSettings {
     }
 
     /// Builds both adapters from one SDK configuration.
+    ///
+    /// Settings: `UPDRAFT_TLS_ROOTS` (`system`, the default, or `amazon`) besides the ones
+    /// read by `from_env`.
     pub async fn connect(&self) -> (crate::DynamoStore, crate::S3Blobs) {
         // rustls with ring: the SDK's default TLS stack is rustls on aws-lc, which weighs
         // 1.3 MiB of code in each bootstrap for the same TLS 1.2/1.3 suites.
-        let https = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
+        let https = https_client(self.tls_roots);
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .http_client(https)
             .load()
@@ -120,5 +143,42 @@ impl AwsSettings {
             crate::DynamoStore::new(dynamo, &self.table).counting(requests),
             crate::S3Blobs::new(s3, &self.bucket, self.download.clone()),
         )
+    }
+}
+
+/// rustls with ring: the SDK's default TLS stack is rustls on aws-lc, which weighs 1.3 MiB
+/// of code in each bootstrap for the same TLS 1.2/1.3 suites.
+fn https_client(roots: TlsRoots) -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::Ring,
+    ));
+    match roots {
+        TlsRoots::System => builder.build_https(),
+        TlsRoots::Amazon => builder
+            .tls_context(
+                tls::TlsContext::builder()
+                    .with_trust_store(tls::TrustStore::empty().with_pem_certificate(AMAZON_ROOTS))
+                    .build()
+                    .expect("a trust store is all it takes"),
+            )
+            .build_https(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_amazon_roots_are_the_five_ats_certificates() {
+        // Decoded as the SDK decodes them (it panics on a bad bundle).
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        let certs = CertificateDer::pem_slice_iter(AMAZON_ROOTS)
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        assert_eq!(certs.len(), 5);
+        let _ = https_client(TlsRoots::Amazon);
     }
 }

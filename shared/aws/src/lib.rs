@@ -13,7 +13,7 @@ mod s3;
 mod table;
 
 pub use cloudfront::CloudFrontSigner;
-pub use config::{AwsSettings, DownloadMode};
+pub use config::{AwsSettings, DownloadMode, TlsRoots};
 pub use metrics::RequestCounter;
 pub use s3::S3Blobs;
 pub use table::{DynamoStore, create_table_if_missing};

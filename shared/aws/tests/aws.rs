@@ -26,6 +26,7 @@ async fn fresh(name: &str) -> (DynamoStore, S3Blobs) {
         force_path_style: true,
         // Generous: the local servers share two cores with the whole test suite.
         dynamodb_timeout: std::time::Duration::from_secs(30),
+        tls_roots: updraft_aws::TlsRoots::System,
     };
     let (store, blobs) = settings.connect().await;
     create_table_if_missing(&store.client(), &settings.table)

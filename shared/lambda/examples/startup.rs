@@ -30,6 +30,8 @@ async fn main() {
                 // The updates function's settings; no request reaches storage for GET /ok.
                 .env("UPDRAFT_TABLE", "startup")
                 .env("UPDRAFT_BUCKET", "startup")
+                // As infra/template.yaml sets it.
+                .env("UPDRAFT_TLS_ROOTS", "amazon")
                 .env("AWS_REGION", "us-east-1")
                 .env("AWS_ACCESS_KEY_ID", "startup")
                 .env("AWS_SECRET_ACCESS_KEY", "startup")
