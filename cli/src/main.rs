@@ -99,15 +99,18 @@ enum AppCmd {
         yes: bool,
     },
     /// Follow one device's events live; exits when it reports `set` (or on Ctrl-C).
+    ///
+    /// While it runs, the server logs the device's update checks too (a debug session);
+    /// otherwise only what the device reports (downloads, installs, failures) is logged.
     #[command(
-        after_help = "Example: updraft app debug --device 6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f --once"
+        after_help = "Example: updraft app debug --device 6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f --expect 1.4.0"
     )]
     Debug {
         app: Option<String>,
         /// The device's id (its UUID).
         #[arg(long)]
         device: String,
-        /// Print what is there and exit.
+        /// Print what is logged already and exit (starts no debug session).
         #[arg(long)]
         once: bool,
         /// Only a `set` of this bundle version ends the watch.

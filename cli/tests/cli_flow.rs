@@ -126,6 +126,13 @@ async fn five_commands_ship_an_update_to_a_device() {
     assert_eq!(up["channel"]["bundle"], "1.0.1");
     let checksum = up["checksum"].as_str().unwrap().to_string();
 
+    // `app debug` follows the device from here: its session logs the update check.
+    let mut watch = p.start(&["app", "debug", "--device", DEVICE, "--expect", "1.0.1"]);
+    let mut watch_err = std::io::BufReader::new(watch.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut watch_err, &mut first).unwrap();
+    assert!(first.contains("Following device"), "{first}");
+
     // A device now gets it, and the bytes match.
     let (_, upd) = device(&s, "POST", "/updates", device_body(APP, json!({}))).await;
     assert_eq!(
@@ -144,18 +151,42 @@ async fn five_commands_ship_an_update_to_a_device() {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).unwrap();
     assert!(archive.by_name("index.html").is_ok());
 
-    // The device reports the install; `app debug --once` shows its events in words.
+    // The device reports the install: the watch shows both in words and stops by itself.
     let mut set = device_body(APP, json!({"action": "set", "version_name": "1.0.1"}));
     set.as_object_mut().unwrap().remove("defaultChannel");
     device(&s, "POST", "/stats", set).await;
-    let mut debug = Value::Null;
-    for _ in 0..50 {
-        debug = p.json(&["app", "debug", "--device", DEVICE, "--once"]);
-        if debug["events"].as_array().unwrap().len() >= 2 {
+    let mut status = None;
+    for _ in 0..300 {
+        status = watch.try_wait().unwrap();
+        if status.is_some() {
             break;
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    let Some(status) = status else {
+        let _ = watch.kill();
+        panic!("app debug did not stop after the device reported set");
+    };
+    let mut followed = String::new();
+    std::io::Read::read_to_string(&mut watch_err, &mut followed).unwrap();
+    assert!(status.success(), "{followed}");
+    assert!(
+        followed.contains("checked for an update: offered 1.0.1")
+            && followed.contains("bundle 1.0.1 set"),
+        "{followed}"
+    );
+    // It ended its session on the way out.
+    let (_, ended) = admin(
+        &s,
+        "DELETE",
+        &format!("/v1/apps/{APP}/devices/{DEVICE}/debug"),
+        None,
+    )
+    .await;
+    assert_eq!(ended["ended"], false);
+
+    // `app debug --once` shows what is logged and exits.
+    let debug = p.json(&["app", "debug", "--device", DEVICE, "--once"]);
     let actions: Vec<&str> = debug["events"]
         .as_array()
         .unwrap()

@@ -87,16 +87,76 @@ async fn device_gets_update_downloads_it_and_data_survives_restart() {
     forged.push(if last == '0' { '1' } else { '0' });
     assert_eq!(client().get(&forged).send().await.unwrap().status(), 403);
 
-    // The check was logged for `updraft app debug`.
+    // That check was counted but not logged: nobody is debugging the device.
+    let mut checks = 0;
+    for _ in 0..100 {
+        let (_, days) = admin(&s, "GET", &format!("/v1/apps/{APP}/stats"), None).await;
+        checks = days.as_array().map_or(0, |a| {
+            a.iter().map(|d| d["checks"].as_u64().unwrap_or(0)).sum()
+        });
+        if checks > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(checks, 1);
+    let events_path = format!("/v1/apps/{APP}/devices/{DEVICE}/events");
+    assert_eq!(admin(&s, "GET", &events_path, None).await.1, json!([]));
+
+    // While a debug session runs (what `updraft app debug` starts), checks are logged.
+    let (st, session) = admin(
+        &s,
+        "POST",
+        &format!("/v1/apps/{APP}/devices/{DEVICE}/debug"),
+        Some(json!({"minutes": 5})),
+    )
+    .await;
+    assert_eq!(st, 200, "{session}");
+    assert_eq!(session["device_id"], DEVICE);
+    for (path, body, status, code) in [
+        (
+            format!("/v1/apps/{APP}/devices/{DEVICE}/debug"),
+            json!({"minutes": 0}),
+            400,
+            "invalid_minutes",
+        ),
+        (
+            format!("/v1/apps/{APP}/devices/{DEVICE}/debug"),
+            json!({"minutes": 61}),
+            400,
+            "invalid_minutes",
+        ),
+        (
+            format!("/v1/apps/{APP}/devices/{DEVICE}/debug"),
+            json!({"hours": 1}),
+            400,
+            "invalid_json_body",
+        ),
+        (
+            format!("/v1/apps/{APP}/devices/not-a-uuid/debug"),
+            json!({}),
+            400,
+            "invalid_device_id",
+        ),
+        (
+            format!("/v1/apps/com.none.app/devices/{DEVICE}/debug"),
+            json!({}),
+            404,
+            "not_found",
+        ),
+    ] {
+        let (st, e) = admin(&s, "POST", &path, Some(body)).await;
+        assert_eq!(
+            (st, e["error"].as_str()),
+            (status, Some(code)),
+            "{path}: {e}"
+        );
+    }
+    let (st, _) = device(&s, "POST", "/updates", device_body(APP, json!({}))).await;
+    assert_eq!(st, 200);
     let mut events = Value::Null;
     for _ in 0..100 {
-        let (_, e) = admin(
-            &s,
-            "GET",
-            &format!("/v1/apps/{APP}/devices/{DEVICE}/events"),
-            None,
-        )
-        .await;
+        let (_, e) = admin(&s, "GET", &events_path, None).await;
         if e.as_array().is_some_and(|a| !a.is_empty()) {
             events = e;
             break;

@@ -1,11 +1,16 @@
 //! `updraft app debug`: a device's events as they arrive, in words.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::Ctx;
 use crate::client::seg;
+
+/// The debug session is asked for this long and renewed well before it ends, so a watch
+/// killed without a chance to end it stops costing log writes soon after.
+const SESSION_MINUTES: u32 = 10;
+const RENEW_EVERY: Duration = Duration::from_secs(4 * 60);
 
 /// What an event means, for a person.
 pub fn describe(e: &Value) -> String {
@@ -60,15 +65,27 @@ pub async fn debug(
     let api = ctx.api()?;
     let device = device.to_ascii_lowercase();
     let path = format!("/v1/apps/{}/devices/{}/events", seg(&app_id), seg(&device));
+    let session = format!("/v1/apps/{}/devices/{}/debug", seg(&app_id), seg(&device));
     let started = updraft_core::device::now_ms();
     let mut since = 0i64;
     let mut seen: Vec<Value> = Vec::new();
+    let mut renewed = Instant::now();
     if !once {
+        let _: Value = api
+            .post(&session, &json!({"minutes": SESSION_MINUTES}))
+            .await?;
         ctx.out.say(format!(
-            "Following device {device} of {app_id} (Ctrl-C to stop) …"
+            "Following device {device} of {app_id}; its update checks are logged until this \
+             stops (Ctrl-C to stop) …"
         ));
     }
     loop {
+        if !once && renewed.elapsed() >= RENEW_EVERY {
+            let _: Value = api
+                .post(&session, &json!({"minutes": SESSION_MINUTES}))
+                .await?;
+            renewed = Instant::now();
+        }
         let batch: Vec<Value> = api.get(&format!("{path}?since={since}&limit=1000")).await?;
         let mut done = false;
         for e in batch {
@@ -96,6 +113,10 @@ pub async fn debug(
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             _ = tokio::signal::ctrl_c() => break,
         }
+    }
+    if !once {
+        // Best effort: an unended session lapses by itself within SESSION_MINUTES.
+        let _ = api.delete(&session).await;
     }
     if ctx.out.json {
         println!(

@@ -139,7 +139,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         blobs,
         client_ip_header: args.client_ip_header.clone(),
     };
-    let app = Router::new().fallback(dispatch).with_state(host);
+    // Behind an Arc: the router hands every request its own copy of the state.
+    let app = Router::new().fallback(dispatch).with_state(Arc::new(host));
     // Tests and scripts read this line to find the port.
     let data = match &backend {
         Backend::Embedded(..) => format!("data in {}", args.data_dir.display()),
@@ -189,7 +190,7 @@ fn client_ip(host: &Host, peer: SocketAddr, req: &Request<Body>) -> ClientIp {
 }
 
 async fn dispatch(
-    AxState(host): AxState<Host>,
+    AxState(host): AxState<Arc<Host>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     mut req: Request<Body>,
 ) -> Response<Body> {
@@ -197,7 +198,8 @@ async fn dispatch(
     req.extensions_mut().insert(ip);
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let uri = req.uri().clone();
+    let path = uri.path();
     let resp = if let (true, Some(blobs)) = (path.starts_with("/blobs/"), &host.blobs) {
         blob_routes::handle(blobs, req).await
     } else {

@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use updraft_core::app::App;
 use updraft_core::bundle::Bundle;
 use updraft_core::channel::Channel;
+use updraft_core::device::now_ms;
 use updraft_core::store::{AppStore, AppView, StoreError, StoreResult};
 
 use crate::table::*;
@@ -155,11 +156,20 @@ impl AppStore for DynamoStore {
             }
         }
         channels.sort_by_key(|c| c.id);
+        let debug_sessions = items
+            .iter()
+            .filter_map(|i| {
+                let device = get_s(i, "sk")?.strip_prefix("B#")?;
+                Some((device.to_string(), get_n(i, "until")))
+            })
+            .filter(|(_, until)| *until > now_ms())
+            .collect();
         Ok(Some(AppView {
             app: from_doc(app_item)?,
             channels,
             served,
             has_overrides: get_n(app_item, "override_count") > 0,
+            debug_sessions,
         }))
     }
 }

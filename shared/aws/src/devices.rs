@@ -1,7 +1,9 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Delete, Put, PutRequest, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Delete, Put, PutRequest, ReturnValue, TransactWriteItem, Update, WriteRequest,
+};
 use updraft_core::device::{
     Counter, DailyStat, DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, utc_day,
 };
@@ -65,7 +67,12 @@ impl DeviceStore for DynamoStore {
                     .map_err(unavailable)?;
                 Ok(())
             }
-            Txn::Cancelled(_) => Err(StoreError::NotFound(format!("no app {app_id}"))),
+            Txn::Cancelled(r) if Txn::failed_at(&r, 0) => {
+                Err(StoreError::NotFound(format!("no app {app_id}")))
+            }
+            Txn::Cancelled(_) => Err(StoreError::Unavailable(
+                "the debug session collided with another write; try again".into(),
+            )),
         }
     }
 
@@ -106,7 +113,7 @@ impl DeviceStore for DynamoStore {
 
     async fn record_events(&self, events: &[DeviceEvent]) -> StoreResult<()> {
         let mut puts = Vec::with_capacity(events.len());
-        for e in events {
+        for e in events.iter().filter(|e| e.log) {
             let mut item = key(events_pk(&e.app_id, &e.device_id), event_sk(e.at));
             item.insert("doc".into(), to_doc(e)?);
             item.insert(TTL_ATTR.into(), n((e.at + EVENT_RETENTION_MS) / 1000));
@@ -128,12 +135,7 @@ impl DeviceStore for DynamoStore {
         }
         for ((app, dev), e) in devices {
             let mut item = key(app_pk(app), device_sk(dev));
-            let doc = serde_json::json!({
-                "device_id": e.device_id, "platform": e.platform, "version_name": e.version_name,
-                "version_build": e.version_build, "plugin_version": e.plugin_version,
-                "custom_id": e.custom_id, "is_emulator": e.is_emulator, "is_prod": e.is_prod, "last_seen": e.at,
-            });
-            item.insert("doc".into(), s(doc.to_string()));
+            item.insert("doc".into(), to_doc(&e.record())?);
             item.insert(TTL_ATTR.into(), n(e.at / 1000 + DEVICE_RECORD_TTL_SECS));
             puts.push(
                 WriteRequest::builder()
@@ -196,6 +198,51 @@ impl DeviceStore for DynamoStore {
                 tracing::error!(error = %e, "could not record a device event");
             }
         });
+    }
+
+    async fn start_debug(&self, app_id: &str, device_id: &str, until: i64) -> StoreResult<()> {
+        let mut item = key(app_pk(app_id), debug_sk(device_id));
+        item.insert("until".into(), n(until));
+        // DynamoDB's TTL deletes ended sessions (within days; the view skips them before).
+        item.insert(TTL_ATTR.into(), n(until / 1000 + 3600));
+        let writes = vec![
+            TransactWriteItem::builder()
+                .condition_check(
+                    ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(app_pk(app_id), APP_SK)))
+                        .condition_expression("attribute_exists(pk)")
+                        .build()
+                        .expect("fields set"),
+                )
+                .build(),
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item))
+                        .build()
+                        .expect("fields set"),
+                )
+                .build(),
+        ];
+        match self.transact(writes).await? {
+            Txn::Done => Ok(()),
+            Txn::Cancelled(_) => Err(StoreError::NotFound(format!("no app {app_id}"))),
+        }
+    }
+
+    async fn end_debug(&self, app_id: &str, device_id: &str) -> StoreResult<bool> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(app_pk(app_id), debug_sk(device_id))))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
     async fn device_events(

@@ -68,6 +68,10 @@ pub(crate) fn channel_sk(name: &str) -> String {
 pub(crate) fn device_sk(device: &str) -> String {
     format!("D#{device}")
 }
+/// Debug sessions sort between the app item and its channels: the view's one query reads them.
+pub(crate) fn debug_sk(device: &str) -> String {
+    format!("B#{device}")
+}
 pub(crate) fn override_sk(device: &str) -> String {
     format!("O#{device}")
 }

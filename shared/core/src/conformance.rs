@@ -54,6 +54,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     overrides(&*store).await;
     keys(&*store).await;
     events_and_counters(&*store).await;
+    debug_sessions(&*store).await;
     racing_registrations(store.clone()).await;
     racing_channel_updates(store.clone()).await;
     delete_app_cascades(&*store).await;
@@ -346,6 +347,7 @@ fn event(
         metadata: None,
         counter,
         updates_device: !action.ends_with("_fail"),
+        log: true,
     }
 }
 
@@ -393,6 +395,27 @@ async fn events_and_counters(s: &dyn Store) {
         .unwrap();
     assert_eq!(v100.checks, 1);
 
+    // A check of a device nobody debugs moves the counter but stays out of the log.
+    let quiet = "33333333-3333-4333-8333-333333333333";
+    s.record_events(&[DeviceEvent {
+        log: false,
+        ..event(quiet, "get", "1.2.0", Some(Counter::Check), now)
+    }])
+    .await
+    .unwrap();
+    assert!(
+        s.device_events("com.conf.app", quiet, 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let stats = s.daily_stats("com.conf.app").await.unwrap();
+    assert!(
+        stats
+            .iter()
+            .any(|d| d.version == "1.2.0" && d.day == day && d.checks == 1)
+    );
+
     // Off-path writes land too.
     s.enqueue_event(event(dev, "get", "1.0.0", Some(Counter::Check), now + 4));
     let mut seen = false;
@@ -422,6 +445,48 @@ async fn events_and_counters(s: &dyn Store) {
         .unwrap();
     assert_eq!(kept.len(), EVENTS_PER_DEVICE);
     assert_eq!(kept[0].at, now + 25, "the oldest were dropped");
+}
+
+async fn debug_sessions(s: &dyn Store) {
+    let id = "com.conf.app";
+    let dev = "44444444-4444-4444-8444-444444444444";
+    let now = now_ms();
+    assert_eq!(
+        s.start_debug("com.conf.none", dev, now + 60_000)
+            .await
+            .map_err(code),
+        Err("not_found")
+    );
+    assert!(
+        s.app_view(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .debug_sessions
+            .is_empty()
+    );
+    s.start_debug(id, dev, now + 60_000).await.unwrap();
+    let view = s.app_view(id).await.unwrap().unwrap();
+    assert_eq!(view.debug_sessions, [(dev.to_string(), now + 60_000)]);
+    assert!(view.is_debugged(dev, now) && !view.is_debugged(dev, now + 60_000));
+    // Renewing moves the end; it is still one session.
+    s.start_debug(id, dev, now + 120_000).await.unwrap();
+    assert_eq!(
+        s.app_view(id).await.unwrap().unwrap().debug_sessions,
+        [(dev.to_string(), now + 120_000)]
+    );
+    assert!(s.end_debug(id, dev).await.unwrap());
+    assert!(!s.end_debug(id, dev).await.unwrap());
+    assert!(
+        s.app_view(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .debug_sessions
+            .is_empty()
+    );
+    // Left running, for the cascade below.
+    s.start_debug(id, dev, now + 60_000).await.unwrap();
 }
 
 async fn racing_registrations(s: Arc<dyn Store>) {
@@ -507,6 +572,15 @@ async fn delete_app_cascades(s: &dyn Store) {
     assert!(s.list_channels("com.conf.app").await.unwrap().is_empty());
     assert!(s.list_bundles("com.conf.app").await.unwrap().is_empty());
     s.create_app(&app("com.conf.app")).await.unwrap();
+    assert!(
+        s.app_view("com.conf.app")
+            .await
+            .unwrap()
+            .unwrap()
+            .debug_sessions
+            .is_empty(),
+        "debug sessions went with the app"
+    );
     assert!(
         s.get_bundle("com.conf.app", "1.0.0")
             .await

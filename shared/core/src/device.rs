@@ -42,9 +42,51 @@ pub struct DeviceEvent {
     /// Whether the device record follows this event (failures do not change it).
     #[serde(default, skip_serializing)]
     pub updates_device: bool,
+    /// Whether the event joins the device's log. Update checks do only while the device is
+    /// being debugged (`AppView::is_debugged`): logging every check would be most of the
+    /// storage writes of a fleet, for a log nobody reads. Everything else always does.
+    #[serde(skip, default = "always")]
+    pub log: bool,
+}
+
+fn always() -> bool {
+    true
+}
+
+/// How long a debug session lasts unless the caller says otherwise, and at most.
+pub const DEBUG_MINUTES_DEFAULT: u32 = 10;
+pub const DEBUG_MINUTES_MAX: u32 = 60;
+
+/// The device record an event leaves: what the device last said about itself. Borrowed
+/// from the event, serialized straight to the stored document.
+#[derive(Serialize)]
+pub struct DeviceRecord<'a> {
+    device_id: &'a str,
+    platform: &'a str,
+    version_name: &'a str,
+    version_build: &'a str,
+    plugin_version: &'a str,
+    custom_id: &'a str,
+    is_emulator: bool,
+    is_prod: bool,
+    last_seen: i64,
 }
 
 impl DeviceEvent {
+    pub fn record(&self) -> DeviceRecord<'_> {
+        DeviceRecord {
+            device_id: &self.device_id,
+            platform: &self.platform,
+            version_name: &self.version_name,
+            version_build: &self.version_build,
+            plugin_version: &self.plugin_version,
+            custom_id: &self.custom_id,
+            is_emulator: self.is_emulator,
+            is_prod: self.is_prod,
+            last_seen: self.at,
+        }
+    }
+
     /// The bundle version without the `:file` suffix of per-file failure reports.
     pub fn bundle_version(&self) -> &str {
         self.version_name

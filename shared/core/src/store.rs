@@ -65,9 +65,19 @@ pub struct AppView {
     pub served: Vec<Bundle>,
     /// Lets the hot path skip the override lookup for apps that have none.
     pub has_overrides: bool,
+    /// Devices being debugged, with the end of each session (ms); may include ended ones.
+    pub debug_sessions: Vec<(String, i64)>,
 }
 
 impl AppView {
+    /// Whether the device's update checks are logged now. Sessions are few: a scan is
+    /// cheaper than hashing the device id.
+    pub fn is_debugged(&self, device_id: &str, now: i64) -> bool {
+        self.debug_sessions
+            .iter()
+            .any(|(d, until)| d == device_id && *until > now)
+    }
+
     pub fn served_bundle(&self, version: &str) -> Option<&Bundle> {
         self.served.iter().find(|b| b.version == version)
     }
@@ -131,6 +141,11 @@ pub trait DeviceStore: Send + Sync {
     async fn record_events(&self, events: &[DeviceEvent]) -> StoreResult<()>;
     /// Off the answer path: may be buffered and written in batches. Never blocks.
     fn enqueue_event(&self, event: DeviceEvent);
+    /// Starts or renews the device's debug session until `until` (ms): it shows in
+    /// `AppView::debug_sessions`. NotFound without the app.
+    async fn start_debug(&self, app_id: &str, device_id: &str, until: i64) -> StoreResult<()>;
+    /// Ends it; whether there was one.
+    async fn end_debug(&self, app_id: &str, device_id: &str) -> StoreResult<bool>;
     /// Oldest first, at most `limit`, strictly after `since` (ms).
     async fn device_events(
         &self,

@@ -3,6 +3,7 @@ use rusqlite::{OptionalExtension, params};
 use updraft_core::app::App;
 use updraft_core::bundle::Bundle;
 use updraft_core::channel::Channel;
+use updraft_core::device::now_ms;
 use updraft_core::store::{AppStore, AppView, StoreError, StoreResult};
 
 use crate::db::{SqliteStore, from_doc, is_unique_violation, to_doc, unavailable};
@@ -126,11 +127,23 @@ impl AppStore for SqliteStore {
             let has_overrides: bool = tx
                 .query_row("SELECT EXISTS (SELECT 1 FROM overrides WHERE app_id = ?1)", [app_id], |r| r.get(0))
                 .map_err(unavailable)?;
+            let debug_sessions = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT device_id, until FROM debug_sessions WHERE app_id = ?1 AND until > ?2",
+                    )
+                    .map_err(unavailable)?;
+                stmt.query_map(params![app_id, now_ms()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(unavailable)?
+                    .collect::<Result<Vec<(String, i64)>, _>>()
+                    .map_err(unavailable)?
+            };
             Ok(Some(AppView {
                 app: from_doc(&app_doc)?,
                 channels: channels.into_iter().collect::<Vec<Channel>>(),
                 served,
                 has_overrides,
+                debug_sessions,
             }))
         })
     }

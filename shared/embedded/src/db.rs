@@ -38,6 +38,12 @@ CREATE TABLE IF NOT EXISTS overrides (
     channel TEXT NOT NULL,
     PRIMARY KEY (app_id, device_id)
 );
+CREATE TABLE IF NOT EXISTS debug_sessions (
+    app_id TEXT NOT NULL REFERENCES apps(app_id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    PRIMARY KEY (app_id, device_id)
+);
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY,
     hash TEXT NOT NULL UNIQUE,

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
-use updraft_core::device::{DailyStat, DeviceEvent, EVENT_RETENTION_MS};
-use updraft_core::store::{DeviceStore, StoreResult};
+use updraft_core::device::{DailyStat, DeviceEvent, EVENT_RETENTION_MS, now_ms};
+use updraft_core::store::{DeviceStore, StoreError, StoreResult};
 
 use crate::db::{SqliteStore, from_doc, unavailable};
 use crate::event_writer::write_events;
@@ -49,6 +49,39 @@ impl DeviceStore for SqliteStore {
 
     fn enqueue_event(&self, event: DeviceEvent) {
         self.writer.enqueue(event);
+    }
+
+    async fn start_debug(&self, app_id: &str, device_id: &str, until: i64) -> StoreResult<()> {
+        self.with(|c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            // Ended sessions go when a new one starts: they are few, and the view skips them.
+            tx.execute(
+                "DELETE FROM debug_sessions WHERE app_id = ?1 AND until <= ?2",
+                params![app_id, now_ms()],
+            )
+            .map_err(unavailable)?;
+            let started = tx.execute(
+                "INSERT INTO debug_sessions (app_id, device_id, until)
+                 SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM apps WHERE app_id = ?1)
+                 ON CONFLICT (app_id, device_id) DO UPDATE SET until = excluded.until",
+                params![app_id, device_id, until],
+            );
+            if started.map_err(unavailable)? == 0 {
+                return Err(StoreError::NotFound(format!("no app {app_id}")));
+            }
+            tx.commit().map_err(unavailable)
+        })
+    }
+
+    async fn end_debug(&self, app_id: &str, device_id: &str) -> StoreResult<bool> {
+        self.with(|c| {
+            Ok(c.execute(
+                "DELETE FROM debug_sessions WHERE app_id = ?1 AND device_id = ?2",
+                params![app_id, device_id],
+            )
+            .map_err(unavailable)?
+                > 0)
+        })
     }
 
     async fn device_events(

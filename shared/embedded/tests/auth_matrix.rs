@@ -138,7 +138,14 @@ impl World {
     fn snapshot(&self) -> Vec<String> {
         let conn = rusqlite::Connection::open(self.dir.path().join("updraft.db")).unwrap();
         let mut rows = Vec::new();
-        for table in ["apps", "channels", "bundles", "overrides", "api_keys"] {
+        for table in [
+            "apps",
+            "channels",
+            "bundles",
+            "overrides",
+            "debug_sessions",
+            "api_keys",
+        ] {
             let mut stmt = conn
                 .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2"))
                 .unwrap();
@@ -320,6 +327,22 @@ fn routes() -> Vec<Route> {
         (
             "GET",
             format!("{a}/devices/{DEVICE}/events"),
+            Value::Null,
+            Mode::Read,
+            true,
+            200,
+        ),
+        (
+            "POST",
+            format!("{a}/devices/{DEVICE}/debug"),
+            json!({"minutes": 5}),
+            Mode::Read,
+            true,
+            200,
+        ),
+        (
+            "DELETE",
+            format!("{a}/devices/{DEVICE}/debug"),
             Value::Null,
             Mode::Read,
             true,

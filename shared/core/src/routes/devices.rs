@@ -1,10 +1,12 @@
-//! `/v1/apps/{app}/devices/{device}/…`: operator overrides and a device's recent events.
+//! `/v1/apps/{app}/devices/{device}/…`: operator overrides, a device's recent events, and
+//! debug sessions.
 
 use serde::Deserialize;
 use serde_json::json;
 
 use super::apps::existing;
 use super::auth::allow;
+use crate::device::{DEBUG_MINUTES_DEFAULT, DEBUG_MINUTES_MAX, now_ms};
 use crate::device_request::is_uuid;
 use crate::error::ApiError;
 use crate::http_util::{Req, Resp, ok, parse_json, query_pairs};
@@ -120,4 +122,54 @@ pub async fn events(
         .store
         .device_events(app_id, &device, since, limit)
         .await?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DebugBody {
+    minutes: Option<u32>,
+}
+
+/// Starts or renews a debug session: until it ends, the device's update checks are logged
+/// (its other events always are). A read key may do it: it only decides what gets recorded
+/// about the device, and watching a device is what read keys are for.
+pub async fn start_debug(
+    state: &State,
+    req: &Req,
+    app_id: &str,
+    device: &str,
+) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::Read, Some(app_id)).await?;
+    let device = device_id(device)?;
+    let body: DebugBody = if req.body().iter().all(u8::is_ascii_whitespace) {
+        DebugBody::default()
+    } else {
+        parse_json(req.body())?
+    };
+    let minutes = body.minutes.unwrap_or(DEBUG_MINUTES_DEFAULT);
+    if !(1..=DEBUG_MINUTES_MAX).contains(&minutes) {
+        return Err(ApiError::bad_request(
+            "invalid_minutes",
+            format!("minutes must be 1 to {DEBUG_MINUTES_MAX}"),
+        ));
+    }
+    existing(state, app_id).await?;
+    let until = now_ms() + i64::from(minutes) * 60_000;
+    state.store.start_debug(app_id, &device, until).await?;
+    state.views.forget(app_id);
+    Ok(ok(&json!({"device_id": device, "until": until})))
+}
+
+pub async fn end_debug(
+    state: &State,
+    req: &Req,
+    app_id: &str,
+    device: &str,
+) -> Result<Resp, ApiError> {
+    allow(state, req, Mode::Read, Some(app_id)).await?;
+    let device = device_id(device)?;
+    existing(state, app_id).await?;
+    let ended = state.store.end_debug(app_id, &device).await?;
+    state.views.forget(app_id);
+    Ok(ok(&json!({"device_id": device, "ended": ended})))
 }

@@ -75,7 +75,9 @@ pub fn job_of(path: &str) -> Option<Job> {
         }
         ["v1", "apps", _, "channels", ..] => Some(Job::Channels),
         ["v1", "apps", _, "devices", _, "channel"] => Some(Job::Channels),
-        ["v1", "apps", _, "devices", _, "events"] | ["v1", "apps", _, "stats"] => Some(Job::Stats),
+        ["v1", "apps", _, "devices", _, "events" | "debug"] | ["v1", "apps", _, "stats"] => {
+            Some(Job::Stats)
+        }
         ["v1", "apps", _, "bundles", ..] => Some(Job::Uploads),
         _ => None,
     }
@@ -171,6 +173,11 @@ async fn dispatch(state: &State, job: Job, req: Req) -> Result<Resp, ApiError> {
         (Job::Stats, ["v1", "apps", app, "devices", device, "events"]) if method == Method::GET => {
             devices::events(state, &req, app, device).await
         }
+        (Job::Stats, ["v1", "apps", app, "devices", device, "debug"]) => match method {
+            Method::POST => devices::start_debug(state, &req, app, device).await,
+            Method::DELETE => devices::end_debug(state, &req, app, device).await,
+            _ => Err(method_not_allowed(&req)),
+        },
         (Job::Stats, ["v1", "apps", app, "stats"]) if method == Method::GET => {
             stats::daily(state, &req, app).await
         }

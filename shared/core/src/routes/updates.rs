@@ -110,7 +110,8 @@ pub async fn check(state: &State, req: &Req) -> Result<Resp, ApiError> {
             (err.into_response(), refusal.code.to_string())
         }
     };
-    state.store.enqueue_event(check_event(&device, outcome));
+    let log = view.is_debugged(&device.device_id, now_ms());
+    state.store.enqueue_event(check_event(device, outcome, log));
     Ok(resp)
 }
 
@@ -152,9 +153,14 @@ async fn update_body<'a>(
     })
 }
 
-/// An update check, for the device's log and the daily `checks` counter.
-pub(super) fn check_event(device: &DeviceInfo, outcome: String) -> DeviceEvent {
-    device_event(device, "get", Some(outcome))
+/// An update check, for the device record and the daily `checks` counter (and the device's
+/// log while it is debugged). Takes the device: the check is done with it, and its strings
+/// move into the event instead of being copied on every check.
+pub(super) fn check_event(device: DeviceInfo, outcome: String, log: bool) -> DeviceEvent {
+    DeviceEvent {
+        log,
+        ..event_of(device, "get", Some(outcome))
+    }
 }
 
 pub(super) fn device_event(
@@ -162,15 +168,20 @@ pub(super) fn device_event(
     action: &str,
     outcome: Option<String>,
 ) -> DeviceEvent {
+    event_of(device.clone(), action, outcome)
+}
+
+fn event_of(device: DeviceInfo, action: &str, outcome: Option<String>) -> DeviceEvent {
     DeviceEvent {
-        app_id: device.app_id.clone(),
-        device_id: device.device_id.clone(),
+        counter: (action == "get" && device.is_real()).then_some(Counter::Check),
+        version_build: device.native(),
+        app_id: device.app_id,
+        device_id: device.device_id,
         at: now_ms(),
         action: action.to_string(),
-        version_name: device.version_name.clone(),
+        version_name: device.version_name,
         old_version_name: String::new(),
         platform: device.platform.as_str().to_string(),
-        version_build: device.native(),
         plugin_version: device
             .plugin_version
             .as_ref()
@@ -178,11 +189,11 @@ pub(super) fn device_event(
             .unwrap_or_default(),
         is_emulator: device.is_emulator,
         is_prod: device.is_prod,
-        custom_id: device.custom_id.clone(),
+        custom_id: device.custom_id,
         outcome,
         metadata: None,
-        counter: (action == "get" && device.is_real()).then_some(Counter::Check),
         updates_device: true,
+        log: true,
     }
 }
 
