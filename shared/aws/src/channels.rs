@@ -1,7 +1,5 @@
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{
-    ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, ReturnValue, TransactWriteItem, Update};
 use updraft_core::channel::Channel;
 use updraft_core::store::{ChannelStore, DeviceStore, StoreError, StoreResult};
 
@@ -125,15 +123,7 @@ impl DynamoStore {
             }
             let mut writes = vec![
                 stamp_bump(&self.table, app_id, stamp),
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(item))
-                            .build()
-                            .expect("fields set"),
-                    )
-                    .build(),
+                put(&self.table, item),
             ];
             if let Some(v) = saved.bundle_version() {
                 writes.push(

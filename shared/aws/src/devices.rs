@@ -67,12 +67,7 @@ impl DeviceStore for DynamoStore {
                     .map_err(unavailable)?;
                 Ok(())
             }
-            Txn::Cancelled(r) if Txn::failed_at(&r, 0) => {
-                Err(StoreError::NotFound(format!("no app {app_id}")))
-            }
-            Txn::Cancelled(_) => Err(StoreError::Unavailable(
-                "the debug session collided with another write; try again".into(),
-            )),
+            Txn::Cancelled(_) => Err(StoreError::NotFound(format!("no app {app_id}"))),
         }
     }
 
@@ -216,19 +211,16 @@ impl DeviceStore for DynamoStore {
                         .expect("fields set"),
                 )
                 .build(),
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .build()
-                        .expect("fields set"),
-                )
-                .build(),
+            put(&self.table, item),
         ];
         match self.transact(writes).await? {
             Txn::Done => Ok(()),
-            Txn::Cancelled(_) => Err(StoreError::NotFound(format!("no app {app_id}"))),
+            Txn::Cancelled(r) if Txn::failed_at(&r, 0) => {
+                Err(StoreError::NotFound(format!("no app {app_id}")))
+            }
+            Txn::Cancelled(_) => Err(StoreError::Unavailable(
+                "the debug session collided with another write; try again".into(),
+            )),
         }
     }
 

@@ -264,6 +264,12 @@ async fn overrides(s: &dyn Store) {
     let id = "com.conf.app";
     let dev = "6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f";
     assert!(s.get_override(id, dev).await.unwrap().is_none());
+    assert_eq!(
+        s.set_override("com.conf.none", dev, "production")
+            .await
+            .map_err(code),
+        Err("not_found")
+    );
     s.set_override(id, dev, "production").await.unwrap();
     s.set_override(id, dev, "production").await.unwrap();
     assert_eq!(
@@ -447,6 +453,10 @@ async fn events_and_counters(s: &dyn Store) {
     assert_eq!(kept[0].at, now + 25, "the oldest were dropped");
 }
 
+async fn sessions(s: &dyn Store, app_id: &str) -> Vec<(String, i64)> {
+    s.app_view(app_id).await.unwrap().unwrap().debug_sessions
+}
+
 async fn debug_sessions(s: &dyn Store) {
     let id = "com.conf.app";
     let dev = "44444444-4444-4444-8444-444444444444";
@@ -457,34 +467,17 @@ async fn debug_sessions(s: &dyn Store) {
             .map_err(code),
         Err("not_found")
     );
-    assert!(
-        s.app_view(id)
-            .await
-            .unwrap()
-            .unwrap()
-            .debug_sessions
-            .is_empty()
-    );
+    assert!(sessions(s, id).await.is_empty());
     s.start_debug(id, dev, now + 60_000).await.unwrap();
     let view = s.app_view(id).await.unwrap().unwrap();
     assert_eq!(view.debug_sessions, [(dev.to_string(), now + 60_000)]);
     assert!(view.is_debugged(dev, now) && !view.is_debugged(dev, now + 60_000));
     // Renewing moves the end; it is still one session.
     s.start_debug(id, dev, now + 120_000).await.unwrap();
-    assert_eq!(
-        s.app_view(id).await.unwrap().unwrap().debug_sessions,
-        [(dev.to_string(), now + 120_000)]
-    );
+    assert_eq!(sessions(s, id).await, [(dev.to_string(), now + 120_000)]);
     assert!(s.end_debug(id, dev).await.unwrap());
     assert!(!s.end_debug(id, dev).await.unwrap());
-    assert!(
-        s.app_view(id)
-            .await
-            .unwrap()
-            .unwrap()
-            .debug_sessions
-            .is_empty()
-    );
+    assert!(sessions(s, id).await.is_empty());
     // Left running, for the cascade below.
     s.start_debug(id, dev, now + 60_000).await.unwrap();
 }
@@ -573,12 +566,7 @@ async fn delete_app_cascades(s: &dyn Store) {
     assert!(s.list_bundles("com.conf.app").await.unwrap().is_empty());
     s.create_app(&app("com.conf.app")).await.unwrap();
     assert!(
-        s.app_view("com.conf.app")
-            .await
-            .unwrap()
-            .unwrap()
-            .debug_sessions
-            .is_empty(),
+        sessions(s, "com.conf.app").await.is_empty(),
         "debug sessions went with the app"
     );
     assert!(

@@ -10,12 +10,17 @@ use crate::event_writer::write_events;
 impl DeviceStore for SqliteStore {
     async fn set_override(&self, app_id: &str, device_id: &str, channel: &str) -> StoreResult<()> {
         self.with(|c| {
-            c.execute(
-                "INSERT INTO overrides (app_id, device_id, channel) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (app_id, device_id) DO UPDATE SET channel = excluded.channel",
-                params![app_id, device_id, channel],
-            )
-            .map_err(unavailable)?;
+            let set = c
+                .execute(
+                    "INSERT INTO overrides (app_id, device_id, channel)
+                     SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM apps WHERE app_id = ?1)
+                     ON CONFLICT (app_id, device_id) DO UPDATE SET channel = excluded.channel",
+                    params![app_id, device_id, channel],
+                )
+                .map_err(unavailable)?;
+            if set == 0 {
+                return Err(StoreError::NotFound(format!("no app {app_id}")));
+            }
             Ok(())
         })
     }
