@@ -7,10 +7,12 @@ use serde_json::{Value, json};
 use super::Ctx;
 use crate::client::seg;
 
-/// The debug session is asked for this long and renewed well before it ends, so a watch
-/// killed without a chance to end it stops costing log writes soon after.
-const SESSION_MINUTES: u32 = 10;
-const RENEW_EVERY: Duration = Duration::from_secs(4 * 60);
+/// The debug session is asked for this long and renewed every minute: a watch killed
+/// without a chance to end it stops costing log writes soon after, and when two people
+/// watch one device and one of them ends the session, the other's renewal brings it back
+/// within a minute.
+const SESSION_MINUTES: u32 = 5;
+const RENEW_EVERY: Duration = Duration::from_secs(60);
 
 /// What an event means, for a person.
 pub fn describe(e: &Value) -> String {
