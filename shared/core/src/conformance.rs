@@ -9,7 +9,7 @@ use crate::device::{Counter, DeviceEvent, EVENTS_PER_DEVICE, now_ms, utc_day};
 use crate::key::{ApiKey, Mode, hash_key};
 use crate::store::{Registered, Store, StoreError};
 
-fn app(id: &str) -> App {
+pub fn app(id: &str) -> App {
     App {
         app_id: id.into(),
         name: id.into(),
@@ -44,6 +44,19 @@ fn code(e: StoreError) -> &'static str {
         StoreError::NotFound(_) => "not_found",
         StoreError::Unavailable(_) => "unavailable",
     }
+}
+
+/// A fixture for tests and benchmarks: the app, a ready bundle for each version (storage
+/// keys `{app}/<16 hex>.zip`), and `channel`.
+pub async fn seed(s: &dyn Store, app: &App, ready: &[&str], channel: &Channel) {
+    s.create_app(app).await.unwrap();
+    for (i, version) in ready.iter().enumerate() {
+        let mut b = bundle(version, char::from(b'a' + i as u8));
+        b.storage_key = format!("{}/{}.zip", app.app_id, &b.checksum[..16]);
+        s.register_bundle(&app.app_id, &b).await.unwrap();
+        s.mark_ready(&app.app_id, version, 1).await.unwrap();
+    }
+    s.create_channel(&app.app_id, channel).await.unwrap();
 }
 
 /// Runs every case against a fresh, empty store.

@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use updraft_core::app::App;
 use updraft_core::channel::Channel;
-use updraft_core::store::{AppStore, BundleStore, ChannelStore};
+use updraft_core::conformance;
 use updraft_embedded::{LocalBlobs, SqliteStore};
 
 fn body(i: u64) -> Bytes {
@@ -35,25 +34,15 @@ fn bench(c: &mut Criterion) {
             ..Default::default()
         },
     );
-    rt.block_on(async {
-        store
-            .create_app(&App {
-                app_id: "com.bench.app".into(),
-                name: "b".into(),
-                expose_metadata: false,
-                created_at: 0,
-            })
-            .await
-            .unwrap();
-        let mut b = updraft_core::conformance::bundle("1.0.1", 'a');
-        b.storage_key = "com.bench.app/0123456789abcdef.zip".into();
-        store.register_bundle("com.bench.app", &b).await.unwrap();
-        store.mark_ready("com.bench.app", "1.0.1", 1).await.unwrap();
-        let mut ch = Channel::new("production");
-        ch.public = true;
-        ch.bundle = Some("1.0.1".into());
-        store.create_channel("com.bench.app", &ch).await.unwrap();
-    });
+    let mut ch = Channel::new("production");
+    ch.public = true;
+    ch.bundle = Some("1.0.1".into());
+    rt.block_on(conformance::seed(
+        &store,
+        &conformance::app("com.bench.app"),
+        &["1.0.1"],
+        &ch,
+    ));
     let mut i = 0u64;
     let mut group = c.benchmark_group("update_check");
     group.throughput(Throughput::Elements(1));

@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use updraft_core::app::App;
 use updraft_core::channel::Channel;
+use updraft_core::conformance;
 use updraft_core::key::{ApiKey, Mode, hash_key};
-use updraft_core::store::{AppStore, BundleStore, ChannelStore, KeyStore};
+use updraft_core::store::{AppStore, KeyStore};
 use updraft_embedded::{LocalBlobs, SqliteStore};
 
 const APP: &str = "com.matrix.app";
@@ -72,28 +72,13 @@ fn world() -> World {
     let store = SqliteStore::open(dir.path().join("updraft.db")).unwrap();
     let blobs = LocalBlobs::open(dir.path(), "http://127.0.0.1:1").unwrap();
     rt.block_on(async {
-        for app in [APP, "com.other.app"] {
-            store
-                .create_app(&App {
-                    app_id: app.into(),
-                    name: app.into(),
-                    expose_metadata: false,
-                    created_at: 0,
-                })
-                .await
-                .unwrap();
-        }
-        let mut b = updraft_core::conformance::bundle("1.0.0", 'a');
-        b.storage_key = format!("{APP}/aaaa.zip");
-        store.register_bundle(APP, &b).await.unwrap();
-        store.mark_ready(APP, "1.0.0", 1).await.unwrap();
-        let mut spare = updraft_core::conformance::bundle("0.9.0", 'b');
-        spare.storage_key = format!("{APP}/bbbb.zip");
-        store.register_bundle(APP, &spare).await.unwrap();
-        store.mark_ready(APP, "0.9.0", 1).await.unwrap();
         let mut ch = Channel::new("production");
         ch.bundle = Some("1.0.0".into());
-        store.create_channel(APP, &ch).await.unwrap();
+        conformance::seed(&store, &conformance::app(APP), &["1.0.0", "0.9.0"], &ch).await;
+        store
+            .create_app(&conformance::app("com.other.app"))
+            .await
+            .unwrap();
         for k in [
             key("key_read", "upd_read", Mode::Read, None, None),
             key("key_upload", "upd_upload", Mode::Upload, None, None),

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use updraft_core::app::App;
 use updraft_core::channel::Channel;
-use updraft_core::store::{AppStore, BundleStore, ChannelStore};
+use updraft_core::conformance;
 use updraft_embedded::{LocalBlobs, SqliteStore};
 
 const FIELDS: &[&str] = &[
@@ -114,26 +114,15 @@ fn setup() -> (
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("updraft.db")).unwrap();
     let blobs = LocalBlobs::open(dir.path(), "http://127.0.0.1:1").unwrap();
-    rt.block_on(async {
-        store
-            .create_app(&App {
-                app_id: "com.fuzz.app".into(),
-                name: "f".into(),
-                expose_metadata: true,
-                created_at: 0,
-            })
-            .await
-            .unwrap();
-        let mut b = updraft_core::conformance::bundle("1.0.1", 'a');
-        b.storage_key = "com.fuzz.app/0123456789abcdef.zip".into();
-        store.register_bundle("com.fuzz.app", &b).await.unwrap();
-        store.mark_ready("com.fuzz.app", "1.0.1", 1).await.unwrap();
-        let mut ch = Channel::new("production");
-        ch.public = true;
-        ch.allow_device_self_set = true;
-        ch.bundle = Some("1.0.1".into());
-        store.create_channel("com.fuzz.app", &ch).await.unwrap();
-    });
+    let mut ch = Channel::new("production");
+    ch.public = true;
+    ch.allow_device_self_set = true;
+    ch.bundle = Some("1.0.1".into());
+    let app = App {
+        expose_metadata: true,
+        ..conformance::app("com.fuzz.app")
+    };
+    rt.block_on(conformance::seed(&store, &app, &["1.0.1"], &ch));
     let state = updraft_core::State::with_config(
         Arc::new(store),
         Arc::new(blobs),
