@@ -7,7 +7,7 @@ use updraft_core::app::App;
 use updraft_core::bundle::{Bundle, BundleStatus};
 use updraft_core::channel::Channel;
 use updraft_core::decision::{Decision, decide, resolve_channel};
-use updraft_core::device_request::{Strictness, as_object, parse_body, parse_device};
+use updraft_core::device_request::{Strictness, into_object, parse_body, parse_device};
 
 const BODY: &[u8] = br#"{"platform":"android","device_id":"6AAB1F2B-6B2A-4F4C-9D4B-1A2B3C4D5E6F","app_id":"com.example.app","custom_id":"","version_build":"1.2.0","version_code":"120","version_os":"14","version_name":"1.2.3","plugin_version":"8.51.14","is_emulator":false,"is_prod":true,"defaultChannel":"","install_source":"com.android.vending"}"#;
 
@@ -49,8 +49,9 @@ fn world() -> (App, Vec<Channel>, Vec<Bundle>) {
 }
 
 fn check(app: &App, channels: &[Channel], bundles: &[Bundle], body: &[u8]) -> Vec<u8> {
-    let value = parse_body(body).unwrap();
-    let device = parse_device(as_object(&value).unwrap(), Strictness::Check).unwrap();
+    // As the route does it: the parsed object is taken, not borrowed and copied.
+    let obj = into_object(parse_body(body).unwrap()).unwrap();
+    let device = parse_device(&obj, Strictness::Check).unwrap();
     let served = |v: &str| bundles.iter().find(|b| b.version == v);
     let resolved = resolve_channel(
         channels,

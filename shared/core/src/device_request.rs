@@ -100,12 +100,6 @@ pub fn into_object(value: Value) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-pub fn as_object(value: &Value) -> Result<&Map<String, Value>, ApiError> {
-    value
-        .as_object()
-        .ok_or_else(|| ApiError::bad_request("invalid_json_body", "the body must be a JSON object"))
-}
-
 fn schema(msg: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_json_body", msg)
 }
@@ -426,6 +420,6 @@ mod tests {
             "invalid_json_parse_body"
         );
         let v = parse_body(b"[1,2]").unwrap();
-        assert_eq!(as_object(&v).unwrap_err().code, "invalid_json_body");
+        assert_eq!(into_object(v).unwrap_err().code, "invalid_json_body");
     }
 }
