@@ -45,7 +45,8 @@ impl AwsSettings {
     /// `UPDRAFT_TABLE`, `UPDRAFT_BUCKET`, `UPDRAFT_DOWNLOAD_MODE` (`s3-presigned`|`cloudfront`),
     /// `UPDRAFT_CDN_DOMAIN`, `UPDRAFT_CF_KEY_PAIR_ID` + `UPDRAFT_CF_PRIVATE_KEY` (PEM) for signed
     /// CloudFront URLs, `UPDRAFT_S3_FORCE_PATH_STYLE`, `UPDRAFT_DYNAMODB_TIMEOUT_MS` (default
-    /// 5000). Endpoints come from the SDK's own
+    /// 5000), `UPDRAFT_TLS_ROOTS` (`system`, the default, or `amazon`). Endpoints come from
+    /// the SDK's own
     /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_S3`, credentials and region likewise.
     pub fn from_env() -> Result<AwsSettings, String> {
         let need = |k: &str| {
@@ -112,12 +113,7 @@ impl AwsSettings {
     }
 
     /// Builds both adapters from one SDK configuration.
-    ///
-    /// Settings: `UPDRAFT_TLS_ROOTS` (`system`, the default, or `amazon`) besides the ones
-    /// read by `from_env`.
     pub async fn connect(&self) -> (crate::DynamoStore, crate::S3Blobs) {
-        // rustls with ring: the SDK's default TLS stack is rustls on aws-lc, which weighs
-        // 1.3 MiB of code in each bootstrap for the same TLS 1.2/1.3 suites.
         let https = https_client(self.tls_roots);
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .http_client(https)
