@@ -2,6 +2,16 @@
 
 use std::env;
 
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_dynamodb::config::BehaviorVersion;
+use aws_smithy_async::rt::sleep::TokioSleep;
+use aws_smithy_async::time::SystemTimeSource;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+
 /// How devices download bundles.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DownloadMode {
@@ -112,32 +122,116 @@ impl AwsSettings {
         })
     }
 
-    /// Builds both adapters from one SDK configuration.
+    /// Both adapters, on aws-config's full provider chain (environment, profiles, SSO,
+    /// web identity, IMDS): for `updraft serve --store aws` and tests.
     pub async fn connect(&self) -> (crate::DynamoStore, crate::S3Blobs) {
-        let https = https_client(self.tls_roots);
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(https)
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client(self.tls_roots))
             .load()
             .await;
-        let requests = crate::RequestCounter::default();
-        // Each attempt gets part of the budget, so a retry still fits in it.
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .operation_timeout(self.dynamodb_timeout)
-            .operation_attempt_timeout(self.dynamodb_timeout / 2)
-            .build();
-        let dynamo = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk)
-                .interceptor(requests.clone())
-                .timeout_config(timeouts)
-                .build(),
+        let connection = self.connection(sdk);
+        (connection.store(), connection.s3_blobs())
+    }
+
+    /// The SDK configuration a Lambda function needs, from the variables the Lambda runtime
+    /// sets (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`)
+    /// and `AWS_ENDPOINT_URL[_DYNAMODB|_S3]`. Not aws-config's provider chain: its profile,
+    /// SSO, STS and IMDS providers would be ≈ 0.5 MiB of every bootstrap, and reading a
+    /// profile at start-up, for credentials that Lambda always puts in the environment.
+    pub fn connect_lambda(&self) -> Result<Connection, String> {
+        let var = |k: &str| env::var(k).ok().filter(|v| !v.is_empty());
+        let need = |k: &str| var(k).ok_or_else(|| format!("{k} is not set"));
+        let region = var("AWS_REGION")
+            .or_else(|| var("AWS_DEFAULT_REGION"))
+            .ok_or("AWS_REGION is not set")?;
+        let credentials = Credentials::new(
+            need("AWS_ACCESS_KEY_ID")?,
+            need("AWS_SECRET_ACCESS_KEY")?,
+            var("AWS_SESSION_TOKEN"),
+            None,
+            "lambda-environment",
         );
-        let s3_conf = aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(self.force_path_style)
+        let mut sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region))
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .http_client(https_client(self.tls_roots))
+            .sleep_impl(TokioSleep::new())
+            .time_source(SystemTimeSource::new())
+            .retry_config(RetryConfig::standard());
+        if let Some(url) = var("AWS_ENDPOINT_URL") {
+            sdk = sdk.endpoint_url(url);
+        }
+        Ok(self.connection(sdk.build()))
+    }
+
+    fn connection(&self, sdk: SdkConfig) -> Connection {
+        Connection {
+            sdk,
+            settings: self.clone(),
+        }
+    }
+}
+
+/// One SDK configuration, and the adapters built on it: each function builds only the
+/// ones its routes use, so the others' code stays out of its bootstrap.
+pub struct Connection {
+    sdk: SdkConfig,
+    settings: AwsSettings,
+}
+
+/// A service's own endpoint variable. aws-config reads these itself; the Lambda
+/// configuration does not go through it, so both paths apply them here.
+fn service_endpoint(var: &str) -> Option<String> {
+    env::var(var).ok().filter(|v| !v.is_empty())
+}
+
+impl Connection {
+    pub fn store(&self) -> crate::DynamoStore {
+        let requests = crate::RequestCounter::default();
+        let timeout = self.settings.dynamodb_timeout;
+        // Each attempt gets part of the budget, so a retry still fits in it.
+        let timeouts = TimeoutConfig::builder()
+            .operation_timeout(timeout)
+            .operation_attempt_timeout(timeout / 2)
             .build();
-        let s3 = aws_sdk_s3::Client::from_conf(s3_conf);
-        (
-            crate::DynamoStore::new(dynamo, &self.table).counting(requests),
-            crate::S3Blobs::new(s3, &self.bucket, self.download.clone()),
+        let mut conf = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+            .interceptor(requests.clone())
+            .timeout_config(timeouts);
+        if let Some(url) = service_endpoint("AWS_ENDPOINT_URL_DYNAMODB") {
+            conf = conf.endpoint_url(url);
+        }
+        let dynamo = aws_sdk_dynamodb::Client::from_conf(conf.build());
+        crate::DynamoStore::new(dynamo, &self.settings.table).counting(requests)
+    }
+
+    /// Uploads, checks and deletes bundles, and signs their download URLs.
+    pub fn s3_blobs(&self) -> crate::S3Blobs {
+        let mut conf = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .force_path_style(self.settings.force_path_style);
+        if let Some(url) = service_endpoint("AWS_ENDPOINT_URL_S3") {
+            conf = conf.endpoint_url(url);
+        }
+        let s3 = aws_sdk_s3::Client::from_conf(conf.build());
+        crate::S3Blobs::new(s3, &self.settings.bucket, self.downloads())
+    }
+
+    /// Signs download URLs only, without an S3 client: the `updates` function.
+    pub fn downloads(&self) -> crate::Downloads {
+        let s3 = crate::S3Location {
+            bucket: self.settings.bucket.clone(),
+            region: self
+                .sdk
+                .region()
+                .map_or_else(|| "us-east-1".to_string(), |r| r.to_string()),
+            endpoint: service_endpoint("AWS_ENDPOINT_URL_S3")
+                .or_else(|| self.sdk.endpoint_url().map(str::to_string)),
+            force_path_style: self.settings.force_path_style,
+        };
+        crate::Downloads::new(
+            self.settings.download.clone(),
+            s3,
+            self.sdk.credentials_provider(),
         )
     }
 }

@@ -7,13 +7,15 @@ mod channels;
 mod cloudfront;
 mod config;
 mod devices;
+mod downloads;
 mod keys;
 mod metrics;
 mod s3;
 mod table;
 
 pub use cloudfront::CloudFrontSigner;
-pub use config::{AwsSettings, DownloadMode, TlsRoots};
+pub use config::{AwsSettings, Connection, DownloadMode, TlsRoots};
+pub use downloads::{Downloads, S3Location};
 pub use metrics::RequestCounter;
 pub use s3::S3Blobs;
 pub use table::{DynamoStore, create_table_if_missing};

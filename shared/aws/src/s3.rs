@@ -1,6 +1,7 @@
-//! Bundle bytes in S3: presigned PUTs that S3 itself checks, presigned or CDN downloads.
+//! Bundle bytes in S3: presigned PUTs that S3 itself checks; downloads are `Downloads`'.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -14,17 +15,13 @@ use sha2::{Digest, Sha256};
 use updraft_core::blobs::{BlobInfo, Blobs, UploadTicket};
 use updraft_core::store::{StoreError, StoreResult};
 
-use crate::config::DownloadMode;
-
-/// SigV4 presigned URLs live at most 7 days.
-const DOWNLOAD_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-const DAY: u64 = 24 * 3600;
+use crate::downloads::Downloads;
 
 #[derive(Clone)]
 pub struct S3Blobs {
     client: Client,
     bucket: String,
-    mode: DownloadMode,
+    downloads: Arc<Downloads>,
 }
 
 fn storage<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -32,11 +29,11 @@ fn storage<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
 }
 
 impl S3Blobs {
-    pub fn new(client: Client, bucket: &str, mode: DownloadMode) -> Self {
+    pub fn new(client: Client, bucket: &str, downloads: Downloads) -> Self {
         S3Blobs {
             client,
             bucket: bucket.to_string(),
-            mode,
+            downloads: Arc::new(downloads),
         }
     }
 
@@ -178,48 +175,6 @@ impl Blobs for S3Blobs {
     }
 
     async fn download_url(&self, key: &str) -> StoreResult<String> {
-        match &self.mode {
-            DownloadMode::CloudFront { domain, signer } => {
-                let url = format!(
-                    "https://{domain}/{}",
-                    key.split('/')
-                        .map(updraft_core::http_util::percent_encode)
-                        .collect::<Vec<_>>()
-                        .join("/")
-                );
-                Ok(match signer {
-                    // Expiry rounded to the day, as for S3: one URL per bundle per day.
-                    Some(s) => {
-                        let now = SystemTime::now()
-                            .duration_since(UNIX_EPOCH)
-                            .map_or(0, |d| d.as_secs());
-                        s.sign(&url, now / DAY * DAY + DOWNLOAD_TTL.as_secs())
-                    }
-                    None => url,
-                })
-            }
-            DownloadMode::S3Presigned => {
-                // Signed from the start of the day: the URL stays the same all day, so
-                // repeated checks get identical answers and caches can keep them.
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                let day_start = UNIX_EPOCH + Duration::from_secs(now / DAY * DAY);
-                let config = PresigningConfig::builder()
-                    .start_time(day_start)
-                    .expires_in(DOWNLOAD_TTL)
-                    .build()
-                    .map_err(storage)?;
-                let req = self
-                    .client
-                    .get_object()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .presigned(config)
-                    .await
-                    .map_err(storage)?;
-                Ok(req.uri().to_string())
-            }
-        }
+        self.downloads.url(key).await
     }
 }

@@ -4,9 +4,13 @@
 #[cfg(feature = "local-runtime")]
 pub mod local_runtime;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
+use updraft_aws::Connection;
+use updraft_core::blobs::Blobs;
 use updraft_core::{Job, State};
 
 /// Tracing for Lambda: JSON lines when the function's log format is JSON, plain otherwise.
@@ -28,14 +32,28 @@ pub fn init_tracing() {
     }
 }
 
+/// Which bundle-storage adapter a function builds, and so links: a function pointer, not a
+/// flag, so that a function naming `downloads` carries no S3 client code at all.
+pub type BlobsAdapter = fn(&Connection) -> Arc<dyn Blobs>;
+
+/// S3 itself: for functions that register, check and delete bundles.
+pub fn s3(connection: &Connection) -> Arc<dyn Blobs> {
+    Arc::new(connection.s3_blobs())
+}
+
+/// Download URLs only (SigV4 or CloudFront signing, no S3 client): for `updates`, which
+/// hands out URLs and never touches the bytes.
+pub fn downloads(connection: &Connection) -> Arc<dyn Blobs> {
+    Arc::new(connection.downloads())
+}
+
 /// The state every invocation shares: AWS adapters from `UPDRAFT_*` and the AWS environment,
 /// plus the first API key from `UPDRAFT_ADMIN_KEY_HASH` when the table has none.
-pub async fn state_from_env() -> Result<State, Error> {
-    let settings = updraft_aws::AwsSettings::from_env()?;
-    let (store, blobs) = settings.connect().await;
+pub async fn state_from_env(blobs: BlobsAdapter) -> Result<State, Error> {
+    let connection = updraft_aws::AwsSettings::from_env()?.connect_lambda()?;
     let state = State::with_config(
-        std::sync::Arc::new(store),
-        std::sync::Arc::new(blobs),
+        Arc::new(connection.store()),
+        blobs(&connection),
         State::config_from_env(),
     );
     if let Ok(hash) = std::env::var("UPDRAFT_ADMIN_KEY_HASH")
@@ -100,9 +118,9 @@ fn from_core(resp: http::Response<Bytes>) -> Response<Body> {
 }
 
 /// Serves `jobs` until the Lambda runtime stops the process.
-pub async fn run(jobs: &'static [Job]) -> Result<(), Error> {
+pub async fn run(jobs: &'static [Job], blobs: BlobsAdapter) -> Result<(), Error> {
     init_tracing();
-    let state = state_from_env().await?;
+    let state = state_from_env(blobs).await?;
     let state = &state;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(from_core(
