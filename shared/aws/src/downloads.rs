@@ -26,6 +26,14 @@ const DAY: u64 = 24 * 3600;
 /// credentials that signed it, and devices may start the download minutes after the check.
 const FRESH_FOR: Duration = Duration::from_secs(15 * 60);
 
+/// A storage key as a URL path: each segment percent-encoded as SigV4 expects, `/` kept.
+fn encoded_path(key: &str) -> String {
+    key.split('/')
+        .map(percent_encode)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Where the bucket answers, as the S3 SDK addresses it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct S3Location {
@@ -40,11 +48,7 @@ impl S3Location {
     /// The object's URL: virtual-hosted on AWS, path-style on a custom endpoint when asked
     /// and for bucket names with dots (which break TLS on virtual hosts).
     fn object_url(&self, key: &str) -> String {
-        let path = key
-            .split('/')
-            .map(percent_encode)
-            .collect::<Vec<_>>()
-            .join("/");
+        let path = encoded_path(key);
         let path_style = self.force_path_style || self.bucket.contains('.');
         match (&self.endpoint, path_style) {
             (Some(base), true) => format!("{}/{}/{path}", base.trim_end_matches('/'), self.bucket),
@@ -107,7 +111,13 @@ impl Downloads {
     async fn credentials(&self) -> StoreResult<Credentials> {
         let now = SystemTime::now();
         let fresh = |c: &Credentials| c.expiry().is_none_or(|e| e > now + FRESH_FOR);
-        if let Some(c) = self.cached.lock().unwrap().as_ref().filter(|c| fresh(c)) {
+        if let Some(c) = self
+            .cached
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|c| fresh(c))
+        {
             return Ok(c.clone());
         }
         let provider = self
@@ -117,7 +127,7 @@ impl Downloads {
         let got = provider.provide_credentials().await.map_err(|e| {
             StoreError::Unavailable(format!("no AWS credentials to sign with: {e}"))
         })?;
-        *self.cached.lock().unwrap() = Some(got.clone());
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = Some(got.clone());
         Ok(got)
     }
 
@@ -127,13 +137,7 @@ impl Downloads {
             .map_or(0, |d| d.as_secs());
         match &self.mode {
             DownloadMode::CloudFront { domain, signer } => {
-                let url = format!(
-                    "https://{domain}/{}",
-                    key.split('/')
-                        .map(percent_encode)
-                        .collect::<Vec<_>>()
-                        .join("/")
-                );
+                let url = format!("https://{domain}/{}", encoded_path(key));
                 Ok(match signer {
                     // Expiry rounded to the day, as for S3: one URL per bundle per day.
                     Some(s) => s.sign(&url, now / DAY * DAY + DOWNLOAD_TTL.as_secs()),
