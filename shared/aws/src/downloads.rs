@@ -2,6 +2,7 @@
 //! SigV4 alone. Signing a GET needs no S3 client, so the `updates` function — the only one
 //! that hands out download URLs — links this and not the S3 SDK (over 1 MiB of code).
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -81,8 +82,22 @@ pub struct Downloads {
     mode: DownloadMode,
     s3: S3Location,
     credentials: Option<SharedCredentialsProvider>,
-    cached: Mutex<Option<Credentials>>,
+    signed: Mutex<Signed>,
 }
+
+/// What signing reuses. A key's URL is the same all day (signed from the start of the day),
+/// so it is signed once a day per process rather than on every update check that offers
+/// it: a CloudFront signature is an RSA private-key operation.
+#[derive(Default)]
+struct Signed {
+    credentials: Option<Credentials>,
+    day: u64,
+    urls: HashMap<String, String>,
+}
+
+/// Beyond this many keys in a day the cache starts over: bounded memory whatever the
+/// number of apps and bundles.
+const MAX_URLS: usize = 4096;
 
 impl std::fmt::Debug for Downloads {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,61 +118,84 @@ impl Downloads {
             mode,
             s3,
             credentials,
-            cached: Mutex::new(None),
+            signed: Mutex::new(Signed::default()),
         }
     }
 
-    /// Cached until close to expiry: a credential chain may call STS or SSO each time.
-    async fn credentials(&self) -> StoreResult<Credentials> {
-        let now = SystemTime::now();
-        let fresh = |c: &Credentials| c.expiry().is_none_or(|e| e > now + FRESH_FOR);
-        if let Some(c) = self
-            .cached
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .filter(|c| fresh(c))
-        {
-            return Ok(c.clone());
-        }
-        let provider = self
-            .credentials
-            .as_ref()
-            .ok_or_else(|| StoreError::Unavailable("no AWS credentials to sign with".into()))?;
-        let got = provider.provide_credentials().await.map_err(|e| {
-            StoreError::Unavailable(format!("no AWS credentials to sign with: {e}"))
-        })?;
-        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = Some(got.clone());
-        Ok(got)
+    fn signed(&self) -> std::sync::MutexGuard<'_, Signed> {
+        // Nothing that can panic runs under this lock, so a poisoned one is still whole.
+        self.signed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The day's URL for `key`, signed now or earlier today with credentials still fresh.
     pub async fn url(&self, key: &str) -> StoreResult<String> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        match &self.mode {
+        let now = SystemTime::now();
+        let day = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) / DAY;
+        let fresh = |c: &Credentials| c.expiry().is_none_or(|e| e > now + FRESH_FOR);
+        let credentials = {
+            let mut signed = self.signed();
+            if signed.day != day {
+                signed.day = day;
+                signed.urls.clear();
+            }
+            if signed.credentials.as_ref().is_some_and(|c| !fresh(c)) {
+                // URLs die with the credentials that signed them.
+                signed.credentials = None;
+                signed.urls.clear();
+            }
+            if let Some(url) = signed.urls.get(key) {
+                return Ok(url.clone());
+            }
+            signed.credentials.clone()
+        };
+        let url = match &self.mode {
             DownloadMode::CloudFront { domain, signer } => {
                 let url = format!("https://{domain}/{}", encoded_path(key));
-                Ok(match signer {
+                match signer {
                     // Expiry rounded to the day, as for S3: one URL per bundle per day.
-                    Some(s) => s.sign(&url, now / DAY * DAY + DOWNLOAD_TTL.as_secs()),
+                    Some(s) => s.sign(&url, day * DAY + DOWNLOAD_TTL.as_secs()),
                     None => url,
-                })
+                }
             }
             DownloadMode::S3Presigned => {
-                // Signed from the start of the day: the URL stays the same all day, so
-                // repeated checks get identical answers and caches can keep them.
-                let day_start = UNIX_EPOCH + Duration::from_secs(now / DAY * DAY);
-                let credentials = self.credentials().await?;
+                let credentials = match credentials {
+                    Some(c) => c,
+                    None => {
+                        let got = self.fetch_credentials().await?;
+                        self.signed().credentials = Some(got.clone());
+                        got
+                    }
+                };
                 presign_get(
                     &self.s3.object_url(key),
                     &self.s3.region,
                     &credentials,
-                    day_start,
+                    UNIX_EPOCH + Duration::from_secs(day * DAY),
                     DOWNLOAD_TTL,
-                )
+                )?
             }
+        };
+        let mut signed = self.signed();
+        if signed.day == day {
+            if signed.urls.len() >= MAX_URLS {
+                signed.urls.clear();
+            }
+            signed.urls.insert(key.to_string(), url.clone());
         }
+        Ok(url)
+    }
+
+    /// From the provider: a credential chain may call STS or SSO, so only when the cached
+    /// credentials are missing or about to expire.
+    async fn fetch_credentials(&self) -> StoreResult<Credentials> {
+        let provider = self
+            .credentials
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("no AWS credentials to sign with".into()))?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("no AWS credentials to sign with: {e}")))
     }
 }
 
@@ -221,6 +259,8 @@ fn not_here() -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn location(endpoint: Option<&str>, path_style: bool) -> S3Location {
         S3Location {
@@ -286,5 +326,90 @@ mod tests {
             dotted.object_url("a.zip"),
             "https://s3.cn-north-1.amazonaws.com.cn/my.bucket/a.zip"
         );
+    }
+
+    /// Hands out the given credentials in turn, counting the calls.
+    #[derive(Debug)]
+    struct Provider {
+        calls: Arc<AtomicUsize>,
+        credentials: Vec<Credentials>,
+    }
+
+    impl ProvideCredentials for Provider {
+        fn provide_credentials<'a>(
+            &'a self,
+        ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            aws_credential_types::provider::future::ProvideCredentials::ready(Ok(self.credentials
+                [n.min(self.credentials.len() - 1)]
+            .clone()))
+        }
+    }
+
+    fn signer(credentials: Vec<Credentials>) -> (Downloads, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let provider = Provider {
+            calls: calls.clone(),
+            credentials,
+        };
+        let downloads = Downloads::new(
+            DownloadMode::S3Presigned,
+            location(None, false),
+            Some(SharedCredentialsProvider::new(provider)),
+        );
+        (downloads, calls)
+    }
+
+    fn calls(n: &AtomicUsize) -> usize {
+        n.load(Ordering::SeqCst)
+    }
+
+    fn expiring_in(id: &str, secs: u64) -> Credentials {
+        Credentials::new(
+            id,
+            "secret",
+            Some("token".into()),
+            Some(SystemTime::now() + Duration::from_secs(secs)),
+            "test",
+        )
+    }
+
+    #[tokio::test]
+    async fn a_keys_url_is_signed_once_a_day_and_credentials_fetched_once() {
+        let (downloads, provider) = signer(vec![expiring_in("AKIDFIRST", 6 * 3600)]);
+        let a = downloads.url("app/a.zip").await.unwrap();
+        assert_eq!(downloads.url("app/a.zip").await.unwrap(), a);
+        let b = downloads.url("app/b.zip").await.unwrap();
+        assert_ne!(a, b);
+        assert!(a.contains("X-Amz-Security-Token=token"), "{a}");
+        assert_eq!(calls(&provider), 1, "one fetch for every URL of the day");
+    }
+
+    #[tokio::test]
+    async fn credentials_about_to_expire_are_replaced_and_their_urls_forgotten() {
+        // The first credentials expire within FRESH_FOR: whatever they signed must not be
+        // handed out again, since it stops working with them.
+        let (downloads, provider) = signer(vec![
+            expiring_in("AKIDOLD", 60),
+            expiring_in("AKIDNEW", 6 * 3600),
+        ]);
+        let old = downloads.url("app/a.zip").await.unwrap();
+        assert!(old.contains("AKIDOLD"), "{old}");
+        let new = downloads.url("app/a.zip").await.unwrap();
+        assert!(new.contains("AKIDNEW"), "{new}");
+        assert_eq!(downloads.url("app/a.zip").await.unwrap(), new);
+        assert_eq!(calls(&provider), 2);
+    }
+
+    #[tokio::test]
+    async fn without_credentials_signing_is_unavailable_not_a_panic() {
+        let downloads = Downloads::new(DownloadMode::S3Presigned, location(None, false), None);
+        assert!(matches!(
+            downloads.url("app/a.zip").await,
+            Err(StoreError::Unavailable(_))
+        ));
     }
 }
