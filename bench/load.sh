@@ -18,31 +18,28 @@ cargo build --profile "$PROFILE" --locked -p updraft --bin updraft --example ref
 BIN="$CARGO_TARGET_DIR/$PROFILE/updraft"
 REF="$CARGO_TARGET_DIR/$PROFILE/examples/reference_server"
 
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-KEY=upd_bench_admin_key
-UPDRAFT_ADMIN_KEY=$KEY RUST_LOG=warn UPDRAFT_RATE_DEVICE_PER_MIN=0 UPDRAFT_RATE_IP_PER_MIN=0 "$BIN" serve --listen 127.0.0.1:8791 --data-dir "$WORK/data" > "$WORK/serve.log" 2>&1 &
-SERVE_PID=$!; PIDS+=("$SERVE_PID")
-for _ in $(seq 1 50); do curl -sf http://127.0.0.1:8791/ok >/dev/null && break; sleep 0.1; done
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+. scripts/serve-local
+serve_local "$BIN" bench
+SERVE_PID=$SERVE
 api() { curl -sf -H "Authorization: Bearer $KEY" -H 'content-type: application/json' "$@"; }
-api -X POST http://127.0.0.1:8791/v1/apps -d '{"app_id":"com.bench.app"}' >/dev/null
+api -X POST "$URL/v1/apps" -d '{"app_id":"com.bench.app"}' >/dev/null
 head -c 2000000 /dev/urandom > "$WORK/bundle.zip"
 SUM=$(sha256sum "$WORK/bundle.zip" | cut -d' ' -f1)
-REG=$(api -X POST http://127.0.0.1:8791/v1/apps/com.bench.app/bundles -d "{\"version\":\"1.0.1\",\"size\":2000000,\"checksum\":\"$SUM\"}")
-URL=$(printf '%s' "$REG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["upload"]["url"])')
-curl -sf -X PUT --data-binary @"$WORK/bundle.zip" "$URL" >/dev/null
-api -X POST http://127.0.0.1:8791/v1/apps/com.bench.app/bundles/1.0.1/finalize >/dev/null
-api -X POST http://127.0.0.1:8791/v1/apps/com.bench.app/channels -d '{"name":"production","public":true,"bundle":"1.0.1"}' >/dev/null
-ANSWER=$(curl -sf http://127.0.0.1:8791/updates -d '{"platform":"android","device_id":"6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f","app_id":"com.bench.app","version_build":"1.0.0","version_name":"builtin","plugin_version":"8.51.14"}')
+REG=$(api -X POST "$URL/v1/apps/com.bench.app/bundles" -d "{\"version\":\"1.0.1\",\"size\":2000000,\"checksum\":\"$SUM\"}")
+PUT_URL=$(printf '%s' "$REG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["upload"]["url"])')
+curl -sf -X PUT --data-binary @"$WORK/bundle.zip" "$PUT_URL" >/dev/null
+api -X POST "$URL/v1/apps/com.bench.app/bundles/1.0.1/finalize" >/dev/null
+api -X POST "$URL/v1/apps/com.bench.app/channels" -d '{"name":"production","public":true,"bundle":"1.0.1"}' >/dev/null
+ANSWER=$(curl -sf "$URL/updates" -d '{"platform":"android","device_id":"6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f","app_id":"com.bench.app","version_build":"1.0.0","version_name":"builtin","plugin_version":"8.51.14"}')
 SIZE=${#ANSWER}
 echo "update answer: $SIZE bytes"
 
-"$REF" 127.0.0.1:8792 "$SIZE" > "$WORK/ref.log" 2>&1 &
-PIDS+=("$!")
-sleep 0.5
+REF_URL="http://127.0.0.1:$(free_port)"
+"$REF" "${REF_URL#http://}" "$SIZE" > "$WORK/ref.log" 2>&1 &
+REF_PID=$!
+trap 'kill $SERVE $REF_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 50); do curl -sf -o /dev/null "$REF_URL/" -d '{}' && break; sleep 0.1; done
 
 run() { # name url seconds
   wrk -t1 -c"$CONNS" -d"$3"s --latency -s bench/updates.lua "$2" > "$WORK/$1.wrk"
@@ -53,12 +50,12 @@ run() { # name url seconds
   echo "$1: $rps req/s, p99 $p99 ${errors:+($errors)}"
   eval "${1}_RPS=$rps"
 }
-run reference http://127.0.0.1:8792 "$DURATION"
+run reference "$REF_URL" "$DURATION"
 if [ "${PERF:-0}" = 1 ]; then
   perf record -e cpu-clock -F 999 -p "$SERVE_PID" -o "$WORK/perf.data" -- sleep "$DURATION" 2> /dev/null &
   PERF_PID=$!
 fi
-run updraft http://127.0.0.1:8791 "$DURATION"
+run updraft "$URL" "$DURATION"
 python3 -c "print('updraft / reference: %.0f %%' % (100 * $updraft_RPS / $reference_RPS))"
 if [ "${PERF:-0}" = 1 ]; then
   wait "$PERF_PID" || true
@@ -72,7 +69,7 @@ fi
 [ "$SOAK" -gt 0 ] || exit 0
 
 echo "soak: ${SOAK}s of checks, RSS of updraft serve every 10 s (KiB):"
-wrk -t1 -c"$CONNS" -d"$SOAK"s -s bench/updates.lua http://127.0.0.1:8791 > "$WORK/soak.wrk" &
+wrk -t1 -c"$CONNS" -d"$SOAK"s -s bench/updates.lua "$URL" > "$WORK/soak.wrk" &
 WRK=$!
 for _ in $(seq 0 10 "$SOAK"); do
   printf '%s ' "$(awk '/VmRSS/ {print $2}' /proc/$SERVE_PID/status)"
