@@ -55,9 +55,9 @@ impl AwsSettings {
     /// `UPDRAFT_TABLE`, `UPDRAFT_BUCKET`, `UPDRAFT_DOWNLOAD_MODE` (`s3-presigned`|`cloudfront`),
     /// `UPDRAFT_CDN_DOMAIN`, `UPDRAFT_CF_KEY_PAIR_ID` + `UPDRAFT_CF_PRIVATE_KEY` (PEM) for signed
     /// CloudFront URLs, `UPDRAFT_S3_FORCE_PATH_STYLE`, `UPDRAFT_DYNAMODB_TIMEOUT_MS` (default
-    /// 5000), `UPDRAFT_TLS_ROOTS` (`system`, the default, or `amazon`). Endpoints come from
-    /// the SDK's own
-    /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_S3`, credentials and region likewise.
+    /// 5000), `UPDRAFT_TLS_ROOTS` (`system`, the default, or `amazon`). Region, credentials
+    /// and endpoints (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`) are the SDK's own
+    /// variables, read by `connect` or `connect_lambda`.
     pub fn from_env() -> Result<AwsSettings, String> {
         let need = |k: &str| {
             env::var(k)
