@@ -59,12 +59,6 @@ impl AwsSettings {
     /// and endpoints (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`) are the SDK's own
     /// variables, read by `connect` or `connect_lambda`.
     pub fn from_env() -> Result<AwsSettings, String> {
-        let need = |k: &str| {
-            env::var(k)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| format!("{k} is not set"))
-        };
         let download = match env::var("UPDRAFT_DOWNLOAD_MODE")
             .unwrap_or_default()
             .as_str()
@@ -72,10 +66,7 @@ impl AwsSettings {
             "" | "s3-presigned" => DownloadMode::S3Presigned,
             "cloudfront" => DownloadMode::CloudFront {
                 domain: need("UPDRAFT_CDN_DOMAIN")?,
-                signer: match env::var("UPDRAFT_CF_KEY_PAIR_ID")
-                    .ok()
-                    .filter(|v| !v.is_empty())
-                {
+                signer: match var("UPDRAFT_CF_KEY_PAIR_ID") {
                     None => None,
                     Some(id) => Some(Box::new(crate::CloudFrontSigner::from_pem(
                         &id,
@@ -139,8 +130,6 @@ impl AwsSettings {
     /// SSO, STS and IMDS providers would be ≈ 0.5 MiB of every bootstrap, and reading a
     /// profile at start-up, for credentials that Lambda always puts in the environment.
     pub fn connect_lambda(&self) -> Result<Connection, String> {
-        let var = |k: &str| env::var(k).ok().filter(|v| !v.is_empty());
-        let need = |k: &str| var(k).ok_or_else(|| format!("{k} is not set"));
         let region = var("AWS_REGION")
             .or_else(|| var("AWS_DEFAULT_REGION"))
             .ok_or("AWS_REGION is not set")?;
@@ -180,10 +169,13 @@ pub struct Connection {
     settings: AwsSettings,
 }
 
-/// A service's own endpoint variable. aws-config reads these itself; the Lambda
-/// configuration does not go through it, so both paths apply them here.
-fn service_endpoint(var: &str) -> Option<String> {
-    env::var(var).ok().filter(|v| !v.is_empty())
+/// A variable's value; set but empty counts as unset.
+fn var(k: &str) -> Option<String> {
+    env::var(k).ok().filter(|v| !v.is_empty())
+}
+
+fn need(k: &str) -> Result<String, String> {
+    var(k).ok_or_else(|| format!("{k} is not set"))
 }
 
 impl Connection {
@@ -198,7 +190,9 @@ impl Connection {
         let mut conf = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
             .interceptor(requests.clone())
             .timeout_config(timeouts);
-        if let Some(url) = service_endpoint("AWS_ENDPOINT_URL_DYNAMODB") {
+        // A service's own endpoint variable: aws-config applies these itself, the Lambda
+        // configuration does not go through it, so both paths apply them here.
+        if let Some(url) = var("AWS_ENDPOINT_URL_DYNAMODB") {
             conf = conf.endpoint_url(url);
         }
         let dynamo = aws_sdk_dynamodb::Client::from_conf(conf.build());
@@ -209,7 +203,7 @@ impl Connection {
     pub fn s3_blobs(&self) -> crate::S3Blobs {
         let mut conf = aws_sdk_s3::config::Builder::from(&self.sdk)
             .force_path_style(self.settings.force_path_style);
-        if let Some(url) = service_endpoint("AWS_ENDPOINT_URL_S3") {
+        if let Some(url) = var("AWS_ENDPOINT_URL_S3") {
             conf = conf.endpoint_url(url);
         }
         let s3 = aws_sdk_s3::Client::from_conf(conf.build());
@@ -224,7 +218,7 @@ impl Connection {
                 .sdk
                 .region()
                 .map_or_else(|| "us-east-1".to_string(), |r| r.to_string()),
-            endpoint: service_endpoint("AWS_ENDPOINT_URL_S3")
+            endpoint: var("AWS_ENDPOINT_URL_S3")
                 .or_else(|| self.sdk.endpoint_url().map(str::to_string)),
             force_path_style: self.settings.force_path_style,
         };
