@@ -18,7 +18,6 @@ cargo build --profile "$PROFILE" --locked -p updraft --bin updraft --example ref
 BIN="$CARGO_TARGET_DIR/$PROFILE/updraft"
 REF="$CARGO_TARGET_DIR/$PROFILE/examples/reference_server"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 . scripts/serve-local
 serve_local "$BIN" bench
 SERVE_PID=$SERVE

@@ -9,6 +9,7 @@ MIB="${1:-512}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/updraft/target}"
 cargo build --release --locked -p updraft --bin updraft
 BIN="$CARGO_TARGET_DIR/release/updraft"
+. scripts/serve-local   # for free_port
 WORK="$(mktemp -d)"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -19,7 +20,7 @@ head -c $((MIB * 1024 * 1024)) /dev/urandom > "$WORK/dist/blob.bin"   # incompre
 
 run() { # name extra-serve-args...
   local name=$1; shift
-  local port; port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  local port; port=$(free_port)
   UPDRAFT_ADMIN_KEY=upd_bench RUST_LOG=warn "$BIN" serve --listen 127.0.0.1:"$port" --data-dir "$WORK/data-$name" "$@" > "$WORK/$name.log" 2>&1 &
   PIDS+=("$!")
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/ok" >/dev/null && break; sleep 0.1; done
