@@ -4,6 +4,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use updraft_core::device::charged_to_running_bundle;
+
 use super::Ctx;
 use crate::client::seg;
 
@@ -14,7 +16,9 @@ use crate::client::seg;
 const SESSION_MINUTES: u32 = 5;
 const RENEW_EVERY: Duration = Duration::from_secs(60);
 
-/// What an event means, for a person.
+/// What an event means, for a person. `download_fail` and `checksum_fail` name the bundle
+/// the device was running (`charged_to_running_bundle`), not the one
+/// whose download failed, and are worded so.
 pub fn describe(e: &Value) -> String {
     let action = e["action"].as_str().unwrap_or("?");
     let version = e["version_name"].as_str().unwrap_or("");
@@ -31,8 +35,13 @@ pub fn describe(e: &Value) -> String {
         "update_fail" => format!("rolled back {version}: notifyAppReady not called"),
         "set_fail" => format!("could not set bundle {version}"),
         "download_complete" => format!("downloaded {version}"),
-        "download_fail" => format!("download of {version} failed"),
-        "checksum_fail" => format!("checksum of {version} did not match"),
+        a if charged_to_running_bundle(a) => {
+            let what = match a {
+                "checksum_fail" => "a download did not match its checksum",
+                _ => "a download failed",
+            };
+            format!("{what} while running {version}")
+        }
         "decrypt_fail" => format!("could not decrypt {version}"),
         "unzip_fail" => format!("could not unzip {version}"),
         "reset" => "reset to the builtin bundle".into(),
@@ -127,4 +136,27 @@ pub async fn debug(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+    use serde_json::json;
+
+    #[test]
+    fn failures_the_plugin_charges_to_the_running_bundle_are_worded_so() {
+        let e = |action: &str| json!({"action": action, "version_name": "1.0.0"});
+        assert_eq!(
+            describe(&e("download_fail")),
+            "a download failed while running 1.0.0"
+        );
+        assert_eq!(
+            describe(&e("checksum_fail")),
+            "a download did not match its checksum while running 1.0.0"
+        );
+        assert_eq!(
+            describe(&e("update_fail")),
+            "rolled back 1.0.0: notifyAppReady not called"
+        );
+    }
 }

@@ -53,6 +53,13 @@ fn always() -> bool {
     true
 }
 
+/// Failures the plugin reports under the bundle it is running rather than the one that failed
+/// (8.51's `finishDownload` sends `checksum_fail` and `download_fail` with the current
+/// bundle's name). They join the device's log, worded as such, and count against no version.
+pub fn charged_to_running_bundle(action: &str) -> bool {
+    matches!(action, "checksum_fail" | "download_fail")
+}
+
 /// How long a debug session lasts unless the caller says otherwise, and at most.
 pub const DEBUG_MINUTES_DEFAULT: u32 = 10;
 pub const DEBUG_MINUTES_MAX: u32 = 60;

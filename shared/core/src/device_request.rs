@@ -135,43 +135,37 @@ pub fn is_uuid(s: &str) -> bool {
         })
 }
 
-/// Validates the fields shared by every device route.
+/// A required identifier: absent, `null` or `""` is the protocol's `missing_*` code.
+pub fn required<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    missing: &'static str,
+) -> Result<&'a str, ApiError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => {
+            Err(ApiError::bad_request(missing, format!("{key} is required")))
+        }
+        Some(Value::String(s)) if s.is_empty() => {
+            Err(ApiError::bad_request(missing, format!("{key} is required")))
+        }
+        Some(Value::String(s)) => Ok(s.as_str()),
+        Some(_) => Err(schema(format!("`{key}` must be a string"))),
+    }
+}
+
+/// Validates the fields shared by every device route, in the hosted service's order: an
+/// empty object is a schema error, then `device_id`, then `app_id`, then the rest.
 pub fn parse_device(
     obj: &Map<String, Value>,
     strictness: Strictness,
 ) -> Result<DeviceInfo, ApiError> {
-    let app_id = match obj.get("app_id") {
-        None | Some(Value::Null) => {
-            return Err(ApiError::bad_request(
-                "missing_app_id",
-                "app_id is required",
-            ));
-        }
-        Some(Value::String(s)) if s.is_empty() => {
-            return Err(ApiError::bad_request(
-                "missing_app_id",
-                "app_id is required",
-            ));
-        }
-        Some(Value::String(s)) => s.as_str(),
-        Some(_) => return Err(schema("`app_id` must be a string")),
-    };
-    let device_id = match obj.get("device_id") {
-        None | Some(Value::Null) => {
-            return Err(ApiError::bad_request(
-                "missing_device_id",
-                "device_id is required",
-            ));
-        }
-        Some(Value::String(s)) if s.is_empty() => {
-            return Err(ApiError::bad_request(
-                "missing_device_id",
-                "device_id is required",
-            ));
-        }
-        Some(Value::String(s)) => s.as_str(),
-        Some(_) => return Err(schema("`device_id` must be a string")),
-    };
+    if obj.is_empty() {
+        return Err(schema(
+            "the body is empty: a device request names at least app_id, device_id and platform",
+        ));
+    }
+    let device_id = required(obj, "device_id", "missing_device_id")?;
+    let app_id = required(obj, "app_id", "missing_app_id")?;
     if !is_valid_app_id(app_id) {
         return Err(schema(format!(
             "app_id `{}` is not a reverse domain such as com.example.app",
@@ -220,13 +214,26 @@ pub fn parse_device(
         (None, Strictness::Check) => return Err(schema("`version_build` is required")),
     };
     let raw_name = opt_str(obj, "version_name", MAX_TEXT)?.unwrap_or("builtin");
-    let version_name =
-        if raw_name == "builtin" || raw_name.is_empty() && strictness == Strictness::Check {
-            version_build.to_string()
-        } else {
-            raw_name.to_string()
-        };
-    let plugin_version = opt_str(obj, "plugin_version", 64)?.and_then(parse_plugin);
+    // An update check names the bundle it runs; a stats event may not (`""`).
+    if raw_name.is_empty() && strictness == Strictness::Check {
+        return Err(schema(
+            "`version_name` is empty: send `builtin` or the running bundle",
+        ));
+    }
+    let version_name = if raw_name == "builtin" {
+        version_build.to_string()
+    } else {
+        raw_name.to_string()
+    };
+    let plugin_version = match opt_str(obj, "plugin_version", 64)? {
+        None => None,
+        Some(raw) => Some(parse_plugin(raw).ok_or_else(|| {
+            schema(format!(
+                "plugin_version `{}` is not a semver version",
+                truncate(raw)
+            ))
+        })?),
+    };
     let is_emulator = opt_bool(obj, "is_emulator")?.unwrap_or(false);
     let is_prod = opt_bool(obj, "is_prod")?.unwrap_or(true);
     let default_channel = opt_str(obj, "defaultChannel", 64)?
@@ -317,6 +324,42 @@ mod tests {
         type Mutation = Box<dyn FnOnce(&mut Map<String, Value>)>;
         let cases: Vec<(&str, Mutation)> = vec![
             ("ok", Box::new(|_| {})),
+            // The hosted service's order: `{}` is a schema error…
+            ("invalid_json_body", Box::new(|o| o.clear())),
+            // …a body with `platform` only lacks its device id first…
+            (
+                "missing_device_id",
+                Box::new(|o| o.retain(|k, _| k == "platform")),
+            ),
+            // …and one with a device id but no app id lacks the app id.
+            (
+                "missing_app_id",
+                Box::new(|o| o.retain(|k, _| k == "platform" || k == "device_id")),
+            ),
+            (
+                "invalid_json_body",
+                Box::new(|o| {
+                    o.insert("plugin_version".into(), json!("eight"));
+                }),
+            ),
+            (
+                "invalid_json_body",
+                Box::new(|o| {
+                    o.insert("plugin_version".into(), json!(""));
+                }),
+            ),
+            (
+                "invalid_json_body",
+                Box::new(|o| {
+                    o.insert("version_name".into(), json!(""));
+                }),
+            ),
+            (
+                "ok",
+                Box::new(|o| {
+                    o.remove("plugin_version");
+                }),
+            ),
             (
                 "missing_app_id",
                 Box::new(|o| {
@@ -411,6 +454,14 @@ mod tests {
         for (i, (want, mutate)) in cases.into_iter().enumerate() {
             assert_eq!(code_of(mutate), want, "case {i}");
         }
+    }
+
+    #[test]
+    fn stats_events_may_name_no_bundle() {
+        let mut v = base();
+        v["version_name"] = json!("");
+        let d = parse_device(v.as_object().unwrap(), Strictness::Stats).unwrap();
+        assert_eq!(d.version_name, "");
     }
 
     #[test]

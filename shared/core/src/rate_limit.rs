@@ -69,7 +69,7 @@ fn limited(wait: std::time::Duration, what: &str) -> ApiError {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let mut e = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
+        "too_many_requests",
         format!("too many requests from this {what}, retry in {secs} s"),
     );
     e.retry_after = Some(secs.max(1));
@@ -158,7 +158,7 @@ mod tests {
         }
         let e = rl.check_device("app", "dev-a").unwrap_err();
         assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(e.code, "rate_limited");
+        assert_eq!(e.code, "too_many_requests");
         // One request refills every 20 s at 3 per minute.
         assert!((1..=20).contains(&e.retry_after.unwrap()), "{e:?}");
         // Other devices, and the same device id in another app, keep their own budget.

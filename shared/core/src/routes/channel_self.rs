@@ -9,7 +9,7 @@ use super::updates::{device_event, on_premise_app};
 use crate::app::is_valid_app_id;
 use crate::channel::Channel;
 use crate::device_request::{
-    DeviceInfo, Platform, Strictness, into_object, opt_str, parse_body, parse_device,
+    DeviceInfo, Platform, Strictness, into_object, opt_str, parse_body, parse_device, required,
 };
 use crate::error::ApiError;
 use crate::http_util::{Req, Resp, ok, query_pairs};
@@ -218,10 +218,12 @@ fn bad_query(msg: impl Into<String>) -> ApiError {
 
 async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let q = query_object(req);
-    let app_id = q
-        .get("app_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad_query("app_id is required"))?;
+    if q.is_empty() {
+        return Err(bad_query(
+            "listing channels takes app_id, platform, is_emulator and is_prod as query parameters",
+        ));
+    }
+    let app_id = required(&q, "app_id", "missing_app_id")?;
     if !is_valid_app_id(app_id) {
         return Err(bad_query(format!(
             "app_id `{}` is not a reverse domain",

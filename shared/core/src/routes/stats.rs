@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::apps::existing;
 use super::auth::allow;
 use super::updates::{device_event, on_premise_app};
-use crate::device::{Counter, DeviceEvent};
+use crate::device::{Counter, DeviceEvent, charged_to_running_bundle};
 use crate::device_request::{DeviceInfo, MAX_TEXT, Strictness, opt_str, parse_body, parse_device};
 use crate::error::ApiError;
 use crate::http_util::{Req, Resp, ok};
@@ -120,6 +120,9 @@ fn parse_event(value: &Value) -> Result<(DeviceInfo, Parsed), ApiError> {
         .to_string();
     let metadata = parse_metadata(obj)?;
     let failure = action.ends_with("_fail");
+    // The plugin names the bundle it runs on these, not the one whose download failed: they
+    // say nothing about that version's health.
+    let counted_failure = failure && !charged_to_running_bundle(action);
     let mut event = device_event(&device, action, None);
     event.old_version_name = old;
     event.metadata = metadata;
@@ -128,7 +131,7 @@ fn parse_event(value: &Value) -> Result<(DeviceInfo, Parsed), ApiError> {
         None
     } else if action == "set" {
         Some(Counter::Install)
-    } else if failure {
+    } else if counted_failure {
         Some(Counter::Failure)
     } else {
         None

@@ -415,6 +415,28 @@ async fn stats_batches_and_counters() {
     old["plugin_version"] = json!("7.16.0");
     let (st, v) = device(&s, "POST", "/stats", old).await;
     assert_eq!((st, v), (200, json!({"status": "ok"})));
+    // The plugin charges these to the bundle it runs, not the one that failed: they join the
+    // device's log, worded so by `app debug`, and count against no version.
+    for action in ["checksum_fail", "download_fail"] {
+        let (st, v) = device(&s, "POST", "/stats", ev(action, "1.1.0")).await;
+        assert_eq!((st, v), (200, json!({"status": "ok"})), "{action}");
+    }
+    let (_, log) = admin(
+        &s,
+        "GET",
+        &format!("/v1/apps/{APP}/devices/{DEVICE}/events"),
+        None,
+    )
+    .await;
+    for action in ["checksum_fail", "download_fail"] {
+        assert!(
+            log.as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == action),
+            "{action} in {log}"
+        );
+    }
     // Emulators are not counted.
     let mut emu = ev("set", "1.1.0");
     emu["is_emulator"] = json!(true);
@@ -562,16 +584,15 @@ async fn channel_self_for_old_and_new_plugins() {
     assert_eq!(names, ["production", "beta"]);
     assert!(list[0]["id"].is_number());
     assert_eq!(list[1]["allow_self_set"], true);
-    let bad = client()
-        .get(format!("{}/channel_self?platform=ios", s.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
-    assert_eq!(
-        bad.json::<Value>().await.unwrap()["error"],
-        "invalid_query_parameters"
-    );
+    // A query without its app id lacks the app id; a query with nothing at all is malformed.
+    for (query, want) in [
+        ("?platform=ios", "missing_app_id"),
+        ("?platform=ios&app_id=", "missing_app_id"),
+        ("", "invalid_query_parameters"),
+    ] {
+        let (st, v) = call("GET", &format!("{}/channel_self{query}", s.url), None, None).await;
+        assert_eq!((st, v["error"].as_str()), (400, Some(want)), "{query}: {v}");
+    }
     s.stop();
 }
 
@@ -596,6 +617,23 @@ async fn bad_device_input_gets_its_400_code_never_5xx() {
         ("string", "\"hello\"".into(), "invalid_json_body"),
         ("no app id", without("app_id"), "missing_app_id"),
         ("no device id", without("device_id"), "missing_device_id"),
+        // The hosted service's order, from its own public tests.
+        ("empty object", "{}".into(), "invalid_json_body"),
+        (
+            "platform only",
+            json!({"platform": "android"}).to_string(),
+            "missing_device_id",
+        ),
+        (
+            "plugin version not semver",
+            with(json!({"plugin_version": "latest"})),
+            "invalid_json_body",
+        ),
+        (
+            "empty version name",
+            with(json!({"version_name": ""})),
+            "invalid_json_body",
+        ),
         (
             "app id number",
             with(json!({"app_id": 5})),
@@ -732,7 +770,7 @@ async fn rate_limits_answer_429_with_retry_after_per_device_and_per_address() {
     let (st, retry, body) = limited_call(&s, "/updates", device_n(1), None).await;
     assert_eq!(
         (st, body["error"].as_str()),
-        (429, Some("rate_limited")),
+        (429, Some("too_many_requests")),
         "{body}"
     );
     // 3 a minute refills one every 20 s.
@@ -747,7 +785,7 @@ async fn rate_limits_answer_429_with_retry_after_per_device_and_per_address() {
     let (st, retry, body) = limited_call(&s, "/updates", device_n(6), None).await;
     assert_eq!(
         (st, body["error"].as_str()),
-        (429, Some("rate_limited")),
+        (429, Some("too_many_requests")),
         "{body}"
     );
     assert!(

@@ -1,0 +1,5 @@
+package androidx.work;
+
+public enum ExistingPeriodicWorkPolicy {
+    REPLACE, KEEP, UPDATE, CANCEL_AND_REENQUEUE
+}

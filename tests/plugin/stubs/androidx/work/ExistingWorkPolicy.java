@@ -1,0 +1,5 @@
+package androidx.work;
+
+public enum ExistingWorkPolicy {
+    REPLACE, KEEP, APPEND, APPEND_OR_REPLACE
+}
