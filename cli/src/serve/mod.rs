@@ -134,6 +134,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Backend::Embedded(_, blobs) => Some(blobs.clone()),
         Backend::Aws => None,
     };
+    // Kept to wait for the bookkeeping writes still running at shutdown.
+    let store = state.store.clone();
     let host = Host {
         state,
         blobs,
@@ -155,6 +157,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("server error")?;
+    // Nothing a device reported is lost on a normal shutdown: wait for the writes that were
+    // still running when the last answer went out, then close the embedded store.
+    store.settle().await;
     if let Backend::Embedded(store, _) = backend {
         store.close();
     }

@@ -186,13 +186,18 @@ impl DeviceStore for DynamoStore {
     }
 
     fn enqueue_event(&self, event: DeviceEvent) {
-        // Off the answer path: the write finishes after the reply is sent.
+        // Off the answer path: the write runs while the answer goes out, and the host waits
+        // for it with `settle` before its process may stop or freeze.
         let store = self.clone();
-        tokio::spawn(async move {
+        self.pending.spawn(async move {
             if let Err(e) = store.record_events(&[event]).await {
                 tracing::error!(error = %e, "could not record a device event");
             }
         });
+    }
+
+    async fn settle(&self) {
+        self.pending.settle().await;
     }
 
     async fn start_debug(&self, app_id: &str, device_id: &str, until: i64) -> StoreResult<()> {

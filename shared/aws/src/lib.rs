@@ -10,6 +10,7 @@ mod devices;
 mod downloads;
 mod keys;
 mod metrics;
+mod pending;
 mod s3;
 mod table;
 

@@ -28,6 +28,8 @@ pub struct DynamoStore {
     pub(crate) client: Client,
     pub(crate) table: String,
     requests: crate::RequestCounter,
+    /// Bookkeeping writes still running after their answer (`DeviceStore::settle`).
+    pub(crate) pending: crate::pending::Pending,
 }
 
 impl DynamoStore {
@@ -36,6 +38,7 @@ impl DynamoStore {
             client,
             table: table.to_string(),
             requests: crate::RequestCounter::default(),
+            pending: Default::default(),
         }
     }
 

@@ -139,8 +139,14 @@ pub trait DeviceStore: Send + Sync {
     async fn get_override(&self, app_id: &str, device_id: &str) -> StoreResult<Option<String>>;
     /// Appends to the event logs, moves counters, updates device records — in one write.
     async fn record_events(&self, events: &[DeviceEvent]) -> StoreResult<()>;
-    /// Off the answer path: may be buffered and written in batches. Never blocks.
+    /// Off the answer path: may be buffered and written in batches. Never blocks. The write
+    /// may still be running once the answer is out: a host calls `settle` before its process
+    /// may stop or freeze.
     fn enqueue_event(&self, event: DeviceEvent);
+    /// Returns once every event enqueued before the call is written (or its failure logged).
+    /// `updraft serve` calls it at shutdown; a Lambda function after every answer, before
+    /// the sandbox freezes.
+    async fn settle(&self);
     /// Starts or renews the device's debug session until `until` (ms): it shows in
     /// `AppView::debug_sessions`. NotFound without the app.
     async fn start_debug(&self, app_id: &str, device_id: &str, until: i64) -> StoreResult<()>;

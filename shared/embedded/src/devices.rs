@@ -56,6 +56,12 @@ impl DeviceStore for SqliteStore {
         self.writer.enqueue(event);
     }
 
+    async fn settle(&self) {
+        let writer = self.writer.clone();
+        // The writer thread answers once it has committed what was queued before.
+        let _ = tokio::task::spawn_blocking(move || writer.flush()).await;
+    }
+
     async fn start_debug(&self, app_id: &str, device_id: &str, until: i64) -> StoreResult<()> {
         self.with(|c| {
             let tx = c.transaction().map_err(unavailable)?;

@@ -118,14 +118,43 @@ fn from_core(resp: http::Response<Bytes>) -> Response<Body> {
 }
 
 /// Serves `jobs` until the Lambda runtime stops the process.
+///
+/// Lambda freezes the sandbox once the answer is sent and every extension has asked for its
+/// next event; a write still running then waits for the next invocation, or is lost with
+/// the sandbox. So an internal extension takes each INVOKE, waits for that request's answer,
+/// then for the bookkeeping writes it started (`DeviceStore::settle`), and only then asks
+/// for the next event: the device gets its answer at once, and the freeze waits for the writes.
 pub async fn run(jobs: &'static [Job], blobs: BlobsAdapter) -> Result<(), Error> {
     init_tracing();
     let state = state_from_env(blobs).await?;
-    let state = &state;
-    lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(from_core(
-            updraft_core::handle_jobs(state, jobs, to_core(req)).await,
+    let (answered, answers) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let answers = Arc::new(tokio::sync::Mutex::new(answers));
+    let store = state.store.clone();
+    // Extensions register before the runtime's first `next`, which ends the init phase.
+    let extension = lambda_extension::Extension::new()
+        .with_extension_name("updraft-settle")
+        .with_events(&["INVOKE"])
+        .with_events_processor(lambda_extension::service_fn(
+            move |_invoke: lambda_extension::LambdaEvent| {
+                let (answers, store) = (answers.clone(), store.clone());
+                async move {
+                    answers.lock().await.recv().await;
+                    store.settle().await;
+                    Ok::<_, Error>(())
+                }
+            },
         ))
-    }))
-    .await
+        .register()
+        .await?;
+    let state = &state;
+    let function = lambda_http::run(service_fn(move |req: Request| {
+        let answered = answered.clone();
+        async move {
+            let resp = updraft_core::handle_jobs(state, jobs, to_core(req)).await;
+            let _ = answered.send(());
+            Ok::<_, Error>(from_core(resp))
+        }
+    }));
+    tokio::try_join!(function, extension.run())?;
+    Ok(())
 }

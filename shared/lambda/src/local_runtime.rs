@@ -1,6 +1,8 @@
 //! A local Lambda Runtime API (feature `local-runtime`): hands queued API Gateway events to a
 //! function process and collects its answers, so tests and benchmarks drive the real
-//! bootstrap binaries the way Lambda does.
+//! bootstrap binaries the way Lambda does. It also serves the Extensions API for internal
+//! extensions (INVOKE events) and tells when the sandbox would freeze: once the answer is in
+//! and every extension has asked for its next event (`LocalRuntime::frozen`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -23,6 +25,62 @@ pub struct LocalRuntime {
     waiting: Arc<Mutex<HashMap<String, Answer>>>,
     ready: Arc<Notify>,
     init_error: Arc<Mutex<Option<String>>>,
+    extensions: Arc<Mutex<HashMap<String, Extension>>>,
+    /// Invocations handed to the function so far.
+    invoked: Arc<Mutex<u64>>,
+    /// Woken on every extension `next` call.
+    extension_next: Arc<Notify>,
+}
+
+/// A registered extension: the INVOKE events not handed to it yet, and how many times it
+/// has asked for the next one.
+#[derive(Default)]
+struct Extension {
+    events: VecDeque<Value>,
+    next_calls: u64,
+}
+
+const EXTENSION_ID: &str = "lambda-extension-identifier";
+
+async fn register_extension(State(rt): State<LocalRuntime>) -> impl IntoResponse {
+    let id = updraft_core::key::random_hex(8);
+    if let Ok(mut e) = rt.extensions.lock() {
+        e.insert(id.clone(), Extension::default());
+    }
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = id.parse() {
+        headers.insert(EXTENSION_ID, v);
+    }
+    let body =
+        json!({"functionName": "local", "functionVersion": "$LATEST", "handler": "bootstrap"});
+    (headers, body.to_string())
+}
+
+async fn extension_next(State(rt): State<LocalRuntime>, headers: HeaderMap) -> impl IntoResponse {
+    let id = headers
+        .get(EXTENSION_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    if let Ok(mut all) = rt.extensions.lock() {
+        match all.get_mut(&id) {
+            Some(ext) => ext.next_calls += 1,
+            None => return (StatusCode::FORBIDDEN, "unknown extension".to_string()),
+        }
+    }
+    rt.extension_next.notify_waiters();
+    loop {
+        let notified = rt.ready.notified();
+        let event = rt
+            .extensions
+            .lock()
+            .ok()
+            .and_then(|mut all| all.get_mut(&id).and_then(|e| e.events.pop_front()));
+        if let Some(event) = event {
+            return (StatusCode::OK, event.to_string());
+        }
+        notified.await;
+    }
 }
 
 async fn next(State(rt): State<LocalRuntime>) -> impl IntoResponse {
@@ -30,6 +88,7 @@ async fn next(State(rt): State<LocalRuntime>) -> impl IntoResponse {
         let notified = rt.ready.notified();
         let item = rt.queue.lock().ok().and_then(|mut q| q.pop_front());
         if let Some((id, event)) = item {
+            dispatched(&rt, &id);
             let mut headers = HeaderMap::new();
             let mut put = |k: &'static str, v: &str| {
                 if let Ok(v) = v.parse() {
@@ -50,6 +109,24 @@ async fn next(State(rt): State<LocalRuntime>) -> impl IntoResponse {
         }
         notified.await;
     }
+}
+
+/// The invocation starts: every registered extension gets its INVOKE event (extensions
+/// register during init, before the runtime first asks for work).
+fn dispatched(rt: &LocalRuntime, id: &str) {
+    if let Ok(mut all) = rt.extensions.lock() {
+        for ext in all.values_mut() {
+            ext.events.push_back(json!({
+                "eventType": "INVOKE", "deadlineMs": 99999999999999u64, "requestId": id,
+                "invokedFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:local",
+                "tracing": {"type": "X-Amzn-Trace-Id", "value": "Root=1-00000000-000000000000000000000000"}
+            }));
+        }
+    }
+    if let Ok(mut n) = rt.invoked.lock() {
+        *n += 1;
+    }
+    rt.ready.notify_waiters();
 }
 
 fn deliver(rt: &LocalRuntime, id: &str, answer: Result<Value, String>) {
@@ -100,6 +177,8 @@ impl LocalRuntime {
             )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
+            .route("/2020-01-01/extension/register", post(register_extension))
+            .route("/2020-01-01/extension/event/next", get(extension_next))
             .with_state(rt.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?.to_string();
@@ -127,6 +206,46 @@ impl LocalRuntime {
                 None => format!("no answer from the function within {timeout:?}"),
             }),
         }
+    }
+}
+
+impl LocalRuntime {
+    /// How many extensions registered.
+    pub fn extensions(&self) -> usize {
+        self.extensions.lock().map_or(0, |e| e.len())
+    }
+
+    /// Waits (up to `timeout`) for the moment Lambda freezes the sandbox after the answers
+    /// already returned by `invoke`: every extension has asked for its next event after the
+    /// last INVOKE it was given. Work still running then would be frozen, and lost if the
+    /// sandbox is retired. On timeout, says where each extension stands.
+    pub async fn frozen(&self, timeout: Duration) -> Result<(), String> {
+        let settled = async {
+            loop {
+                let notified = self.extension_next.notified();
+                let invoked = self.invoked.lock().map_or(0, |n| *n);
+                let all_back = self.extensions.lock().is_ok_and(|all| {
+                    all.values()
+                        .all(|e| e.events.is_empty() && e.next_calls > invoked)
+                });
+                if all_back {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, settled).await.map_err(|_| {
+            let invoked = self.invoked.lock().map_or(0, |n| *n);
+            let states: Vec<String> = self.extensions.lock().map_or_else(
+                |_| Vec::new(),
+                |all| {
+                    all.values()
+                        .map(|e| format!("{} queued, {} next calls", e.events.len(), e.next_calls))
+                        .collect()
+                },
+            );
+            format!("after {invoked} invocations, extensions: {states:?}")
+        })
     }
 }
 

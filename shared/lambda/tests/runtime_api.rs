@@ -464,3 +464,76 @@ async fn admin_key_from_its_hash_on_a_fresh_table() {
         .await;
     assert_eq!(wrong["statusCode"], 401);
 }
+
+/// Lambda freezes a sandbox once its answer is out and every extension has asked for its next
+/// event, and may retire it while frozen. The `updates` function's bookkeeping (device record,
+/// daily counter) must reach DynamoDB before that moment: here the process is really frozen
+/// (SIGSTOP) at that point after every check, thawed for the next, and killed at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_check_bookkeeping_reaches_dynamodb_before_the_sandbox_freezes() {
+    require_local_servers();
+    let table = format!("updraft-lambda-{}", updraft_core::key::random_hex(4));
+    let serve = start_serve(&table);
+    let (st, _) = via_serve(
+        &serve,
+        "POST",
+        "/v1/apps",
+        "",
+        Some(ADMIN),
+        Some(&json!({"app_id": APP})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (rt, addr) = Runtime::start().await;
+    let updates = start_function("updraft-updates", &addr, &table);
+    let pid = updates.0.id().to_string();
+    let signal = |sig: &str| {
+        assert!(
+            Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    const CHECKS: usize = 12;
+    for i in 0..CHECKS {
+        if i > 0 {
+            signal("-CONT");
+        }
+        let body = device(json!({"device_id": format!("6aab1f2b-6b2a-4f4c-9d4b-{i:012}")}));
+        let answer = rt
+            .invoke(event("POST", "/updates", "", None, Some(&body)))
+            .await;
+        assert_eq!(answer["statusCode"], 200, "{answer}");
+        if let Err(e) = rt.0.frozen(Duration::from_secs(30)).await {
+            panic!("the sandbox never reached its freeze point: {e}");
+        }
+        signal("-STOP");
+    }
+    assert_eq!(
+        rt.0.extensions(),
+        1,
+        "the function registers its settle extension"
+    );
+    // Frozen for good: what DynamoDB holds now is all the function wrote.
+    let (st, stats) = via_serve(
+        &serve,
+        "GET",
+        &format!("/v1/apps/{APP}/stats"),
+        "",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{stats}");
+    let checks: u64 = serde_json::from_str::<Value>(&stats)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["checks"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(checks, CHECKS as u64, "checks counted in DynamoDB: {stats}");
+    drop(updates); // SIGKILL: the sandbox is retired.
+}
