@@ -385,3 +385,47 @@ async fn operators_racing_on_one_channel_leave_it_on_one_bundle_seen_the_same_ev
         assert_eq!(upd["checksum"], sum.as_str());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_decode_as_rfc_3986_and_unknown_paths_are_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    admin(&s, "POST", "/v1/apps", Some(json!({"app_id": APP}))).await;
+    // Semver build metadata: `+` in a path is a plus, not a space.
+    let bytes = payload(9, 2048);
+    upload_bundle(&s, APP, "1.0.0+b1", &bytes).await;
+    for path in ["1.0.0+b1", "1.0.0%2Bb1"] {
+        let (st, v) = admin(&s, "GET", &format!("/v1/apps/{APP}/bundles/{path}"), None).await;
+        assert_eq!(
+            (st, v["version"].as_str()),
+            (200, Some("1.0.0+b1")),
+            "{path}: {v}"
+        );
+    }
+    let (st, v) = admin(&s, "GET", &format!("/v1/apps/{APP}/bundles/1.0.0 b1"), None).await;
+    assert_eq!(st, 404, "{v}");
+    // A path no route has is 404; a routed path with another method is 405.
+    let (st, v) = admin(
+        &s,
+        "GET",
+        &format!("/v1/apps/{APP}/bundles/1.0.0+b1/extra"),
+        None,
+    )
+    .await;
+    assert_eq!((st, v["error"].as_str()), (404, Some("not_found")), "{v}");
+    let (st, v) = admin(&s, "PUT", &format!("/v1/apps/{APP}/bundles/1.0.0+b1"), None).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (405, Some("method_not_allowed")),
+        "{v}"
+    );
+    let (st, _) = admin(
+        &s,
+        "DELETE",
+        &format!("/v1/apps/{APP}/bundles/1.0.0+b1"),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+    s.stop();
+}

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use http::Method;
 use serde_json::{Map, Value, json};
 
 use super::updates::{device_event, on_premise_app};
@@ -16,20 +15,6 @@ use crate::http_util::{Req, Resp, ok, query_pairs};
 use crate::state::State;
 use crate::store::AppView;
 use crate::version::keeps_channel_locally;
-
-pub async fn handle(state: &State, req: &Req) -> Result<Resp, ApiError> {
-    match *req.method() {
-        Method::POST => set(state, req).await,
-        Method::PUT => get(state, req).await,
-        Method::DELETE => unset(state, req).await,
-        Method::GET => list(state, req).await,
-        _ => Err(ApiError::new(
-            http::StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "use POST, PUT, DELETE or GET on /channel_self",
-        )),
-    }
-}
 
 fn soft(code: &'static str, message: &str) -> ApiError {
     ApiError::soft(code, message)
@@ -96,7 +81,7 @@ async fn stored_override<'a>(
     Ok(name.and_then(|n| view.channels.iter().find(|c| c.name == n)))
 }
 
-async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
+pub(crate) async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let (device, obj) = body_device(state, req)?;
     let wanted = opt_str(&obj, "channel", 64)?.unwrap_or("").to_string();
     let view = app_view(state, &device).await?;
@@ -153,7 +138,7 @@ async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
     Ok(ok(&json!({"status": "ok"})))
 }
 
-async fn get(state: &State, req: &Req) -> Result<Resp, ApiError> {
+pub(crate) async fn get(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let (device, obj) = body_device(state, req)?;
     let sent = opt_str(&obj, "channel", 64)?.unwrap_or("").to_string();
     let view = app_view(state, &device).await?;
@@ -181,7 +166,7 @@ async fn get(state: &State, req: &Req) -> Result<Resp, ApiError> {
     }
 }
 
-async fn unset(state: &State, req: &Req) -> Result<Resp, ApiError> {
+pub(crate) async fn unset(state: &State, req: &Req) -> Result<Resp, ApiError> {
     // Old plugins send query parameters; accept a JSON body too.
     let obj = if req.body().iter().all(u8::is_ascii_whitespace) {
         query_object(req)
@@ -216,7 +201,7 @@ fn bad_query(msg: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_query_parameters", msg)
 }
 
-async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
+pub(crate) async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let q = query_object(req);
     if q.is_empty() {
         return Err(bad_query(

@@ -9,14 +9,15 @@ mod devices;
 mod keys;
 pub mod openapi;
 mod stats;
+mod table;
 mod updates;
 
 pub use auth::{Bootstrap, bootstrap_admin_hash, bootstrap_admin_key};
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 
 use crate::error::ApiError;
-use crate::http_util::{Req, Resp, ok, segments};
+use crate::http_util::{Req, Resp, ok};
 use crate::rate_limit::ClientIp;
 use crate::state::State;
 
@@ -64,23 +65,7 @@ pub fn too_large(limit: usize) -> ApiError {
 
 /// Which job serves a path, if any.
 pub fn job_of(path: &str) -> Option<Job> {
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    match segs.as_slice() {
-        ["updates"] | ["updates", "manifest_size"] => Some(Job::Updates),
-        ["stats"] => Some(Job::Stats),
-        ["openapi.json"] => Some(Job::Admin),
-        ["channel_self"] => Some(Job::Channels),
-        ["v1", "whoami"] | ["v1", "keys", ..] | ["v1", "apps"] | ["v1", "apps", _] => {
-            Some(Job::Admin)
-        }
-        ["v1", "apps", _, "channels", ..] => Some(Job::Channels),
-        ["v1", "apps", _, "devices", _, "channel"] => Some(Job::Channels),
-        ["v1", "apps", _, "devices", _, "events" | "debug"] | ["v1", "apps", _, "stats"] => {
-            Some(Job::Stats)
-        }
-        ["v1", "apps", _, "bundles", ..] => Some(Job::Uploads),
-        _ => None,
-    }
+    table::find(path).ok().flatten().map(|m| m.job())
 }
 
 /// Serves every route.
@@ -103,99 +88,54 @@ pub async fn handle_jobs(state: &State, jobs: &[Job], req: Req) -> Resp {
     {
         return e.into_response();
     }
-    let result = match job_of(&path) {
-        Some(job) if jobs.contains(&job) => dispatch(state, job, req).await,
-        _ => Err(ApiError::not_found(format!(
+    let result = match table::find(&path) {
+        Ok(Some(m)) if jobs.contains(&m.job()) => dispatch(state, &m, req).await,
+        Ok(_) => Err(ApiError::not_found(format!(
             "no route for {} {path}",
             req.method()
         ))),
+        Err(e) => Err(e),
     };
     result.unwrap_or_else(ApiError::into_response)
 }
 
-fn method_not_allowed(req: &Req) -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("{} is not allowed on {}", req.method(), req.uri().path()),
-    )
-}
-
-async fn dispatch(state: &State, job: Job, req: Req) -> Result<Resp, ApiError> {
-    let segs = segments(req.uri().path());
-    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let method = req.method().clone();
-    match (job, segs.as_slice()) {
-        (Job::Updates, ["updates"]) if method == Method::POST => updates::check(state, &req).await,
-        (Job::Updates, ["updates", "manifest_size"]) if method == Method::POST => {
-            updates::manifest_size(state, &req).await
-        }
-        (Job::Stats, ["stats"]) if method == Method::POST => stats::post(state, &req).await,
-        (Job::Channels, ["channel_self"]) => channel_self::handle(state, &req).await,
-        (Job::Admin, ["openapi.json"]) if method == Method::GET => Ok(openapi::document()),
-        (Job::Admin, ["v1", "whoami"]) if method == Method::GET => keys::whoami(state, &req).await,
-        (Job::Admin, ["v1", "keys"]) => match method {
-            Method::POST => keys::create(state, &req).await,
-            Method::GET => keys::list(state, &req).await,
-            _ => Err(method_not_allowed(&req)),
-        },
-        (Job::Admin, ["v1", "keys", id]) if method == Method::DELETE => {
-            keys::delete(state, &req, id).await
-        }
-        (Job::Admin, ["v1", "apps"]) => match method {
-            Method::POST => apps::create(state, &req).await,
-            Method::GET => apps::list(state, &req).await,
-            _ => Err(method_not_allowed(&req)),
-        },
-        (Job::Admin, ["v1", "apps", app]) => match method {
-            Method::GET => apps::get(state, &req, app).await,
-            Method::PATCH => apps::update(state, &req, app).await,
-            Method::DELETE => apps::delete(state, &req, app).await,
-            _ => Err(method_not_allowed(&req)),
-        },
-        (Job::Channels, ["v1", "apps", app, "channels"]) => match method {
-            Method::POST => channels::create(state, &req, app).await,
-            Method::GET => channels::list(state, &req, app).await,
-            _ => Err(method_not_allowed(&req)),
-        },
-        (Job::Channels, ["v1", "apps", app, "channels", name]) => match method {
-            Method::GET => channels::get(state, &req, app, name).await,
-            Method::PATCH => channels::update(state, &req, app, name).await,
-            Method::DELETE => channels::delete(state, &req, app, name).await,
-            _ => Err(method_not_allowed(&req)),
-        },
-        (Job::Channels, ["v1", "apps", app, "devices", device, "channel"]) => match method {
-            Method::GET => devices::get_override(state, &req, app, device).await,
-            Method::PUT => devices::set_override(state, &req, app, device).await,
-            Method::DELETE => devices::delete_override(state, &req, app, device).await,
-            _ => Err(method_not_allowed(&req)),
-        },
-        (Job::Stats, ["v1", "apps", app, "devices", device, "events"]) if method == Method::GET => {
-            devices::events(state, &req, app, device).await
-        }
-        (Job::Stats, ["v1", "apps", app, "devices", device, "debug"]) => match method {
-            Method::POST => devices::start_debug(state, &req, app, device).await,
-            Method::DELETE => devices::end_debug(state, &req, app, device).await,
-            _ => Err(method_not_allowed(&req)),
-        },
-        (Job::Stats, ["v1", "apps", app, "stats"]) if method == Method::GET => {
-            stats::daily(state, &req, app).await
-        }
-        (Job::Uploads, ["v1", "apps", app, "bundles"]) => match method {
-            Method::POST => bundles::register(state, &req, app).await,
-            Method::GET => bundles::list(state, &req, app).await,
-            _ => Err(method_not_allowed(&req)),
-        },
-        (Job::Uploads, ["v1", "apps", app, "bundles", version]) => match method {
-            Method::GET => bundles::get(state, &req, app, version).await,
-            Method::DELETE => bundles::delete(state, &req, app, version).await,
-            _ => Err(method_not_allowed(&req)),
-        },
-        (Job::Uploads, ["v1", "apps", app, "bundles", version, "finalize"])
-            if method == Method::POST =>
-        {
-            bundles::finalize(state, &req, app, version).await
-        }
-        _ => Err(method_not_allowed(&req)),
+async fn dispatch(state: &State, m: &table::Matched, req: Req) -> Result<Resp, ApiError> {
+    use table::Handler as H;
+    let (app, req) = (m.param("app"), &req);
+    match m.for_method(req.method(), req.uri().path())? {
+        H::Check => updates::check(state, req).await,
+        H::ManifestSize => updates::manifest_size(state, req).await,
+        H::PostStats => stats::post(state, req).await,
+        H::ChannelSelfSet => channel_self::set(state, req).await,
+        H::ChannelSelfGet => channel_self::get(state, req).await,
+        H::ChannelSelfUnset => channel_self::unset(state, req).await,
+        H::ChannelSelfList => channel_self::list(state, req).await,
+        H::OpenApi => Ok(openapi::document()),
+        H::Whoami => keys::whoami(state, req).await,
+        H::CreateKey => keys::create(state, req).await,
+        H::ListKeys => keys::list(state, req).await,
+        H::DeleteKey => keys::delete(state, req, m.param("id")).await,
+        H::CreateApp => apps::create(state, req).await,
+        H::ListApps => apps::list(state, req).await,
+        H::GetApp => apps::get(state, req, app).await,
+        H::UpdateApp => apps::update(state, req, app).await,
+        H::DeleteApp => apps::delete(state, req, app).await,
+        H::CreateChannel => channels::create(state, req, app).await,
+        H::ListChannels => channels::list(state, req, app).await,
+        H::GetChannel => channels::get(state, req, app, m.param("name")).await,
+        H::UpdateChannel => channels::update(state, req, app, m.param("name")).await,
+        H::DeleteChannel => channels::delete(state, req, app, m.param("name")).await,
+        H::GetOverride => devices::get_override(state, req, app, m.param("device")).await,
+        H::SetOverride => devices::set_override(state, req, app, m.param("device")).await,
+        H::DeleteOverride => devices::delete_override(state, req, app, m.param("device")).await,
+        H::DeviceEvents => devices::events(state, req, app, m.param("device")).await,
+        H::StartDebug => devices::start_debug(state, req, app, m.param("device")).await,
+        H::EndDebug => devices::end_debug(state, req, app, m.param("device")).await,
+        H::DailyStats => stats::daily(state, req, app).await,
+        H::RegisterBundle => bundles::register(state, req, app).await,
+        H::ListBundles => bundles::list(state, req, app).await,
+        H::GetBundle => bundles::get(state, req, app, m.param("version")).await,
+        H::DeleteBundle => bundles::delete(state, req, app, m.param("version")).await,
+        H::FinalizeBundle => bundles::finalize(state, req, app, m.param("version")).await,
     }
 }

@@ -1,0 +1,252 @@
+//! Every route, once: method, path pattern, the job (Lambda function) that hosts it, and its
+//! handler. `job_of`, dispatch, the OpenAPI check and the hosts all read this table.
+
+use std::sync::OnceLock;
+
+use http::Method;
+
+use super::Job;
+use crate::error::ApiError;
+
+/// What serves a route; `dispatch` calls the matching function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Handler {
+    Check,
+    ManifestSize,
+    PostStats,
+    ChannelSelfSet,
+    ChannelSelfGet,
+    ChannelSelfUnset,
+    ChannelSelfList,
+    OpenApi,
+    Whoami,
+    CreateKey,
+    ListKeys,
+    DeleteKey,
+    CreateApp,
+    ListApps,
+    GetApp,
+    UpdateApp,
+    DeleteApp,
+    CreateChannel,
+    ListChannels,
+    GetChannel,
+    UpdateChannel,
+    DeleteChannel,
+    GetOverride,
+    SetOverride,
+    DeleteOverride,
+    DeviceEvents,
+    StartDebug,
+    EndDebug,
+    DailyStats,
+    RegisterBundle,
+    ListBundles,
+    GetBundle,
+    DeleteBundle,
+    FinalizeBundle,
+}
+
+pub(crate) struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub job: Job,
+    pub handler: Handler,
+}
+
+macro_rules! routes {
+    ($($method:ident $path:literal => $job:ident :: $handler:ident;)*) => {
+        /// The table. Paths use `{name}` for one segment (`matchit` syntax).
+        pub(crate) fn all() -> Vec<Route> {
+            vec![$(Route { method: Method::$method, path: $path, job: Job::$job, handler: Handler::$handler },)*]
+        }
+    };
+}
+
+routes! {
+    POST   "/updates"                                           => Updates::Check;
+    POST   "/updates/manifest_size"                             => Updates::ManifestSize;
+    POST   "/stats"                                             => Stats::PostStats;
+    POST   "/channel_self"                                      => Channels::ChannelSelfSet;
+    PUT    "/channel_self"                                      => Channels::ChannelSelfGet;
+    DELETE "/channel_self"                                      => Channels::ChannelSelfUnset;
+    GET    "/channel_self"                                      => Channels::ChannelSelfList;
+    GET    "/openapi.json"                                      => Admin::OpenApi;
+    GET    "/v1/whoami"                                         => Admin::Whoami;
+    POST   "/v1/keys"                                           => Admin::CreateKey;
+    GET    "/v1/keys"                                           => Admin::ListKeys;
+    DELETE "/v1/keys/{id}"                                      => Admin::DeleteKey;
+    POST   "/v1/apps"                                           => Admin::CreateApp;
+    GET    "/v1/apps"                                           => Admin::ListApps;
+    GET    "/v1/apps/{app}"                                     => Admin::GetApp;
+    PATCH  "/v1/apps/{app}"                                     => Admin::UpdateApp;
+    DELETE "/v1/apps/{app}"                                     => Admin::DeleteApp;
+    POST   "/v1/apps/{app}/channels"                            => Channels::CreateChannel;
+    GET    "/v1/apps/{app}/channels"                            => Channels::ListChannels;
+    GET    "/v1/apps/{app}/channels/{name}"                     => Channels::GetChannel;
+    PATCH  "/v1/apps/{app}/channels/{name}"                     => Channels::UpdateChannel;
+    DELETE "/v1/apps/{app}/channels/{name}"                     => Channels::DeleteChannel;
+    GET    "/v1/apps/{app}/devices/{device}/channel"            => Channels::GetOverride;
+    PUT    "/v1/apps/{app}/devices/{device}/channel"            => Channels::SetOverride;
+    DELETE "/v1/apps/{app}/devices/{device}/channel"            => Channels::DeleteOverride;
+    GET    "/v1/apps/{app}/devices/{device}/events"             => Stats::DeviceEvents;
+    POST   "/v1/apps/{app}/devices/{device}/debug"              => Stats::StartDebug;
+    DELETE "/v1/apps/{app}/devices/{device}/debug"              => Stats::EndDebug;
+    GET    "/v1/apps/{app}/stats"                               => Stats::DailyStats;
+    POST   "/v1/apps/{app}/bundles"                             => Uploads::RegisterBundle;
+    GET    "/v1/apps/{app}/bundles"                             => Uploads::ListBundles;
+    GET    "/v1/apps/{app}/bundles/{version}"                   => Uploads::GetBundle;
+    DELETE "/v1/apps/{app}/bundles/{version}"                   => Uploads::DeleteBundle;
+    POST   "/v1/apps/{app}/bundles/{version}/finalize"          => Uploads::FinalizeBundle;
+}
+
+/// The table compiled into a `matchit` router: path → the routes on it (one per method).
+fn router() -> &'static (Vec<Route>, matchit::Router<Vec<usize>>) {
+    static ROUTER: OnceLock<(Vec<Route>, matchit::Router<Vec<usize>>)> = OnceLock::new();
+    ROUTER.get_or_init(|| {
+        let table = all();
+        let mut paths: Vec<(&'static str, Vec<usize>)> = Vec::new();
+        for (i, r) in table.iter().enumerate() {
+            match paths.iter_mut().find(|(p, _)| *p == r.path) {
+                Some((_, idx)) => idx.push(i),
+                None => paths.push((r.path, vec![i])),
+            }
+        }
+        let mut router = matchit::Router::new();
+        for (path, idx) in paths {
+            router
+                .insert(path, idx)
+                .unwrap_or_else(|e| panic!("route {path}: {e}"));
+        }
+        (table, router)
+    })
+}
+
+/// A request matched to the table: its path's routes and the decoded path parameters.
+pub(crate) struct Matched {
+    routes: &'static [usize],
+    params: Vec<(&'static str, String)>,
+}
+
+impl Matched {
+    /// The job hosting this path (every method of a path lives in one job).
+    pub fn job(&self) -> Job {
+        router().0[self.routes[0]].job
+    }
+
+    /// The route for `method`, or 405.
+    pub fn for_method(&self, method: &Method, path: &str) -> Result<Handler, ApiError> {
+        let table = &router().0;
+        self.routes
+            .iter()
+            .map(|&i| &table[i])
+            .find(|r| r.method == method)
+            .map(|r| r.handler)
+            .ok_or_else(|| {
+                let allowed: Vec<&str> = self
+                    .routes
+                    .iter()
+                    .map(|&i| table[i].method.as_str())
+                    .collect();
+                ApiError::new(
+                    http::StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    format!(
+                        "{method} is not allowed on {path} (use {})",
+                        allowed.join(", ")
+                    ),
+                )
+            })
+    }
+
+    /// A path parameter, percent-decoded (`+` stays `+`: it is not a space in a path).
+    pub fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// Matches a raw (still percent-encoded) path. `Ok(None)`: no route has this path.
+pub(crate) fn find(path: &str) -> Result<Option<Matched>, ApiError> {
+    let Ok(m) = router().1.at(path) else {
+        return Ok(None);
+    };
+    let table = &router().0;
+    let pattern = table[m.value[0]].path;
+    let mut params = Vec::new();
+    for (name, raw) in m.params.iter() {
+        let decoded = percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_path",
+                    format!("the `{name}` part of the path is not UTF-8 once decoded"),
+                )
+            })?;
+        // The pattern owns the name for as long as the table lives.
+        let name = pattern
+            .split(['{', '}'])
+            .find(|n| *n == name)
+            .unwrap_or_default();
+        params.push((name, decoded.into_owned()));
+    }
+    Ok(Some(Matched {
+        routes: m.value,
+        params,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_in_the_router_once() {
+        let table = all();
+        for r in &table {
+            let m = find(&r.path.replace('{', "x").replace('}', ""))
+                .unwrap()
+                .unwrap_or_else(|| panic!("{} is not routed", r.path));
+            assert_eq!(m.for_method(&r.method, r.path).unwrap(), r.handler);
+            let same = table
+                .iter()
+                .filter(|o| o.path == r.path && o.method == r.method)
+                .count();
+            assert_eq!(same, 1, "{} {} is in the table twice", r.method, r.path);
+        }
+    }
+
+    #[test]
+    fn semver_build_metadata_keeps_its_plus() {
+        let m = find("/v1/apps/com.a.b/bundles/1.0.0+b1").unwrap().unwrap();
+        assert_eq!(m.param("version"), "1.0.0+b1");
+        let m = find("/v1/apps/com.a.b/bundles/1.0.0%2Bb1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.param("version"), "1.0.0+b1");
+        let m = find("/v1/apps/com.a.b/channels/my%20beta")
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.param("name"), "my beta");
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found_and_known_paths_refuse_other_methods() {
+        assert!(
+            find("/v1/apps/com.a.b/bundles/1.0.0/extra")
+                .unwrap()
+                .is_none()
+        );
+        assert!(find("/v1/apps/com.a.b/nothing").unwrap().is_none());
+        let m = find("/v1/apps/com.a.b/bundles/1.0.0").unwrap().unwrap();
+        assert_eq!(m.job(), Job::Uploads);
+        let e = m.for_method(&Method::PUT, "/x").unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (405, "method_not_allowed"));
+        assert!(
+            find("/v1/apps/%FF/stats").is_err(),
+            "invalid UTF-8 is refused"
+        );
+    }
+}
