@@ -514,6 +514,24 @@ async fn channel_self_for_old_and_new_plugins() {
     );
     let (_, v) = device(&s, "PUT", "/channel_self", new(json!({}))).await;
     assert_eq!(v, json!({"channel": "production", "status": "default"}));
+    // getChannel reports the channel the device would follow, by the decision's own rule: a
+    // private channel it may not pick is not its channel, whatever it asks for.
+    let (_, v) = device(
+        &s,
+        "PUT",
+        "/channel_self",
+        new(json!({"defaultChannel": "beta"})),
+    )
+    .await;
+    assert_eq!(v, json!({"channel": "beta", "status": "default"}));
+    let (_, v) = device(
+        &s,
+        "PUT",
+        "/channel_self",
+        new(json!({"defaultChannel": "internal"})),
+    )
+    .await;
+    assert_eq!(v["error"], "channel_not_found", "{v}");
     let (_, v) = device(&s, "DELETE", "/channel_self", new(json!({}))).await;
     assert_eq!(v, json!({"status": "ok"}));
 

@@ -34,18 +34,7 @@ pub fn resolve_channel<'a>(
             via_override: true,
         });
     }
-    let chosen = if default_channel.is_empty() {
-        channels
-            .iter()
-            .find(|c| c.public && c.enabled_for(platform))
-    } else {
-        // No fallback to the public channel: the app asked for this one.
-        channels.iter().find(|c| {
-            c.name == default_channel
-                && c.enabled_for(platform)
-                && (c.public || c.allow_device_self_set)
-        })
-    };
+    let chosen = crate::eligibility::default_channel(channels, default_channel, platform);
     chosen.filter(|c| is_live(c)).map(|channel| Resolved {
         channel,
         via_override: false,

@@ -9,6 +9,7 @@ pub mod channel;
 pub mod decision;
 pub mod device;
 pub mod device_request;
+pub mod eligibility;
 pub mod error;
 pub mod http_util;
 pub mod key;

@@ -10,6 +10,7 @@ use crate::channel::Channel;
 use crate::device_request::{
     DeviceInfo, Platform, Strictness, into_object, opt_str, parse_body, parse_device, required,
 };
+use crate::eligibility::{default_channel, listed_for, public_channel};
 use crate::error::ApiError;
 use crate::http_util::{Req, Resp, ok, query_pairs};
 use crate::state::State;
@@ -48,12 +49,6 @@ fn is_new(device: &DeviceInfo) -> bool {
         .plugin_version
         .as_ref()
         .is_some_and(keeps_channel_locally)
-}
-
-fn public_for(view: &AppView, platform: Platform) -> Option<&Channel> {
-    view.channels
-        .iter()
-        .find(|c| c.public && c.enabled_for(platform))
 }
 
 fn body_device(state: &State, req: &Req) -> Result<(DeviceInfo, Map<String, Value>), ApiError> {
@@ -123,7 +118,7 @@ pub(crate) async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
     if new {
         return Ok(ok(&json!({"status": "ok", "allowSet": true})));
     }
-    if public_for(&view, device.platform).is_some_and(|p| p.name == wanted) {
+    if public_channel(&view.channels, device.platform).is_some_and(|p| p.name == wanted) {
         state
             .store
             .delete_override(&device.app_id, &device.device_id)
@@ -153,14 +148,7 @@ pub(crate) async fn get(state: &State, req: &Req) -> Result<Resp, ApiError> {
             &json!({"channel": c.name, "status": "override", "allowSet": c.allow_device_self_set}),
         ));
     }
-    let default = if device.default_channel.is_empty() {
-        public_for(&view, device.platform)
-    } else {
-        view.channels
-            .iter()
-            .find(|c| c.name == device.default_channel)
-    };
-    match default {
+    match default_channel(&view.channels, &device.default_channel, device.platform) {
         Some(c) => Ok(ok(&json!({"channel": c.name, "status": "default"}))),
         None => Err(soft("channel_not_found", "Cannot find channel")),
     }
@@ -235,9 +223,7 @@ pub(crate) async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let channels: Vec<Value> = view
         .channels
         .iter()
-        .filter(|c| c.enabled_for(platform) && (c.public || c.allow_device_self_set))
-        .filter(|c| if is_emulator { c.allow_emulator } else { c.allow_device })
-        .filter(|c| if is_prod { c.allow_prod } else { c.allow_dev })
+        .filter(|c| listed_for(c, platform, is_emulator, is_prod))
         .map(|c| json!({"id": c.id, "name": c.name, "public": c.public, "allow_self_set": c.allow_device_self_set}))
         .collect();
     Ok(ok(&channels))
