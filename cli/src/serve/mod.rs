@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+use updraft_core::store::ports::*;
 
 use anyhow::Context;
 use axum::Router;

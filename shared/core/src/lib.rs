@@ -5,6 +5,7 @@
 pub mod app;
 pub mod blobs;
 pub mod bundle;
+pub mod cached_store;
 pub mod channel;
 pub mod decision;
 pub mod device;

@@ -3,17 +3,17 @@
 use std::sync::Arc;
 
 use crate::blobs::Blobs;
+use crate::cached_store::CachedStore;
 use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::store::Store;
-use crate::view_cache::ViewCache;
 
 #[derive(Clone)]
 pub struct State {
-    pub store: Arc<dyn Store>,
+    /// The adapter's store, with the app views update checks keep in memory; every write
+    /// through it forgets the app's view.
+    pub store: Arc<CachedStore>,
     pub blobs: Arc<dyn Blobs>,
     pub config: Config,
-    /// Update checks' per-process copy of app views.
-    pub views: Arc<ViewCache>,
     /// Device routes' per-device and per-IP budgets.
     pub limits: Arc<RateLimiter>,
 }
@@ -46,13 +46,11 @@ impl State {
     }
 
     pub fn with_config(store: Arc<dyn Store>, blobs: Arc<dyn Blobs>, config: Config) -> Self {
-        let views = Arc::new(ViewCache::new(config.view_ttl));
         let limits = Arc::new(RateLimiter::new(config.rate_limits));
         State {
-            store,
+            store: Arc::new(CachedStore::new(store, config.view_ttl)),
             blobs,
             config,
-            views,
             limits,
         }
     }

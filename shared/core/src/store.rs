@@ -172,6 +172,11 @@ pub trait KeyStore: Send + Sync {
     async fn count_keys(&self) -> StoreResult<u64>;
 }
 
+/// The port traits, for code that calls them on a concrete store (`State::store`).
+pub mod ports {
+    pub use super::{AppStore, BundleStore, ChannelStore, DeviceStore, KeyStore};
+}
+
 /// One adapter provides every port.
 pub trait Store: AppStore + ChannelStore + BundleStore + DeviceStore + KeyStore {}
 impl<T: AppStore + ChannelStore + BundleStore + DeviceStore + KeyStore> Store for T {}

@@ -49,7 +49,7 @@ impl ViewCache {
         Ok(view)
     }
 
-    /// Called by every write path that changes what a check reads.
+    /// Called by `CachedStore` after every write for the app.
     pub fn forget(&self, app_id: &str) {
         if let Ok(mut map) = self.entries.write() {
             map.remove(app_id);

@@ -5,6 +5,7 @@
 pub mod local_runtime;
 
 use std::sync::Arc;
+use updraft_core::store::ports::*;
 
 use bytes::Bytes;
 use lambda_http::request::RequestContext;

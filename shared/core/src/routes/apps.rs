@@ -1,5 +1,6 @@
 //! `/v1/apps`.
 
+use crate::store::ports::*;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -61,7 +62,6 @@ pub async fn create(state: &State, req: &Req) -> Result<Resp, ApiError> {
         created_at: now_ms(),
     };
     state.store.create_app(&app).await?;
-    state.views.forget(&app.app_id);
     Ok(created(&app))
 }
 
@@ -103,7 +103,6 @@ pub async fn update(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiE
         app.expose_metadata = e;
     }
     state.store.update_app(&app).await?;
-    state.views.forget(app_id);
     Ok(ok(&app))
 }
 
@@ -111,7 +110,6 @@ pub async fn delete(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiE
     allow(state, req, Mode::All, Some(app_id)).await?;
     existing(state, app_id).await?;
     let keys = state.store.delete_app(app_id).await?;
-    state.views.forget(app_id);
     for key in keys {
         if let Err(e) = state.blobs.delete(&key).await {
             tracing::warn!(%key, error = %e, "could not delete a bundle's bytes");

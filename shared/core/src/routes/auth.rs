@@ -1,5 +1,6 @@
 //! Bearer API keys: who is calling, and may they do this to this app.
 
+use crate::store::ports::*;
 use http::header::AUTHORIZATION;
 
 use crate::device::now_ms;

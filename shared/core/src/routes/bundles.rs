@@ -1,5 +1,6 @@
 //! `/v1/apps/{app}/bundles`: register a version, upload straight to storage, finalize, list, delete.
 
+use crate::store::ports::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

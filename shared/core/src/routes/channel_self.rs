@@ -1,5 +1,6 @@
 //! `/channel_self`: a device picks its channel (setChannel, getChannel, unset, listChannels).
 
+use crate::store::ports::*;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -38,8 +39,8 @@ fn query_object(req: &Req) -> Map<String, Value> {
 
 async fn app_view(state: &State, device: &DeviceInfo) -> Result<Arc<AppView>, ApiError> {
     state
-        .views
-        .get(&*state.store, &device.app_id)
+        .store
+        .view(&device.app_id)
         .await?
         .ok_or_else(|| on_premise_app(&device.app_id))
 }
@@ -129,7 +130,6 @@ pub(crate) async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
             .set_override(&device.app_id, &device.device_id, &wanted)
             .await?;
     }
-    state.views.forget(&device.app_id);
     Ok(ok(&json!({"status": "ok"})))
 }
 
@@ -175,7 +175,6 @@ pub(crate) async fn unset(state: &State, req: &Req) -> Result<Resp, ApiError> {
                 .store
                 .delete_override(&device.app_id, &device.device_id)
                 .await?;
-            state.views.forget(&device.app_id);
             Ok(ok(&json!({"status": "ok"})))
         }
         _ => Err(soft(
@@ -216,8 +215,8 @@ pub(crate) async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let is_emulator = flag("is_emulator", false)?;
     let is_prod = flag("is_prod", true)?;
     let view = state
-        .views
-        .get(&*state.store, app_id)
+        .store
+        .view(app_id)
         .await?
         .ok_or_else(|| on_premise_app(app_id))?;
     let channels: Vec<Value> = view

@@ -1,5 +1,6 @@
 //! `/v1/apps/{app}/channels`: channels, their flags and the bundle they serve.
 
+use crate::store::ports::*;
 use serde_json::{Map, Value, json};
 
 use super::apps::existing;
@@ -92,7 +93,6 @@ pub async fn create(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiE
     channel.updated_at = channel.created_at;
     check_bundle(state, app_id, &channel).await?;
     let saved = state.store.create_channel(app_id, &channel).await?;
-    state.views.forget(app_id);
     Ok(created(&saved))
 }
 
@@ -129,14 +129,12 @@ pub async fn update(state: &State, req: &Req, app_id: &str, name: &str) -> Resul
     channel.updated_at = now_ms();
     check_bundle(state, app_id, &channel).await?;
     let saved = state.store.update_channel(app_id, &channel).await?;
-    state.views.forget(app_id);
     Ok(ok(&saved))
 }
 
 pub async fn delete(state: &State, req: &Req, app_id: &str, name: &str) -> Result<Resp, ApiError> {
     allow(state, req, Mode::Write, Some(app_id)).await?;
     let existed = state.store.delete_channel(app_id, name).await;
-    state.views.forget(app_id);
     if !existed? {
         return Err(ApiError::not_found(format!(
             "no channel {name} in {app_id}"

@@ -1,6 +1,7 @@
 //! `/v1/apps/{app}/devices/{device}/…`: operator overrides, a device's recent events, and
 //! debug sessions.
 
+use crate::store::ports::*;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -67,7 +68,6 @@ pub async fn set_override(
         .store
         .set_override(app_id, &device, &body.channel)
         .await?;
-    state.views.forget(app_id);
     Ok(ok(&json!({"device_id": device, "channel": body.channel})))
 }
 
@@ -81,7 +81,6 @@ pub async fn delete_override(
     let device = device_id(device)?;
     existing(state, app_id).await?;
     let deleted = state.store.delete_override(app_id, &device).await?;
-    state.views.forget(app_id);
     Ok(ok(&json!({"device_id": device, "deleted": deleted})))
 }
 
@@ -156,7 +155,6 @@ pub async fn start_debug(
     existing(state, app_id).await?;
     let until = now_ms() + i64::from(minutes) * 60_000;
     state.store.start_debug(app_id, &device, until).await?;
-    state.views.forget(app_id);
     Ok(ok(&json!({"device_id": device, "until": until})))
 }
 
@@ -170,6 +168,5 @@ pub async fn end_debug(
     let device = device_id(device)?;
     existing(state, app_id).await?;
     let ended = state.store.end_debug(app_id, &device).await?;
-    state.views.forget(app_id);
     Ok(ok(&json!({"device_id": device, "ended": ended})))
 }

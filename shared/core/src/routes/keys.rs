@@ -1,5 +1,6 @@
 //! `/v1/keys` and `/v1/whoami`.
 
+use crate::store::ports::*;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -1,5 +1,6 @@
 //! `POST /stats` (device events, single or batched) and `GET /v1/apps/{app}/stats`.
 
+use crate::store::ports::*;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};

@@ -1,5 +1,6 @@
 //! `POST /updates`: the update check (the hot path), and `POST /updates/manifest_size`.
 
+use crate::store::ports::*;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -56,8 +57,8 @@ async fn load(
     device: &DeviceInfo,
 ) -> Result<(Arc<AppView>, Option<String>), ApiError> {
     let view = state
-        .views
-        .get(&*state.store, &device.app_id)
+        .store
+        .view(&device.app_id)
         .await?
         .ok_or_else(|| on_premise_app(&device.app_id))?;
     let over = if view.has_overrides {
