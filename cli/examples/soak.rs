@@ -229,7 +229,11 @@ async fn main() {
     let ctx = Arc::new(Ctx {
         url: url.trim_end_matches('/').to_string(),
         key: key.clone(),
-        http: reqwest::Client::new(),
+        http: {
+            // reqwest brings no TLS provider of its own here (see cli/Cargo.toml).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::new()
+        },
         tally: Tally::default(),
         stop: AtomicBool::new(false),
     });

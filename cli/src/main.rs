@@ -250,6 +250,8 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<()> {
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    // One TLS stack for the whole binary: rustls on ring, as the AWS SDK's client uses.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let out = Out { json: cli.json };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));

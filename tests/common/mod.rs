@@ -107,6 +107,9 @@ impl Drop for Server {
 }
 
 pub fn client() -> reqwest::Client {
+    // The CLI's reqwest has no TLS provider of its own (cli/Cargo.toml): install the one the
+    // binary installs, as the binary does.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
 

@@ -25,8 +25,8 @@ impl AppStore for DynamoStore {
     async fn create_app(&self, app: &App) -> StoreResult<()> {
         let mut item = key(app_pk(&app.app_id), APP_SK);
         item.insert("doc".into(), to_doc(app)?);
-        item.insert("stamp".into(), n(0));
-        item.insert("override_count".into(), n(0));
+        item.insert("stamp".into(), number_attr(0));
+        item.insert("override_count".into(), number_attr(0));
         let put = self
             .client
             .put_item()
@@ -130,8 +130,8 @@ impl AppStore for DynamoStore {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND sk < :d")
-                .expression_attribute_values(":pk", s(app_pk(app_id)))
-                .expression_attribute_values(":d", s("D"))
+                .expression_attribute_values(":pk", string_attr(app_pk(app_id)))
+                .expression_attribute_values(":d", string_attr("D"))
                 .set_exclusive_start_key(start)
                 .send()
                 .await

@@ -23,8 +23,8 @@ fn bundle_of(item: &Item) -> StoreResult<Bundle> {
 fn item_of(app_id: &str, b: &Bundle) -> StoreResult<Item> {
     let mut item = key(app_pk(app_id), bundle_sk(&b.version));
     item.insert("doc".into(), to_doc(b)?);
-    item.insert("status".into(), s(status_str(b.status)));
-    item.insert("storage_key".into(), s(b.storage_key.clone()));
+    item.insert("status".into(), string_attr(status_str(b.status)));
+    item.insert("storage_key".into(), string_attr(b.storage_key.clone()));
     Ok(item)
 }
 
@@ -98,7 +98,7 @@ impl BundleStore for DynamoStore {
             .set_item(Some(item_of(app_id, &b)?))
             .condition_expression("#st = :pending")
             .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":pending", string_attr("pending"))
             .send()
             .await;
         match put {
@@ -151,7 +151,7 @@ impl BundleStore for DynamoStore {
                             .update_expression("SET #st = :deleted, doc = :d")
                             .condition_expression("#st <> :deleted")
                             .expression_attribute_names("#st", "status")
-                            .expression_attribute_values(":deleted", s("deleted"))
+                            .expression_attribute_values(":deleted", string_attr("deleted"))
                             .expression_attribute_values(":d", to_doc(&b)?)
                             .build()
                             .expect("fields set"),

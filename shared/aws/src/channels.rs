@@ -15,8 +15,8 @@ pub(crate) fn stamp_bump(table: &str, app_id: &str, stamp: i64) -> TransactWrite
                 .set_key(Some(key(app_pk(app_id), APP_SK)))
                 .update_expression("SET stamp = :next")
                 .condition_expression("stamp = :seen")
-                .expression_attribute_values(":next", n(stamp + 1))
-                .expression_attribute_values(":seen", n(stamp))
+                .expression_attribute_values(":next", number_attr(stamp + 1))
+                .expression_attribute_values(":seen", number_attr(stamp))
                 .build()
                 .expect("fields set"),
         )
@@ -40,7 +40,7 @@ impl DynamoStore {
             .set_key(Some(key(app_pk(app_id), APP_SK)))
             .update_expression("ADD next_channel_id :one")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":one", number_attr(1))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await;
@@ -109,16 +109,16 @@ impl DynamoStore {
             let mut item = key(app_pk(app_id), channel_sk(&saved.name));
             item.insert("doc".into(), to_doc(&saved)?);
             if let Some(b) = &saved.bundle {
-                item.insert("bundle".into(), s(b.clone()));
+                item.insert("bundle".into(), string_attr(b.clone()));
             }
             if let Some(bundle_item) = &served {
                 item.insert(
                     "served".into(),
-                    s(get_s(bundle_item, "doc").unwrap_or_default()),
+                    string_attr(get_s(bundle_item, "doc").unwrap_or_default()),
                 );
                 item.insert(
                     "served_key".into(),
-                    s(get_s(bundle_item, "storage_key").unwrap_or_default()),
+                    string_attr(get_s(bundle_item, "storage_key").unwrap_or_default()),
                 );
             }
             let mut writes = vec![
@@ -134,7 +134,7 @@ impl DynamoStore {
                                 .set_key(Some(key(app_pk(app_id), bundle_sk(v))))
                                 .condition_expression("#st = :ready")
                                 .expression_attribute_names("#st", "status")
-                                .expression_attribute_values(":ready", s("ready"))
+                                .expression_attribute_values(":ready", string_attr("ready"))
                                 .build()
                                 .expect("fields set"),
                         )

@@ -23,7 +23,7 @@ fn override_count_change(table: &str, app_id: &str, by: i64) -> TransactWriteIte
                 .set_key(Some(key(app_pk(app_id), APP_SK)))
                 .update_expression("ADD override_count :by")
                 .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":by", n(by))
+                .expression_attribute_values(":by", number_attr(by))
                 .build()
                 .expect("fields set"),
         )
@@ -39,7 +39,7 @@ fn event_sk(at: i64) -> String {
 impl DeviceStore for DynamoStore {
     async fn set_override(&self, app_id: &str, device_id: &str, channel: &str) -> StoreResult<()> {
         let mut item = key(app_pk(app_id), override_sk(device_id));
-        item.insert("channel".into(), s(channel));
+        item.insert("channel".into(), string_attr(channel));
         // A new override also counts up on the app item, so checks can skip the lookup at zero.
         let writes = vec![
             TransactWriteItem::builder()
@@ -111,7 +111,10 @@ impl DeviceStore for DynamoStore {
         for e in events.iter().filter(|e| e.log) {
             let mut item = key(events_pk(&e.app_id, &e.device_id), event_sk(e.at));
             item.insert("doc".into(), to_doc(e)?);
-            item.insert(TTL_ATTR.into(), n((e.at + EVENT_RETENTION_MS) / 1000));
+            item.insert(
+                TTL_ATTR.into(),
+                number_attr((e.at + EVENT_RETENTION_MS) / 1000),
+            );
             puts.push(
                 WriteRequest::builder()
                     .put_request(
@@ -131,7 +134,10 @@ impl DeviceStore for DynamoStore {
         for ((app, dev), e) in devices {
             let mut item = key(app_pk(app), device_sk(dev));
             item.insert("doc".into(), to_doc(&e.record())?);
-            item.insert(TTL_ATTR.into(), n(e.at / 1000 + DEVICE_RECORD_TTL_SECS));
+            item.insert(
+                TTL_ATTR.into(),
+                number_attr(e.at / 1000 + DEVICE_RECORD_TTL_SECS),
+            );
             puts.push(
                 WriteRequest::builder()
                     .put_request(
@@ -173,11 +179,11 @@ impl DeviceStore for DynamoStore {
                     "ADD checks :c, installs :i, failures :f SET version = :v, #day = :d",
                 )
                 .expression_attribute_names("#day", "day")
-                .expression_attribute_values(":c", n(checks))
-                .expression_attribute_values(":i", n(installs))
-                .expression_attribute_values(":f", n(failures))
-                .expression_attribute_values(":v", s(version))
-                .expression_attribute_values(":d", s(day))
+                .expression_attribute_values(":c", number_attr(checks))
+                .expression_attribute_values(":i", number_attr(installs))
+                .expression_attribute_values(":f", number_attr(failures))
+                .expression_attribute_values(":v", string_attr(version))
+                .expression_attribute_values(":d", string_attr(day))
                 .send()
                 .await
                 .map_err(unavailable)?;
@@ -202,9 +208,9 @@ impl DeviceStore for DynamoStore {
 
     async fn start_debug(&self, app_id: &str, device_id: &str, until: i64) -> StoreResult<()> {
         let mut item = key(app_pk(app_id), debug_sk(device_id));
-        item.insert("until".into(), n(until));
+        item.insert("until".into(), number_attr(until));
         // DynamoDB's TTL deletes ended sessions (within days; the view skips them before).
-        item.insert(TTL_ATTR.into(), n(until / 1000 + 3600));
+        item.insert(TTL_ATTR.into(), number_attr(until / 1000 + 3600));
         let writes = vec![
             TransactWriteItem::builder()
                 .condition_check(
@@ -257,8 +263,8 @@ impl DeviceStore for DynamoStore {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND sk > :after")
-                .expression_attribute_values(":pk", s(events_pk(app_id, device_id)))
-                .expression_attribute_values(":after", s(after.clone()))
+                .expression_attribute_values(":pk", string_attr(events_pk(app_id, device_id)))
+                .expression_attribute_values(":after", string_attr(after.clone()))
                 .scan_index_forward(false)
                 .limit((EVENTS_PER_DEVICE - have) as i32)
                 .set_exclusive_start_key(start)

@@ -1,6 +1,7 @@
 //! Download URLs for bundles: on the CloudFront distribution, or S3 GETs presigned with
-//! SigV4 alone. Signing a GET needs no S3 client, so the `updates` function — the only one
-//! that hands out download URLs — links this and not the S3 SDK (over 1 MiB of code).
+//! SigV4 alone. Signing a GET needs no S3 client, so the functions that never touch bundle
+//! bytes — `updates`, which hands out download URLs, and `stats` and `channels` — link this
+//! and not the S3 SDK (over 1 MiB of code).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

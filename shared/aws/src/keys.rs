@@ -27,7 +27,7 @@ impl KeyStore for DynamoStore {
     async fn create_key(&self, k: &ApiKey) -> StoreResult<()> {
         let mut item = key(key_pk(&k.hash), KEY_SK);
         item.insert("doc".into(), to_doc(k)?);
-        item.insert("id".into(), s(k.id.clone()));
+        item.insert("id".into(), string_attr(k.id.clone()));
         let put = self
             .client
             .put_item()

@@ -91,10 +91,10 @@ pub(crate) fn events_pk(app: &str, device: &str) -> String {
     format!("EV#{app}#{device}")
 }
 
-pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn string_attr(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
-pub(crate) fn n(v: i64) -> AttributeValue {
+pub(crate) fn number_attr(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
@@ -112,7 +112,10 @@ pub(crate) fn put(table: &str, item: Item) -> aws_sdk_dynamodb::types::TransactW
 }
 
 pub(crate) fn key(pk: String, sk: impl Into<String>) -> Item {
-    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+    HashMap::from([
+        ("pk".to_string(), string_attr(pk)),
+        ("sk".to_string(), string_attr(sk)),
+    ])
 }
 
 pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
@@ -129,7 +132,7 @@ pub(crate) fn get_n(item: &Item, name: &str) -> i64 {
 
 pub(crate) fn to_doc<T: Serialize>(v: &T) -> StoreResult<AttributeValue> {
     serde_json::to_string(v)
-        .map(s)
+        .map(string_attr)
         .map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 pub(crate) fn from_doc<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
@@ -227,10 +230,10 @@ impl DynamoStore {
                 q.key_condition_expression("pk = :pk")
             } else {
                 q.key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-                    .expression_attribute_values(":p", s(prefix))
+                    .expression_attribute_values(":p", string_attr(prefix))
             };
             let out = q
-                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":pk", string_attr(pk.clone()))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -249,8 +252,8 @@ impl DynamoStore {
                 .scan()
                 .table_name(&self.table)
                 .filter_expression("begins_with(pk, :p) AND sk = :k")
-                .expression_attribute_values(":p", s(pk_prefix))
-                .expression_attribute_values(":k", s(sk))
+                .expression_attribute_values(":p", string_attr(pk_prefix))
+                .expression_attribute_values(":k", string_attr(sk))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()

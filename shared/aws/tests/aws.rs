@@ -47,6 +47,7 @@ async fn s3_presigned_upload_accepts_only_the_signed_bytes() {
     let (_, blobs) = fresh("s3").await;
     // A refused PUT may leave the server closing a connection the pool would reuse; the
     // test asserts signatures, not keep-alive, so every request gets its own connection.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()

@@ -132,8 +132,9 @@ impl SqliteStore {
         self.writer.flush();
     }
 
-    /// Runs `f` on the connection. SQLite calls are short; the mutex serialises writers,
-    /// which SQLite would do anyway.
+    /// Runs `f` on the store's one connection: calls take turns, reads included. They are
+    /// short, update checks read their app view from memory (`CachedStore`), and device
+    /// events go through the event writer's own connection, so the turns are rarely waited for.
     pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> StoreResult<T>,

@@ -42,8 +42,8 @@ pub fn s3(connection: &Connection) -> Arc<dyn Blobs> {
     Arc::new(connection.s3_blobs())
 }
 
-/// Download URLs only (SigV4 or CloudFront signing, no S3 client): for `updates`, which
-/// hands out URLs and never touches the bytes.
+/// Download URLs only (SigV4 or CloudFront signing, no S3 client): for the functions that
+/// never touch bundle bytes (`updates` hands out URLs; `stats` and `channels` none).
 pub fn downloads(connection: &Connection) -> Arc<dyn Blobs> {
     Arc::new(connection.downloads())
 }

@@ -123,6 +123,12 @@ fn start_serve(table: &str) -> Serve {
     }
 }
 
+/// An HTTP client for the local servers (ring installed, as the binaries install it).
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// The same request to `updraft serve`, as (status, headers we compare, body bytes).
 async fn via_serve(
     s: &Serve,
@@ -137,7 +143,7 @@ async fn via_serve(
     } else {
         format!("{}{path}?{query}", s.url)
     };
-    let mut req = reqwest::Client::new()
+    let mut req = http()
         .request(method.parse().unwrap(), url)
         .header("content-type", "application/json");
     if let Some(k) = key {
@@ -178,7 +184,7 @@ async fn every_function_answers_like_updraft_serve() {
     let table = format!("updraft-lambda-{}", updraft_core::key::random_hex(4));
     let serve = start_serve(&table);
     // Seed through the local server: an app, a bundle uploaded to S3, a public channel.
-    let http = reqwest::Client::new();
+    let http = http();
     let call = |m: &str, p: &str, b: Value| {
         http.request(m.parse().unwrap(), format!("{}{p}", serve.url))
             .bearer_auth(ADMIN)
