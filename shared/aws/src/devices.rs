@@ -1,11 +1,9 @@
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Delete, Put, PutRequest, ReturnValue, TransactWriteItem, Update, WriteRequest,
 };
 use updraft_core::device::{
-    Counter, DailyStat, DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, utc_day,
+    DailyStat, DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, latest_per_device, tally,
 };
 use updraft_core::key::random_hex;
 use updraft_core::store::{DeviceStore, StoreError, StoreResult};
@@ -127,11 +125,7 @@ impl DeviceStore for DynamoStore {
             );
         }
         // Device records: the newest state per device, one write each.
-        let mut devices: HashMap<(&str, &str), &DeviceEvent> = HashMap::new();
-        for e in events.iter().filter(|e| e.updates_device) {
-            devices.insert((&e.app_id, &e.device_id), e);
-        }
-        for ((app, dev), e) in devices {
+        for ((app, dev), e) in latest_per_device(events) {
             let mut item = key(app_pk(app), device_sk(dev));
             item.insert("doc".into(), to_doc(&e.record())?);
             item.insert(
@@ -154,34 +148,18 @@ impl DeviceStore for DynamoStore {
             self.write_batch(chunk).await?;
         }
         // Counters: summed per (app, version, day) first, then one atomic ADD each.
-        let mut counts: HashMap<(String, String, String), (i64, i64, i64)> = HashMap::new();
-        for e in events {
-            let Some(counter) = e.counter else { continue };
-            let c = counts
-                .entry((
-                    e.app_id.clone(),
-                    e.bundle_version().to_string(),
-                    utc_day(e.at),
-                ))
-                .or_default();
-            match counter {
-                Counter::Check => c.0 += 1,
-                Counter::Install => c.1 += 1,
-                Counter::Failure => c.2 += 1,
-            }
-        }
-        for ((app, version, day), (checks, installs, failures)) in counts {
+        for ((app, version, day), t) in tally(events) {
             self.client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(key(stats_pk(&app), format!("{day}#{version}"))))
+                .set_key(Some(key(stats_pk(app), format!("{day}#{version}"))))
                 .update_expression(
                     "ADD checks :c, installs :i, failures :f SET version = :v, #day = :d",
                 )
                 .expression_attribute_names("#day", "day")
-                .expression_attribute_values(":c", number_attr(checks))
-                .expression_attribute_values(":i", number_attr(installs))
-                .expression_attribute_values(":f", number_attr(failures))
+                .expression_attribute_values(":c", number_attr(t.checks))
+                .expression_attribute_values(":i", number_attr(t.installs))
+                .expression_attribute_values(":f", number_attr(t.failures))
                 .expression_attribute_values(":v", string_attr(version))
                 .expression_attribute_values(":d", string_attr(day))
                 .send()

@@ -1,5 +1,7 @@
 //! What devices report: their event log, per-version daily counters, and the device record.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -102,6 +104,42 @@ impl DeviceEvent {
     }
 }
 
+/// What a batch of events adds to one version-day's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub checks: i64,
+    pub installs: i64,
+    pub failures: i64,
+}
+
+/// The counters a batch moves, summed per (app, bundle version, UTC day), so that storage
+/// takes one write per key rather than one per event. Every adapter writes these.
+pub fn tally(events: &[DeviceEvent]) -> HashMap<(&str, &str, String), Tally> {
+    let mut out: HashMap<(&str, &str, String), Tally> = HashMap::new();
+    for e in events {
+        let Some(counter) = e.counter else { continue };
+        let t = out
+            .entry((e.app_id.as_str(), e.bundle_version(), utc_day(e.at)))
+            .or_default();
+        match counter {
+            Counter::Check => t.checks += 1,
+            Counter::Install => t.installs += 1,
+            Counter::Failure => t.failures += 1,
+        }
+    }
+    out
+}
+
+/// The newest event per (app, device) among those that update the device record: a batch
+/// writes each device's record once.
+pub fn latest_per_device(events: &[DeviceEvent]) -> HashMap<(&str, &str), &DeviceEvent> {
+    let mut out = HashMap::new();
+    for e in events.iter().filter(|e| e.updates_device) {
+        out.insert((e.app_id.as_str(), e.device_id.as_str()), e);
+    }
+    out
+}
+
 /// Per version and UTC day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DailyStat {
@@ -143,6 +181,64 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(device: &str, version: &str, at: i64, counter: Option<Counter>) -> DeviceEvent {
+        DeviceEvent {
+            app_id: "com.a.b".into(),
+            device_id: device.into(),
+            at,
+            action: "set".into(),
+            version_name: version.into(),
+            old_version_name: String::new(),
+            platform: "ios".into(),
+            version_build: "1.0.0".into(),
+            plugin_version: "8.51.23".into(),
+            is_emulator: false,
+            is_prod: true,
+            custom_id: String::new(),
+            outcome: None,
+            metadata: None,
+            counter,
+            updates_device: counter != Some(Counter::Failure),
+            log: true,
+        }
+    }
+
+    #[test]
+    fn a_batch_is_tallied_per_version_and_day_and_each_device_written_once() {
+        let day = 1_795_000_000_000;
+        let events = [
+            event("d1", "1.0.1", day, Some(Counter::Check)),
+            event("d2", "1.0.1", day + 1, Some(Counter::Check)),
+            event("d1", "1.0.1", day + 2, Some(Counter::Install)),
+            event("d2", "1.0.1:index.html", day + 3, Some(Counter::Failure)),
+            event("d1", "1.0.1", day + 86_400_000, Some(Counter::Check)),
+            event("d3", "1.0.2", day, None),
+        ];
+        let t = tally(&events);
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert_eq!(
+            t[&("com.a.b", "1.0.1", utc_day(day))],
+            Tally {
+                checks: 2,
+                installs: 1,
+                failures: 1
+            }
+        );
+        assert_eq!(
+            t[&("com.a.b", "1.0.1", utc_day(day + 86_400_000))],
+            Tally {
+                checks: 1,
+                installs: 0,
+                failures: 0
+            }
+        );
+        let latest = latest_per_device(&events);
+        assert_eq!(latest.len(), 3);
+        assert_eq!(latest[&("com.a.b", "d1")].at, day + 86_400_000);
+        // d2's last event is a failure, which leaves the record as it was.
+        assert_eq!(latest[&("com.a.b", "d2")].at, day + 1);
+    }
 
     #[test]
     fn days() {

@@ -1,7 +1,6 @@
 //! Writes device events off the answer path: a thread with its own connection drains a
 //! queue and commits each burst in one transaction.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Mutex, mpsc};
@@ -10,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 use updraft_core::device::{
-    Counter, DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, now_ms, utc_day,
+    DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, latest_per_device, now_ms, tally,
 };
 use updraft_core::store::StoreResult;
 
@@ -149,36 +148,18 @@ pub(crate) fn write_events(conn: &mut Connection, events: &[DeviceEvent]) -> Sto
                  ON CONFLICT (app_id, device_id) DO UPDATE SET last_seen = excluded.last_seen, doc = excluded.doc",
             )
             .map_err(unavailable)?;
-        // Counters summed per (app, version, day) and device records deduplicated per
-        // device first: a burst costs one upsert per distinct key, not one per event.
-        let mut counts: HashMap<(&str, &str, String), (i64, i64, i64)> = HashMap::new();
-        let mut latest: HashMap<(&str, &str), &DeviceEvent> = HashMap::new();
-        for e in events {
-            if e.log {
-                insert
-                    .execute(params![e.app_id, e.device_id, e.at, to_doc(e)?])
-                    .map_err(unavailable)?;
-            }
-            if let Some(counter) = e.counter {
-                let c = counts
-                    .entry((e.app_id.as_str(), e.bundle_version(), utc_day(e.at)))
-                    .or_default();
-                match counter {
-                    Counter::Check => c.0 += 1,
-                    Counter::Install => c.1 += 1,
-                    Counter::Failure => c.2 += 1,
-                }
-            }
-            if e.updates_device {
-                latest.insert((e.app_id.as_str(), e.device_id.as_str()), e);
-            }
-        }
-        for ((app, version, day), (c, i, f)) in counts {
-            count
-                .execute(params![app, version, day, c, i, f])
+        for e in events.iter().filter(|e| e.log) {
+            insert
+                .execute(params![e.app_id, e.device_id, e.at, to_doc(e)?])
                 .map_err(unavailable)?;
         }
-        for ((app, dev), e) in latest {
+        // One upsert per distinct counter key and device, not one per event.
+        for ((app, version, day), t) in tally(events) {
+            count
+                .execute(params![app, version, day, t.checks, t.installs, t.failures])
+                .map_err(unavailable)?;
+        }
+        for ((app, dev), e) in latest_per_device(events) {
             device
                 .execute(params![app, dev, e.at, to_doc(&e.record())?])
                 .map_err(unavailable)?;
