@@ -4,10 +4,11 @@ use axum::body::Body;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use updraft_core::code::Code;
 use updraft_core::http_util::percent_decode;
 use updraft_embedded::{LocalBlobs, UploadError};
 
-fn json(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+fn json(status: StatusCode, code: Code, message: &str) -> Response<Body> {
     let body = serde_json::json!({"error": code, "message": message}).to_string();
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
@@ -33,7 +34,7 @@ pub async fn handle(blobs: &LocalBlobs, req: Request<Body>) -> Response<Body> {
         Method::PUT => upload(blobs, &key, req).await,
         _ => json(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            Code::MethodNotAllowed,
             "use GET or PUT",
         ),
     }
@@ -53,7 +54,7 @@ async fn upload(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response<B
     {
         return json(
             StatusCode::BAD_REQUEST,
-            "size_mismatch",
+            Code::SizeMismatch,
             &format!("Content-Length {len} differs from the signed {size} bytes"),
         );
     }
@@ -68,7 +69,7 @@ async fn upload(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response<B
             Err(e) => {
                 return json(
                     StatusCode::BAD_REQUEST,
-                    "incomplete_body",
+                    Code::IncompleteBody,
                     &format!("the upload was interrupted: {e}"),
                 );
             }
@@ -140,11 +141,11 @@ async fn download(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response
     };
     let mut file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
-        Err(_) => return json(StatusCode::NOT_FOUND, "not_found", "no such bundle"),
+        Err(_) => return json(StatusCode::NOT_FOUND, Code::NotFound, "no such bundle"),
     };
     let len = match file.metadata().await {
         Ok(m) => m.len(),
-        Err(_) => return json(StatusCode::NOT_FOUND, "not_found", "no such bundle"),
+        Err(_) => return json(StatusCode::NOT_FOUND, Code::NotFound, "no such bundle"),
     };
     let tag = etag(key);
     if req
@@ -190,7 +191,7 @@ async fn download(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response
     if start > 0 && file.seek(std::io::SeekFrom::Start(start)).await.is_err() {
         return json(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "storage_error",
+            Code::StorageError,
             "cannot read the bundle",
         );
     }

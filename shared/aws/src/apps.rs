@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use updraft_core::app::App;
 use updraft_core::bundle::Bundle;
 use updraft_core::channel::Channel;
+use updraft_core::code::Code;
 use updraft_core::device::now_ms;
 use updraft_core::store::{AppStore, AppView, StoreError, StoreResult};
 
@@ -38,7 +39,7 @@ impl AppStore for DynamoStore {
         match put {
             Ok(_) => Ok(()),
             Err(e) if condition_failed(&e) => Err(StoreError::conflict(
-                "app_exists",
+                Code::AppExists,
                 format!("app {} already exists", app.app_id),
             )),
             Err(e) => Err(unavailable(e)),

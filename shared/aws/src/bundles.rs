@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use updraft_core::bundle::{Bundle, BundleStatus};
 use updraft_core::channel::Channel;
+use updraft_core::code::Code;
 use updraft_core::store::{BundleStore, Registered, StoreError, StoreResult};
 
 use crate::table::*;
@@ -107,7 +108,7 @@ impl BundleStore for DynamoStore {
             Err(e) if condition_failed(&e) => match self.load_bundle(app_id, version).await? {
                 Some(now) if now.is_ready() => Ok(now),
                 _ => Err(StoreError::conflict(
-                    "bundle_deleted",
+                    Code::BundleDeleted,
                     format!("bundle {version} was deleted"),
                 )),
             },
@@ -131,7 +132,7 @@ impl BundleStore for DynamoStore {
                 let c: Channel = from_doc(&item)?;
                 if c.bundle.as_deref() == Some(version) {
                     return Err(StoreError::conflict(
-                        "bundle_in_use",
+                        Code::BundleInUse,
                         format!(
                             "channel {} serves {version}: point it elsewhere first",
                             c.name
@@ -170,7 +171,7 @@ impl BundleStore for DynamoStore {
             }
         }
         Err(StoreError::conflict(
-            "concurrent_update",
+            Code::ConcurrentUpdate,
             "the channels changed concurrently; retry",
         ))
     }

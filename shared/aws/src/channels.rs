@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, ReturnValue, TransactWriteItem, Update};
 use updraft_core::channel::Channel;
+use updraft_core::code::Code;
 use updraft_core::store::{ChannelStore, DeviceStore, StoreError, StoreResult};
 
 use crate::table::*;
@@ -83,7 +84,7 @@ impl DynamoStore {
             }
             if create && exists {
                 return Err(StoreError::conflict(
-                    "channel_exists",
+                    Code::ChannelExists,
                     format!("channel {} already exists", saved.name),
                 ));
             }
@@ -99,7 +100,7 @@ impl DynamoStore {
                     Some(item) if get_s(&item, "status") == Some("ready") => Some(item),
                     Some(item) if get_s(&item, "status") == Some("pending") => {
                         return Err(StoreError::conflict(
-                            "bundle_not_ready",
+                            Code::BundleNotReady,
                             format!("bundle {v} is not ready"),
                         ));
                     }
@@ -162,7 +163,7 @@ impl DynamoStore {
                 Txn::Done => return Ok(saved),
                 Txn::Cancelled(r) if Txn::failed_at(&r, 2) => {
                     return Err(StoreError::conflict(
-                        "bundle_not_ready",
+                        Code::BundleNotReady,
                         "the bundle changed meanwhile",
                     ));
                 }
@@ -171,7 +172,7 @@ impl DynamoStore {
             }
         }
         Err(StoreError::conflict(
-            "concurrent_update",
+            Code::ConcurrentUpdate,
             "the channels changed concurrently; retry",
         ))
     }
@@ -240,7 +241,7 @@ impl ChannelStore for DynamoStore {
             }
         }
         Err(StoreError::conflict(
-            "concurrent_update",
+            Code::ConcurrentUpdate,
             "the channels changed concurrently; retry",
         ))
     }

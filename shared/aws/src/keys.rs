@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use updraft_core::code::Code;
 use updraft_core::key::ApiKey;
 use updraft_core::store::{KeyStore, StoreError, StoreResult};
 
@@ -39,7 +40,7 @@ impl KeyStore for DynamoStore {
         match put {
             Ok(_) => Ok(()),
             Err(e) if condition_failed(&e) => Err(StoreError::conflict(
-                "key_exists",
+                Code::KeyExists,
                 "this key already exists",
             )),
             Err(e) => Err(unavailable(e)),

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use updraft_core::code::Code;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
@@ -107,7 +108,7 @@ impl Blobs for S3Blobs {
         ttl_secs: u64,
     ) -> StoreResult<UploadTicket> {
         let raw = hex::decode(sha256)
-            .map_err(|_| StoreError::invalid("invalid_checksum", "sha256 is not hex"))?;
+            .map_err(|_| StoreError::invalid(Code::InvalidChecksum, "sha256 is not hex"))?;
         let checksum = B64.encode(raw);
         let config =
             PresigningConfig::expires_in(Duration::from_secs(ttl_secs)).map_err(storage)?;

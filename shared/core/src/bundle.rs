@@ -1,5 +1,6 @@
 //! A bundle: one uploaded version of an app's web build.
 
+use crate::code::Code;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{Registered, StoreError, StoreResult};
@@ -77,7 +78,7 @@ impl Bundle {
             BundleStatus::Pending => "is pending with different content",
         };
         Err(StoreError::conflict(
-            "version_exists",
+            Code::VersionExists,
             format!("version {} {why}", new.version),
         ))
     }
@@ -88,7 +89,7 @@ impl Bundle {
         match self.status {
             BundleStatus::Ready => Ok(None),
             BundleStatus::Deleted => Err(StoreError::conflict(
-                "bundle_deleted",
+                Code::BundleDeleted,
                 format!("bundle {} was deleted", self.version),
             )),
             BundleStatus::Pending => {

@@ -1,5 +1,6 @@
 //! One suite of store-level cases every adapter must pass, the same cases and expectations.
 
+use crate::code::Code;
 use std::sync::Arc;
 
 use crate::app::App;
@@ -38,11 +39,11 @@ pub fn bundle(version: &str, checksum_byte: char) -> Bundle {
     }
 }
 
-fn code(e: StoreError) -> &'static str {
+fn code(e: StoreError) -> Code {
     match e {
         StoreError::Conflict { code, .. } | StoreError::Invalid { code, .. } => code,
-        StoreError::NotFound(_) => "not_found",
-        StoreError::Unavailable(_) => "unavailable",
+        StoreError::NotFound(_) => Code::NotFound,
+        StoreError::Unavailable(_) => Code::ServiceUnavailable,
     }
 }
 
@@ -281,7 +282,7 @@ async fn overrides(s: &dyn Store) {
         s.set_override("com.conf.none", dev, "production")
             .await
             .map_err(code),
-        Err("not_found")
+        Err(Code::NotFound)
     );
     s.set_override(id, dev, "production").await.unwrap();
     s.set_override(id, dev, "production").await.unwrap();
@@ -478,7 +479,7 @@ async fn debug_sessions(s: &dyn Store) {
         s.start_debug("com.conf.none", dev, now + 60_000)
             .await
             .map_err(code),
-        Err("not_found")
+        Err(Code::NotFound)
     );
     assert!(sessions(s, id).await.is_empty());
     s.start_debug(id, dev, now + 60_000).await.unwrap();
@@ -522,7 +523,7 @@ async fn racing_registrations(s: Arc<dyn Store>) {
             matches!(
                 r,
                 Err(StoreError::Conflict {
-                    code: "version_exists",
+                    code: Code::VersionExists,
                     ..
                 })
             )

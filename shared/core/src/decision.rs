@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::app::App;
 use crate::bundle::Bundle;
 use crate::channel::{AutoUpdateRule, BUILTIN, Channel};
+use crate::code::Code;
 use crate::device_request::{DeviceInfo, Platform};
 use crate::version::{checks_key_id, supports_manifest, supports_metadata};
 
@@ -44,13 +45,13 @@ pub fn resolve_channel<'a>(
 /// Why a device gets no update: a soft error the plugin reads as "no update".
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub extra: Vec<(&'static str, Value)>,
 }
 
 impl Refusal {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    fn new(code: Code, message: impl Into<String>) -> Self {
         Refusal {
             code,
             message: message.into(),
@@ -60,28 +61,7 @@ impl Refusal {
 
     /// The protocol's `kind`: `up_to_date`, `blocked` or `failed`.
     pub fn kind(&self) -> &'static str {
-        kind_of(self.code)
-    }
-}
-
-pub fn kind_of(code: &str) -> &'static str {
-    match code {
-        "no_new_version_available" | "already_on_builtin" => "up_to_date",
-        "disable_auto_update_to_major"
-        | "disable_auto_update_to_minor"
-        | "disable_auto_update_to_patch"
-        | "disable_auto_update_to_metadata"
-        | "disable_auto_update_under_native"
-        | "cannot_update_via_private_channel"
-        | "disabled_platform_ios"
-        | "disabled_platform_android"
-        | "disabled_platform_electron"
-        | "disable_prod_build"
-        | "disable_dev_build"
-        | "disable_device"
-        | "disable_emulator"
-        | "key_id_mismatch" => "blocked",
-        _ => "failed",
+        self.code.kind()
     }
 }
 
@@ -99,7 +79,7 @@ pub enum Decision<'a> {
 }
 
 fn up_to_date() -> Refusal {
-    Refusal::new("no_new_version_available", "No new version available")
+    Refusal::new(Code::NoNewVersionAvailable, "No new version available")
 }
 
 /// Steps 2 and 4–8 of the protocol. `bundle` is the ready bundle the channel points at, if any.
@@ -111,7 +91,7 @@ pub fn decide<'a>(
 ) -> Decision<'a> {
     if device.plugin_version.as_ref().is_some_and(|p| p.major <= 4) {
         return Decision::NoUpdate(Refusal::new(
-            "unsupported_plugin_version",
+            Code::UnsupportedPluginVersion,
             "Plugin versions 4 and older are not supported, update @capgo/capacitor-updater",
         ));
     }
@@ -121,12 +101,12 @@ pub fn decide<'a>(
     }) = resolved
     else {
         return Decision::NoUpdate(Refusal::new(
-            "no_channel",
+            Code::NoChannel,
             "No channel serves this device: make a channel public or set defaultChannel",
         ));
     };
     let Some(target) = channel.bundle.as_deref() else {
-        return Decision::NoUpdate(Refusal::new("no_bundle", "Cannot get bundle"));
+        return Decision::NoUpdate(Refusal::new(Code::NoBundle, "Cannot get bundle"));
     };
     if target == BUILTIN {
         return if device.on_builtin() {
@@ -136,7 +116,7 @@ pub fn decide<'a>(
         };
     }
     let Some(bundle) = bundle else {
-        return Decision::NoUpdate(Refusal::new("no_bundle", "Cannot get bundle"));
+        return Decision::NoUpdate(Refusal::new(Code::NoBundle, "Cannot get bundle"));
     };
     let plugin = device.plugin_version.as_ref();
     if let (Some(sent), Some(recorded), Some(p)) = (&device.key_id, &bundle.key_id, plugin)
@@ -144,7 +124,7 @@ pub fn decide<'a>(
         && checks_key_id(p)
     {
         return Decision::NoUpdate(Refusal::new(
-            "key_id_mismatch",
+            Code::KeyIdMismatch,
             "The bundle was encrypted with another key than the app's public key",
         ));
     }
@@ -179,9 +159,9 @@ fn channel_rules(
     };
     if !channel.enabled_for(device.platform) {
         let code = match device.platform {
-            Platform::Ios => "disabled_platform_ios",
-            Platform::Android => "disabled_platform_android",
-            Platform::Electron => "disabled_platform_electron",
+            Platform::Ios => Code::DisabledPlatformIos,
+            Platform::Android => Code::DisabledPlatformAndroid,
+            Platform::Electron => Code::DisabledPlatformElectron,
         };
         return Some(Refusal::new(
             code,
@@ -198,7 +178,7 @@ fn channel_rules(
         && t.major > native.major
     {
         let mut r = Refusal::new(
-            "disable_auto_update_to_major",
+            Code::DisableAutoUpdateToMajor,
             "Cannot upgrade major version",
         );
         r.extra = vec![
@@ -210,7 +190,7 @@ fn channel_rules(
     }
     if !channel.public && !channel.allow_device_self_set && !via_override {
         return Some(Refusal::new(
-            "cannot_update_via_private_channel",
+            Code::CannotUpdateViaPrivateChannel,
             "Cannot update via a private channel",
         ));
     }
@@ -218,7 +198,7 @@ fn channel_rules(
         match rule {
             AutoUpdateRule::Minor if (t.major, t.minor) != (native.major, native.minor) => {
                 return Some(Refusal::new(
-                    "disable_auto_update_to_minor",
+                    Code::DisableAutoUpdateToMinor,
                     "Cannot upgrade minor version",
                 ));
             }
@@ -226,7 +206,7 @@ fn channel_rules(
                 if (t.major, t.minor, t.patch) != (native.major, native.minor, native.patch) =>
             {
                 return Some(Refusal::new(
-                    "disable_auto_update_to_patch",
+                    Code::DisableAutoUpdateToPatch,
                     "Cannot upgrade patch version",
                 ));
             }
@@ -238,13 +218,13 @@ fn channel_rules(
                 match min {
                     None => {
                         return Some(Refusal::new(
-                            "misconfigured_channel",
+                            Code::MisconfiguredChannel,
                             "The channel compares min_update_version but the bundle has none",
                         ));
                     }
                     Some(min) if min > *native => {
                         return Some(Refusal::new(
-                            "disable_auto_update_to_metadata",
+                            Code::DisableAutoUpdateToMetadata,
                             format!("The bundle needs native version {min} or later"),
                         ));
                     }
@@ -255,7 +235,7 @@ fn channel_rules(
         }
         if channel.disable_auto_update_under_native && *t < *native {
             return Some(Refusal::new(
-                "disable_auto_update_under_native",
+                Code::DisableAutoUpdateUnderNative,
                 "Cannot revert under native version",
             ));
         }
@@ -264,22 +244,22 @@ fn channel_rules(
     let rules = [
         (
             device.is_prod && !channel.allow_prod,
-            "disable_prod_build",
+            Code::DisableProdBuild,
             "Cannot update production builds on this channel",
         ),
         (
             !device.is_prod && !channel.allow_dev,
-            "disable_dev_build",
+            Code::DisableDevBuild,
             "Cannot update development builds on this channel",
         ),
         (
             !device.is_emulator && !channel.allow_device,
-            "disable_device",
+            Code::DisableDevice,
             "Cannot update physical devices on this channel",
         ),
         (
             device.is_emulator && !channel.allow_emulator,
-            "disable_emulator",
+            Code::DisableEmulator,
             "Cannot update emulators on this channel",
         ),
     ];

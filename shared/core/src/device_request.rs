@@ -1,5 +1,6 @@
 //! The fields every device request carries, parsed and validated to the protocol's error codes.
 
+use crate::code::Code;
 use semver::Version;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -85,7 +86,10 @@ pub enum Strictness {
 /// Parses the raw body. `invalid_json_parse_body` for bytes that are not JSON.
 pub fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request("invalid_json_parse_body", format!("Cannot parse json: {e}"))
+        ApiError::bad_request(
+            Code::InvalidJsonParseBody,
+            format!("Cannot parse json: {e}"),
+        )
     })
 }
 
@@ -94,14 +98,14 @@ pub fn into_object(value: Value) -> Result<Map<String, Value>, ApiError> {
     match value {
         Value::Object(map) => Ok(map),
         _ => Err(ApiError::bad_request(
-            "invalid_json_body",
+            Code::InvalidJsonBody,
             "the body must be a JSON object",
         )),
     }
 }
 
 fn schema(msg: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_json_body", msg)
+    ApiError::bad_request(Code::InvalidJsonBody, msg)
 }
 
 /// An optional string field, bounded. `null` counts as absent.
@@ -139,7 +143,7 @@ pub fn is_uuid(s: &str) -> bool {
 pub fn required<'a>(
     obj: &'a Map<String, Value>,
     key: &str,
-    missing: &'static str,
+    missing: Code,
 ) -> Result<&'a str, ApiError> {
     match obj.get(key) {
         None | Some(Value::Null) => {
@@ -164,8 +168,8 @@ pub fn parse_device(
             "the body is empty: a device request names at least app_id, device_id and platform",
         ));
     }
-    let device_id = required(obj, "device_id", "missing_device_id")?;
-    let app_id = required(obj, "app_id", "missing_app_id")?;
+    let device_id = required(obj, "device_id", Code::MissingDeviceId)?;
+    let app_id = required(obj, "app_id", Code::MissingAppId)?;
     if !is_valid_app_id(app_id) {
         return Err(schema(format!(
             "app_id `{}` is not a reverse domain such as com.example.app",
@@ -203,7 +207,7 @@ pub fn parse_device(
     let version_build = match (raw_build, strictness) {
         (Some(raw), _) => normalize_native(raw).ok_or_else(|| {
             ApiError::bad_request(
-                "semver_error",
+                Code::SemverError,
                 format!(
                     "Native version: {} doesn't follow semver convention, please follow https://semver.org",
                     truncate(raw)
@@ -287,7 +291,7 @@ mod tests {
             Ok(_) => "ok",
             Err(e) => {
                 assert_eq!(e.status, 400);
-                e.code
+                e.code.as_str()
             }
         }
     }

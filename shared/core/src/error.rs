@@ -4,11 +4,13 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 use serde_json::{Map, Value};
 
+use crate::code::Code;
+
 /// An answer that is not the happy path. Device soft errors use status 200, hard errors 4xx.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     /// Extra fields, flat at the top level of the body (the plugin's convention).
     pub extra: Map<String, Value>,
@@ -16,7 +18,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: Code, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -25,23 +27,23 @@ impl ApiError {
             retry_after: None,
         }
     }
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: Code, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(StatusCode::NOT_FOUND, Code::NotFound, message)
     }
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: Code, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::new(StatusCode::UNAUTHORIZED, Code::Unauthorized, message)
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(StatusCode::FORBIDDEN, Code::Forbidden, message)
     }
     /// Body 200 with an `error` field: the plugin reads it as "no update" without retrying.
-    pub fn soft(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn soft(code: Code, message: impl Into<String>) -> Self {
         Self::new(StatusCode::OK, code, message)
     }
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
@@ -52,7 +54,7 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
+            Code::ServiceUnavailable,
             message,
         );
         e.retry_after = Some(5);
@@ -61,7 +63,10 @@ impl ApiError {
 
     pub fn body(&self) -> Value {
         let mut map = Map::new();
-        map.insert("error".into(), Value::String(self.code.to_string()));
+        map.insert(
+            "error".into(),
+            Value::String(self.code.as_str().to_string()),
+        );
         map.insert("message".into(), Value::String(self.message.clone()));
         for (k, v) in &self.extra {
             map.insert(k.clone(), v.clone());

@@ -1,5 +1,6 @@
 //! Small helpers shared by every route: JSON bodies, query strings, path segments.
 
+use crate::code::Code;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
@@ -41,15 +42,15 @@ pub fn no_content() -> Resp {
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
-            "invalid_json_body",
+            Code::InvalidJsonBody,
             "a JSON body is required",
         ));
     }
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request("invalid_json_parse_body", format!("body is not JSON: {e}"))
+        ApiError::bad_request(Code::InvalidJsonParseBody, format!("body is not JSON: {e}"))
     })?;
     serde_json::from_value(value)
-        .map_err(|e| ApiError::bad_request("invalid_json_body", format!("invalid body: {e}")))
+        .map_err(|e| ApiError::bad_request(Code::InvalidJsonBody, format!("invalid body: {e}")))
 }
 
 /// Decodes a query string (`application/x-www-form-urlencoded`: `+` is a space) into pairs.

@@ -7,6 +7,7 @@ pub mod blobs;
 pub mod bundle;
 pub mod cached_store;
 pub mod channel;
+pub mod code;
 pub mod decision;
 pub mod device;
 pub mod device_request;

@@ -6,6 +6,7 @@
 //! enforces its own share, and the front door (API Gateway throttling, WAF rate rules) is the
 //! fleet-wide backstop (see SECURITY.md).
 
+use crate::code::Code;
 use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -69,7 +70,7 @@ fn limited(wait: std::time::Duration, what: &str) -> ApiError {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let mut e = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        "too_many_requests",
+        Code::TooManyRequests,
         format!("too many requests from this {what}, retry in {secs} s"),
     );
     e.retry_after = Some(secs.max(1));

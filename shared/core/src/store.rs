@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use crate::app::App;
 use crate::bundle::Bundle;
 use crate::channel::Channel;
+use crate::code::Code;
 use crate::device::{DailyStat, DeviceEvent};
 use crate::key::ApiKey;
 
@@ -13,12 +14,12 @@ pub enum StoreError {
     NotFound(String),
     /// A conditional write lost: the record exists, is in use, or changed meanwhile.
     Conflict {
-        code: &'static str,
+        code: Code,
         message: String,
     },
     /// A reference to something that cannot be used (a channel pointing at a pending bundle).
     Invalid {
-        code: &'static str,
+        code: Code,
         message: String,
     },
     /// Storage could not be reached or failed: a fault of ours, never the caller's.
@@ -26,13 +27,13 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: Code, message: impl Into<String>) -> Self {
         StoreError::Conflict {
             code,
             message: message.into(),
         }
     }
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(code: Code, message: impl Into<String>) -> Self {
         StoreError::Invalid {
             code,
             message: message.into(),

@@ -4,7 +4,8 @@ use serde_json::{Value, json};
 use updraft_core::app::App;
 use updraft_core::bundle::{Bundle, BundleStatus};
 use updraft_core::channel::{AutoUpdateRule, Channel};
-use updraft_core::decision::{Decision, decide, kind_of, resolve_channel};
+use updraft_core::code::Code;
+use updraft_core::decision::{Decision, decide, resolve_channel};
 use updraft_core::device_request::{DeviceInfo, Platform, Strictness, parse_device};
 
 fn device(patch: Value) -> DeviceInfo {
@@ -471,10 +472,10 @@ fn channel_with_missing_bundle_counts_as_absent() {
 
 #[test]
 fn kinds() {
-    assert_eq!(kind_of("no_new_version_available"), "up_to_date");
-    assert_eq!(kind_of("disable_emulator"), "blocked");
-    assert_eq!(kind_of("key_id_mismatch"), "blocked");
-    assert_eq!(kind_of("no_channel"), "failed");
-    assert_eq!(kind_of("misconfigured_channel"), "failed");
+    assert_eq!(Code::NoNewVersionAvailable.kind(), "up_to_date");
+    assert_eq!(Code::DisableEmulator.kind(), "blocked");
+    assert_eq!(Code::KeyIdMismatch.kind(), "blocked");
+    assert_eq!(Code::NoChannel.kind(), "failed");
+    assert_eq!(Code::MisconfiguredChannel.kind(), "failed");
     let _ = AutoUpdateRule::None;
 }

@@ -3,6 +3,7 @@ use rusqlite::{OptionalExtension, params};
 use updraft_core::app::App;
 use updraft_core::bundle::Bundle;
 use updraft_core::channel::Channel;
+use updraft_core::code::Code;
 use updraft_core::device::now_ms;
 use updraft_core::store::{AppStore, AppView, StoreError, StoreResult};
 
@@ -19,7 +20,10 @@ impl AppStore for SqliteStore {
             )
             .map_err(|e| {
                 if is_unique_violation(&e) {
-                    StoreError::conflict("app_exists", format!("app {} already exists", app.app_id))
+                    StoreError::conflict(
+                        Code::AppExists,
+                        format!("app {} already exists", app.app_id),
+                    )
                 } else {
                     unavailable(e)
                 }

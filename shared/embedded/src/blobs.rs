@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use updraft_core::code::Code;
 
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
@@ -30,12 +31,12 @@ pub struct LocalBlobs {
 #[derive(Debug, Clone, PartialEq)]
 pub struct UploadError {
     pub status: u16,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
 }
 
 impl UploadError {
-    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    fn new(status: u16, code: Code, message: impl Into<String>) -> Self {
         UploadError {
             status,
             code,
@@ -125,19 +126,19 @@ impl LocalBlobs {
         };
         let exp: u64 = get("exp")
             .parse()
-            .map_err(|_| UploadError::new(403, "forbidden", "missing or bad expiry"))?;
+            .map_err(|_| UploadError::new(403, Code::Forbidden, "missing or bad expiry"))?;
         if !self.check_sig(&format!("GET\n{key}\n{exp}"), get("sig")) {
-            return Err(UploadError::new(403, "forbidden", "bad signature"));
+            return Err(UploadError::new(403, Code::Forbidden, "bad signature"));
         }
         if exp < now_secs() {
             return Err(UploadError::new(
                 403,
-                "expired",
+                Code::Expired,
                 "this download URL has expired",
             ));
         }
         self.path_of(key)
-            .ok_or_else(|| UploadError::new(403, "forbidden", "bad key"))
+            .ok_or_else(|| UploadError::new(403, Code::Forbidden, "bad key"))
     }
 
     /// Checks an upload URL; returns the size and SHA-256 the body must have.
@@ -153,17 +154,17 @@ impl LocalBlobs {
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default()
         };
-        let bad = || UploadError::new(403, "forbidden", "malformed upload URL");
+        let bad = || UploadError::new(403, Code::Forbidden, "malformed upload URL");
         let exp: u64 = get("exp").parse().map_err(|_| bad())?;
         let size: u64 = get("size").parse().map_err(|_| bad())?;
         let sha = get("sha256");
         if !self.check_sig(&format!("PUT\n{key}\n{exp}\n{size}\n{sha}"), &get("sig")) {
-            return Err(UploadError::new(403, "forbidden", "bad signature"));
+            return Err(UploadError::new(403, Code::Forbidden, "bad signature"));
         }
         if exp < now_secs() {
             return Err(UploadError::new(
                 403,
-                "expired",
+                Code::Expired,
                 "this upload URL has expired: register the bundle again",
             ));
         }
@@ -182,7 +183,7 @@ impl LocalBlobs {
     ) -> Result<UploadSink, UploadError> {
         let dest = self
             .path_of(key)
-            .ok_or_else(|| UploadError::new(403, "forbidden", "bad key"))?;
+            .ok_or_else(|| UploadError::new(403, Code::Forbidden, "bad key"))?;
         let tmp = self.dir.join(".tmp").join(random_hex(12));
         let file = tokio::fs::File::create(&tmp).await.map_err(io_err)?;
         Ok(UploadSink {
@@ -198,7 +199,7 @@ impl LocalBlobs {
 }
 
 fn io_err(e: std::io::Error) -> UploadError {
-    UploadError::new(500, "storage_error", e.to_string())
+    UploadError::new(500, Code::StorageError, e.to_string())
 }
 
 /// Bytes of one upload on their way to disk; only a complete, matching body is kept.
@@ -218,7 +219,7 @@ impl UploadSink {
         if self.written > self.size {
             return Err(UploadError::new(
                 400,
-                "size_mismatch",
+                Code::SizeMismatch,
                 format!("the body is longer than the signed {} bytes", self.size),
             ));
         }
@@ -235,7 +236,7 @@ impl UploadSink {
         if self.written != self.size {
             return Err(UploadError::new(
                 400,
-                "size_mismatch",
+                Code::SizeMismatch,
                 format!(
                     "received {} bytes, the URL was signed for {}",
                     self.written, self.size
@@ -246,7 +247,7 @@ impl UploadSink {
         if got != self.sha256 {
             return Err(UploadError::new(
                 400,
-                "checksum_mismatch",
+                Code::ChecksumMismatch,
                 format!(
                     "the body's SHA-256 is {got}, the URL was signed for {}",
                     self.sha256
@@ -305,7 +306,7 @@ impl Blobs for LocalBlobs {
         ttl_secs: u64,
     ) -> StoreResult<UploadTicket> {
         if self.path_of(key).is_none() {
-            return Err(StoreError::invalid("invalid_key", "bad storage key"));
+            return Err(StoreError::invalid(Code::InvalidKey, "bad storage key"));
         }
         let exp = now_secs() + ttl_secs;
         let sig = self.sign(&format!("PUT\n{key}\n{exp}\n{size}\n{sha256}"));
@@ -327,7 +328,7 @@ impl Blobs for LocalBlobs {
     async fn stat(&self, key: &str) -> StoreResult<Option<BlobInfo>> {
         let path = self
             .path_of(key)
-            .ok_or_else(|| StoreError::invalid("invalid_key", "bad storage key"))?;
+            .ok_or_else(|| StoreError::invalid(Code::InvalidKey, "bad storage key"))?;
         tokio::task::spawn_blocking(move || hash_file(&path))
             .await
             .map_err(storage)?
@@ -337,7 +338,7 @@ impl Blobs for LocalBlobs {
     async fn delete(&self, key: &str) -> StoreResult<()> {
         let path = self
             .path_of(key)
-            .ok_or_else(|| StoreError::invalid("invalid_key", "bad storage key"))?;
+            .ok_or_else(|| StoreError::invalid(Code::InvalidKey, "bad storage key"))?;
         match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use updraft_core::bundle::{Bundle, BundleStatus};
+use updraft_core::code::Code;
 use updraft_core::store::{BundleStore, Registered, StoreError, StoreResult};
 
 use crate::db::{SqliteStore, from_doc, to_doc, unavailable};
@@ -118,7 +119,7 @@ impl BundleStore for SqliteStore {
                 .map_err(unavailable)?;
             if let Some(channel) = serving {
                 return Err(StoreError::conflict(
-                    "bundle_in_use",
+                    Code::BundleInUse,
                     format!("channel {channel} serves {version}: point it elsewhere first"),
                 ));
             }

@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, params};
 use updraft_core::channel::{BUILTIN, Channel};
+use updraft_core::code::Code;
 use updraft_core::store::{ChannelStore, StoreError, StoreResult};
 
 use crate::db::{SqliteStore, from_doc, is_unique_violation, to_doc, unavailable};
@@ -41,7 +42,7 @@ fn check_bundle_ready(tx: &Transaction<'_>, app_id: &str, channel: &Channel) -> 
     match status.as_deref() {
         Some("ready") => Ok(()),
         Some("pending") => Err(StoreError::conflict(
-            "bundle_not_ready",
+            Code::BundleNotReady,
             format!("bundle {version} is not ready"),
         )),
         _ => Err(StoreError::NotFound(format!(
@@ -85,7 +86,7 @@ impl ChannelStore for SqliteStore {
             .map_err(|e| {
                 if is_unique_violation(&e) {
                     StoreError::conflict(
-                        "channel_exists",
+                        Code::ChannelExists,
                         format!("channel {} already exists", channel.name),
                     )
                 } else {

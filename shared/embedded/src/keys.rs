@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
+use updraft_core::code::Code;
 use updraft_core::key::ApiKey;
 use updraft_core::store::{KeyStore, StoreError, StoreResult};
 
@@ -22,7 +23,7 @@ impl KeyStore for SqliteStore {
             )
             .map_err(|e| {
                 if is_unique_violation(&e) {
-                    StoreError::conflict("key_exists", "this key already exists")
+                    StoreError::conflict(Code::KeyExists, "this key already exists")
                 } else {
                     unavailable(e)
                 }

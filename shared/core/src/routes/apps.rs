@@ -1,5 +1,6 @@
 //! `/v1/apps`.
 
+use crate::code::Code;
 use crate::store::ports::*;
 use serde::Deserialize;
 use serde_json::json;
@@ -34,7 +35,7 @@ struct AppPatch {
 fn check_name(name: &str) -> Result<(), ApiError> {
     if name.trim().is_empty() || name.len() > 128 {
         return Err(ApiError::bad_request(
-            "invalid_name",
+            Code::InvalidName,
             "the app name must have 1 to 128 characters",
         ));
     }
@@ -46,7 +47,7 @@ pub async fn create(state: &State, req: &Req) -> Result<Resp, ApiError> {
     allow(state, req, Mode::All, Some(&body.app_id)).await?;
     if !is_valid_app_id(&body.app_id) {
         return Err(ApiError::bad_request(
-            "invalid_app_id",
+            Code::InvalidAppId,
             format!(
                 "`{}` is not a reverse-domain app id such as com.example.app",
                 body.app_id

@@ -1,5 +1,6 @@
 //! Bearer API keys: who is calling, and may they do this to this app.
 
+use crate::code::Code;
 use crate::store::ports::*;
 use http::header::AUTHORIZATION;
 
@@ -93,7 +94,7 @@ pub async fn bootstrap_admin_key(state: &State, given: Option<&str>) -> StoreRes
 pub async fn bootstrap_admin_hash(state: &State, hash: &str) -> StoreResult<Bootstrap> {
     if !crate::bundle::is_sha256_hex(hash) {
         return Err(crate::store::StoreError::invalid(
-            "invalid_key_hash",
+            Code::InvalidKeyHash,
             "the admin key hash must be 64 lowercase hex characters",
         ));
     }

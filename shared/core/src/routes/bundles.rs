@@ -1,5 +1,6 @@
 //! `/v1/apps/{app}/bundles`: register a version, upload straight to storage, finalize, list, delete.
 
+use crate::code::Code;
 use crate::store::ports::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -44,26 +45,26 @@ struct RegisterReply<'a> {
     upload: UploadTicket,
 }
 
-fn bad(code: &'static str, msg: impl Into<String>) -> ApiError {
+fn bad(code: Code, msg: impl Into<String>) -> ApiError {
     ApiError::bad_request(code, msg)
 }
 
 fn validate(body: &NewBundle, max: u64) -> Result<(), ApiError> {
     if body.version == BUILTIN || body.version == "unknown" {
         return Err(bad(
-            "invalid_version",
+            Code::InvalidVersion,
             format!("`{}` is a reserved name", body.version),
         ));
     }
     if body.version.len() > 64 || semver::Version::parse(&body.version).is_err() {
         return Err(bad(
-            "invalid_version",
+            Code::InvalidVersion,
             format!("version `{}` is not semver (e.g. 1.4.0)", body.version),
         ));
     }
     if body.size == 0 || body.size > max {
         return Err(bad(
-            "invalid_size",
+            Code::InvalidSize,
             format!("size must be between 1 and {max} bytes"),
         ));
     }
@@ -73,11 +74,11 @@ fn validate(body: &NewBundle, max: u64) -> Result<(), ApiError> {
             || body.checksum.len() > 1024
             || !body.checksum.bytes().all(|b| b.is_ascii_hexdigit())
         {
-            return Err(bad("invalid_checksum", "checksum must be hex"));
+            return Err(bad(Code::InvalidChecksum, "checksum must be hex"));
         }
         if !body.sha256.as_deref().is_some_and(is_sha256_hex) {
             return Err(bad(
-                "invalid_checksum",
+                Code::InvalidChecksum,
                 "an encrypted bundle needs `sha256`: the SHA-256 hex of the uploaded bytes",
             ));
         }
@@ -87,20 +88,20 @@ fn validate(body: &NewBundle, max: u64) -> Result<(), ApiError> {
             .is_some_and(|s| s.len() > 1024 || !s.contains(':'))
         {
             return Err(bad(
-                "invalid_session_key",
+                Code::InvalidSessionKey,
                 "session_key must be base64(iv):base64(key)",
             ));
         }
     } else {
         if !is_sha256_hex(&body.checksum) {
             return Err(bad(
-                "invalid_checksum",
+                Code::InvalidChecksum,
                 "checksum must be the lowercase SHA-256 hex of the zip",
             ));
         }
         if body.sha256.as_deref().is_some_and(|s| s != body.checksum) {
             return Err(bad(
-                "invalid_checksum",
+                Code::InvalidChecksum,
                 "sha256 differs from checksum for an unencrypted bundle",
             ));
         }
@@ -109,12 +110,12 @@ fn validate(body: &NewBundle, max: u64) -> Result<(), ApiError> {
         && semver::Version::parse(m).is_err()
     {
         return Err(bad(
-            "invalid_min_update_version",
+            Code::InvalidMinUpdateVersion,
             format!("min_update_version `{m}` is not semver"),
         ));
     }
     if body.key_id.as_deref().is_some_and(|k| k.len() > 64) {
-        return Err(bad("invalid_key_id", "key_id is at most 64 characters"));
+        return Err(bad(Code::InvalidKeyId, "key_id is at most 64 characters"));
     }
     if body
         .link
@@ -122,12 +123,15 @@ fn validate(body: &NewBundle, max: u64) -> Result<(), ApiError> {
         .is_some_and(|l| l.len() > 2048 || !(l.starts_with("https://") || l.starts_with("http://")))
     {
         return Err(bad(
-            "invalid_link",
+            Code::InvalidLink,
             "link must be an http(s) URL of at most 2048 characters",
         ));
     }
     if body.comment.as_deref().is_some_and(|c| c.len() > 4096) {
-        return Err(bad("invalid_comment", "comment is at most 4096 characters"));
+        return Err(bad(
+            Code::InvalidComment,
+            "comment is at most 4096 characters",
+        ));
     }
     Ok(())
 }
@@ -201,7 +205,7 @@ pub async fn finalize(
         .await?
         .ok_or_else(|| {
             ApiError::conflict(
-                "upload_missing",
+                Code::UploadMissing,
                 format!(
                     "storage holds no bytes for {version} yet: PUT them to the upload URL first"
                 ),
@@ -211,7 +215,7 @@ pub async fn finalize(
         // Never leave wrong bytes where a device could one day fetch them.
         state.blobs.delete(&bundle.storage_key).await?;
         return Err(ApiError::conflict(
-            "upload_mismatch",
+            Code::UploadMismatch,
             format!(
                 "storage held {} bytes with SHA-256 {}, expected {} bytes with {}; upload again",
                 info.size, info.sha256, bundle.size, bundle.object_sha256

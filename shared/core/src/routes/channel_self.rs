@@ -1,5 +1,6 @@
 //! `/channel_self`: a device picks its channel (setChannel, getChannel, unset, listChannels).
 
+use crate::code::Code;
 use crate::store::ports::*;
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use crate::state::State;
 use crate::store::AppView;
 use crate::version::keeps_channel_locally;
 
-fn soft(code: &'static str, message: &str) -> ApiError {
+fn soft(code: Code, message: &str) -> ApiError {
     ApiError::soft(code, message)
 }
 
@@ -88,26 +89,26 @@ pub(crate) async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
         stored_override(state, &view, &device).await?
     };
     if wanted.is_empty() {
-        return Err(soft("missing_channel", "Missing channel"));
+        return Err(soft(Code::MissingChannel, "Missing channel"));
     }
     if current.is_some_and(|c| !c.allow_device_self_set) {
         return Err(soft(
-            "cannot_override",
+            Code::CannotOverride,
             "An operator set this device's channel; it cannot be changed from the device",
         ));
     }
     let Some(target) = view.channels.iter().find(|c| c.name == wanted) else {
-        return Err(soft("channel_not_found", "Cannot find channel").with("channel", wanted));
+        return Err(soft(Code::ChannelNotFound, "Cannot find channel").with("channel", wanted));
     };
     if !target.allow_device_self_set {
         let err = if target.public {
             soft(
-                "public_channel_self_set_not_allowed",
+                Code::PublicChannelSelfSetNotAllowed,
                 "This channel is public and does not allow device self-assignment. Unset the channel and the device will use the public channel.",
             )
         } else {
             soft(
-                "channel_self_set_not_allowed",
+                Code::ChannelSelfSetNotAllowed,
                 "This channel does not allow devices to self associate",
             )
         };
@@ -150,7 +151,7 @@ pub(crate) async fn get(state: &State, req: &Req) -> Result<Resp, ApiError> {
     }
     match default_channel(&view.channels, &device.default_channel, device.platform) {
         Some(c) => Ok(ok(&json!({"channel": c.name, "status": "default"}))),
-        None => Err(soft("channel_not_found", "Cannot find channel")),
+        None => Err(soft(Code::ChannelNotFound, "Cannot find channel")),
     }
 }
 
@@ -178,14 +179,14 @@ pub(crate) async fn unset(state: &State, req: &Req) -> Result<Resp, ApiError> {
             Ok(ok(&json!({"status": "ok"})))
         }
         _ => Err(soft(
-            "cannot_override",
+            Code::CannotOverride,
             "This device has no channel it may unset itself",
         )),
     }
 }
 
 fn bad_query(msg: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_query_parameters", msg)
+    ApiError::bad_request(Code::InvalidQueryParameters, msg)
 }
 
 pub(crate) async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
@@ -195,7 +196,7 @@ pub(crate) async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
             "listing channels takes app_id, platform, is_emulator and is_prod as query parameters",
         ));
     }
-    let app_id = required(&q, "app_id", "missing_app_id")?;
+    let app_id = required(&q, "app_id", Code::MissingAppId)?;
     if !is_valid_app_id(app_id) {
         return Err(bad_query(format!(
             "app_id `{}` is not a reverse domain",

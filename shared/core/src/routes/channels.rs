@@ -1,5 +1,6 @@
 //! `/v1/apps/{app}/channels`: channels, their flags and the bundle they serve.
 
+use crate::code::Code;
 use crate::store::ports::*;
 use serde_json::{Map, Value, json};
 
@@ -39,14 +40,14 @@ fn apply(
     for (k, v) in patch {
         if !SETTABLE.contains(&k.as_str()) || (k == "name" && !allow_name) {
             return Err(ApiError::bad_request(
-                "invalid_json_body",
+                Code::InvalidJsonBody,
                 format!("unknown or read-only field `{k}`"),
             ));
         }
         value[k] = v.clone();
     }
     serde_json::from_value(value)
-        .map_err(|e| ApiError::bad_request("invalid_json_body", format!("invalid channel: {e}")))
+        .map_err(|e| ApiError::bad_request(Code::InvalidJsonBody, format!("invalid channel: {e}")))
 }
 
 /// A channel may only point at a ready bundle of its app, or at builtin.
@@ -60,7 +61,7 @@ async fn check_bundle(state: &State, app_id: &str, channel: &Channel) -> Result<
     match state.store.get_bundle(app_id, version).await? {
         Some(b) if b.is_ready() => Ok(()),
         Some(_) => Err(ApiError::conflict(
-            "bundle_not_ready",
+            Code::BundleNotReady,
             format!("bundle {version} is not ready: finalize its upload first"),
         )),
         None => Err(ApiError::not_found(format!(
@@ -76,14 +77,14 @@ pub async fn create(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiE
         Some(Value::String(n)) => n.clone(),
         _ => {
             return Err(ApiError::bad_request(
-                "invalid_json_body",
+                Code::InvalidJsonBody,
                 "`name` (a string) is required",
             ));
         }
     };
     if !is_valid_channel_name(&name) {
         return Err(ApiError::bad_request(
-            "invalid_channel_name",
+            Code::InvalidChannelName,
             "channel names have 1 to 64 letters, digits, `-`, `_` or `.`",
         ));
     }
@@ -121,7 +122,7 @@ pub async fn update(state: &State, req: &Req, app_id: &str, name: &str) -> Resul
     let current = existing_channel(state, app_id, name).await?;
     if body.get("name").is_some_and(|n| n.as_str() != Some(name)) {
         return Err(ApiError::bad_request(
-            "invalid_json_body",
+            Code::InvalidJsonBody,
             "a channel cannot be renamed",
         ));
     }

@@ -1,6 +1,7 @@
 //! `/v1/apps/{app}/devices/{device}/…`: operator overrides, a device's recent events, and
 //! debug sessions.
 
+use crate::code::Code;
 use crate::store::ports::*;
 use serde::Deserialize;
 use serde_json::json;
@@ -17,7 +18,7 @@ use crate::state::State;
 fn device_id(raw: &str) -> Result<String, ApiError> {
     if !is_uuid(raw) {
         return Err(ApiError::bad_request(
-            "invalid_device_id",
+            Code::InvalidDeviceId,
             format!("`{raw}` is not a device UUID"),
         ));
     }
@@ -99,7 +100,7 @@ pub async fn events(
             "since" => {
                 since = v.parse().map_err(|_| {
                     ApiError::bad_request(
-                        "invalid_query_parameters",
+                        Code::InvalidQueryParameters,
                         "since must be milliseconds since the epoch",
                     )
                 })?
@@ -110,7 +111,10 @@ pub async fn events(
                     .ok()
                     .filter(|l| (1..=1000).contains(l))
                     .ok_or_else(|| {
-                        ApiError::bad_request("invalid_query_parameters", "limit must be 1 to 1000")
+                        ApiError::bad_request(
+                            Code::InvalidQueryParameters,
+                            "limit must be 1 to 1000",
+                        )
                     })?
             }
             _ => {}
@@ -148,7 +152,7 @@ pub async fn start_debug(
     let minutes = body.minutes.unwrap_or(DEBUG_MINUTES_DEFAULT);
     if !(1..=DEBUG_MINUTES_MAX).contains(&minutes) {
         return Err(ApiError::bad_request(
-            "invalid_minutes",
+            Code::InvalidMinutes,
             format!("minutes must be 1 to {DEBUG_MINUTES_MAX}"),
         ));
     }

@@ -1,5 +1,6 @@
 //! `/v1/keys` and `/v1/whoami`.
 
+use crate::code::Code;
 use crate::store::ports::*;
 use serde::Deserialize;
 use serde_json::json;
@@ -34,14 +35,14 @@ pub async fn create(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let name = body.name.trim();
     if name.is_empty() || name.len() > 128 {
         return Err(ApiError::bad_request(
-            "invalid_name",
+            Code::InvalidName,
             "a key name of 1 to 128 characters is required",
         ));
     }
     if let Some(apps) = &body.apps {
         if let Some(bad) = apps.iter().find(|a| !is_valid_app_id(a)) {
             return Err(ApiError::bad_request(
-                "invalid_app_id",
+                Code::InvalidAppId,
                 format!("`{bad}` is not an app id"),
             ));
         }
@@ -58,7 +59,7 @@ pub async fn create(state: &State, req: &Req) -> Result<Resp, ApiError> {
     }
     if body.expires_at.is_some_and(|t| t <= now_ms()) {
         return Err(ApiError::bad_request(
-            "invalid_expiry",
+            Code::InvalidExpiry,
             "expires_at is in the past",
         ));
     }
@@ -89,7 +90,7 @@ pub async fn delete(state: &State, req: &Req, id: &str) -> Result<Resp, ApiError
     // new key first and revoking the old one with it.
     if caller.id == id {
         return Err(ApiError::conflict(
-            "own_key",
+            Code::OwnKey,
             "a key cannot revoke itself: create its replacement, then revoke this one with it",
         ));
     }

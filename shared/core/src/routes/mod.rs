@@ -14,6 +14,7 @@ mod updates;
 
 pub use auth::{Bootstrap, bootstrap_admin_hash, bootstrap_admin_key};
 
+use crate::code::Code;
 use http::StatusCode;
 
 use crate::error::ApiError;
@@ -58,7 +59,7 @@ pub fn body_limit(path: &str) -> usize {
 pub fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        Code::PayloadTooLarge,
         format!("the body is larger than {limit} bytes"),
     )
 }

@@ -1,5 +1,6 @@
 //! `POST /stats` (device events, single or batched) and `GET /v1/apps/{app}/stats`.
 
+use crate::code::Code;
 use crate::store::ports::*;
 use std::collections::HashMap;
 
@@ -96,7 +97,7 @@ enum Parsed {
 }
 
 fn schema(msg: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_json_body", msg)
+    ApiError::bad_request(Code::InvalidJsonBody, msg)
 }
 
 fn parse_event(value: &Value) -> Result<(DeviceInfo, Parsed), ApiError> {
@@ -195,7 +196,7 @@ async fn version_known(
 }
 
 fn version_not_found(event: &DeviceEvent) -> ApiError {
-    ApiError::soft("version_not_found", "Version not found")
+    ApiError::soft(Code::VersionNotFound, "Version not found")
         .with("app_id", event.app_id.clone())
         .with("version_name", event.version_name.clone())
 }
@@ -246,7 +247,7 @@ async fn batch(state: &State, items: &[Value]) -> Result<Resp, ApiError> {
         && app_ids.any(|a| a != first)
     {
         return Ok(ApiError::soft(
-            "mixed_app_ids",
+            Code::MixedAppIds,
             "All events in a batch must have the same app_id",
         )
         .into_response());

@@ -1,6 +1,7 @@
 //! Every route, once: method, path pattern, the job (Lambda function) that hosts it, and its
 //! handler. `job_of`, dispatch, the OpenAPI check and the hosts all read this table.
 
+use crate::code::Code;
 use std::sync::OnceLock;
 
 use http::Method;
@@ -150,7 +151,7 @@ impl Matched {
                     .collect();
                 ApiError::new(
                     http::StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
+                    Code::MethodNotAllowed,
                     format!(
                         "{method} is not allowed on {path} (use {})",
                         allowed.join(", ")
@@ -181,7 +182,7 @@ pub(crate) fn find(path: &str) -> Result<Option<Matched>, ApiError> {
             .decode_utf8()
             .map_err(|_| {
                 ApiError::bad_request(
-                    "invalid_path",
+                    Code::InvalidPath,
                     format!("the `{name}` part of the path is not UTF-8 once decoded"),
                 )
             })?;
@@ -243,7 +244,10 @@ mod tests {
         let m = find("/v1/apps/com.a.b/bundles/1.0.0").unwrap().unwrap();
         assert_eq!(m.job(), Job::Uploads);
         let e = m.for_method(&Method::PUT, "/x").unwrap_err();
-        assert_eq!((e.status.as_u16(), e.code), (405, "method_not_allowed"));
+        assert_eq!(
+            (e.status.as_u16(), e.code.as_str()),
+            (405, "method_not_allowed")
+        );
         assert!(
             find("/v1/apps/%FF/stats").is_err(),
             "invalid UTF-8 is refused"

@@ -1,5 +1,6 @@
 //! `POST /updates`: the update check (the hot path), and `POST /updates/manifest_size`.
 
+use crate::code::Code;
 use crate::store::ports::*;
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use crate::store::AppView;
 pub fn on_premise_app(app_id: &str) -> ApiError {
     ApiError::new(
         http::StatusCode::TOO_MANY_REQUESTS,
-        "on_premise_app",
+        Code::OnPremiseApp,
         format!("App {app_id} is not served by this server"),
     )
 }
@@ -208,7 +209,7 @@ pub async fn manifest_size(state: &State, req: &Req) -> Result<Resp, ApiError> {
         Some(Value::String(v)) if !v.is_empty() && v.len() <= 64 => v.clone(),
         _ => {
             return Err(ApiError::bad_request(
-                "invalid_json_body",
+                Code::InvalidJsonBody,
                 "`version` (the bundle version) is required",
             ));
         }
@@ -217,7 +218,7 @@ pub async fn manifest_size(state: &State, req: &Req) -> Result<Resp, ApiError> {
         Some(Value::Array(items)) if items.len() <= 10_000 => items,
         _ => {
             return Err(ApiError::bad_request(
-                "invalid_json_body",
+                Code::InvalidJsonBody,
                 "`manifest` must be an array of {file_name, file_hash}",
             ));
         }
@@ -239,7 +240,7 @@ pub async fn manifest_size(state: &State, req: &Req) -> Result<Resp, ApiError> {
             item.get("file_hash").and_then(Value::as_str),
         ) else {
             return Err(ApiError::bad_request(
-                "invalid_json_body",
+                Code::InvalidJsonBody,
                 "each manifest entry needs string `file_name` and `file_hash`",
             ));
         };
