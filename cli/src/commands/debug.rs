@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use updraft_core::action::Action;
 use updraft_core::device::charged_to_running_bundle;
 
 use super::Ctx;
@@ -20,10 +21,13 @@ const RENEW_EVERY: Duration = Duration::from_secs(60);
 /// the device was running (`charged_to_running_bundle`), not the one
 /// whose download failed, and are worded so.
 pub fn describe(e: &Value) -> String {
-    let action = e["action"].as_str().unwrap_or("?");
+    let word = e["action"].as_str().unwrap_or("?");
     let version = e["version_name"].as_str().unwrap_or("");
+    let Some(action) = Action::parse(word) else {
+        return word.replace('_', " ");
+    };
     match action {
-        "get" => match e["outcome"].as_str() {
+        Action::Get => match e["outcome"].as_str() {
             Some(o) if o.contains('_') => format!("checked for an update: {}", o.replace('_', " ")),
             Some("builtin") => {
                 "checked for an update: told to go back to the builtin bundle".into()
@@ -31,26 +35,26 @@ pub fn describe(e: &Value) -> String {
             Some(o) => format!("checked for an update: offered {o}"),
             None => "checked for an update".into(),
         },
-        "set" => format!("bundle {version} set"),
-        "update_fail" => format!("rolled back {version}: notifyAppReady not called"),
-        "set_fail" => format!("could not set bundle {version}"),
-        "download_complete" => format!("downloaded {version}"),
+        Action::Set => format!("bundle {version} set"),
+        Action::UpdateFail => format!("rolled back {version}: notifyAppReady not called"),
+        Action::SetFail => format!("could not set bundle {version}"),
+        Action::DownloadComplete => format!("downloaded {version}"),
         a if charged_to_running_bundle(a) => {
             let what = match a {
-                "checksum_fail" => "a download did not match its checksum",
+                Action::ChecksumFail => "a download did not match its checksum",
                 _ => "a download failed",
             };
             format!("{what} while running {version}")
         }
-        "decrypt_fail" => format!("could not decrypt {version}"),
-        "unzip_fail" => format!("could not unzip {version}"),
-        "reset" => "reset to the builtin bundle".into(),
-        "delete" => format!("deleted bundle {version}"),
-        "setChannel" => format!("picked channel {}", e["outcome"].as_str().unwrap_or("?")),
-        a if a.starts_with("download_") && a[9..].parse::<u32>().is_ok() => {
-            format!("downloaded {}%", &a[9..])
-        }
-        a => a.replace('_', " "),
+        Action::DecryptFail => format!("could not decrypt {version}"),
+        Action::UnzipFail => format!("could not unzip {version}"),
+        Action::Reset => "reset to the builtin bundle".into(),
+        Action::Delete => format!("deleted bundle {version}"),
+        Action::SetChannel => format!("picked channel {}", e["outcome"].as_str().unwrap_or("?")),
+        a => match a.download_percent() {
+            Some(p) => format!("downloaded {p}%"),
+            None => a.as_str().replace('_', " "),
+        },
     }
 }
 

@@ -1,5 +1,6 @@
 //! One suite of store-level cases every adapter must pass, the same cases and expectations.
 
+use crate::action::Action;
 use crate::code::Code;
 use std::sync::Arc;
 
@@ -354,7 +355,7 @@ fn event(
         app_id: "com.conf.app".into(),
         device_id: device.into(),
         at,
-        action: action.into(),
+        action: Action::parse(action).expect("a known action"),
         version_name: version.into(),
         old_version_name: String::new(),
         platform: "ios".into(),

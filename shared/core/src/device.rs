@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::action::Action;
 use serde_json::{Map, Value};
 
 /// Which daily counter an event moves.
@@ -21,7 +23,7 @@ pub struct DeviceEvent {
     pub device_id: String,
     /// Milliseconds since the epoch, set by the server.
     pub at: i64,
-    pub action: String,
+    pub action: Action,
     pub version_name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub old_version_name: String,
@@ -58,8 +60,8 @@ fn always() -> bool {
 /// Failures the plugin reports under the bundle it is running rather than the one that failed
 /// (8.51's `finishDownload` sends `checksum_fail` and `download_fail` with the current
 /// bundle's name). They join the device's log, worded as such, and count against no version.
-pub fn charged_to_running_bundle(action: &str) -> bool {
-    matches!(action, "checksum_fail" | "download_fail")
+pub fn charged_to_running_bundle(action: Action) -> bool {
+    matches!(action, Action::ChecksumFail | Action::DownloadFail)
 }
 
 /// How long a debug session lasts unless the caller says otherwise, and at most.
@@ -187,7 +189,7 @@ mod tests {
             app_id: "com.a.b".into(),
             device_id: device.into(),
             at,
-            action: "set".into(),
+            action: Action::Set,
             version_name: version.into(),
             old_version_name: String::new(),
             platform: "ios".into(),

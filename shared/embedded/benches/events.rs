@@ -15,7 +15,7 @@ fn check(i: u64, at: i64) -> DeviceEvent {
         app_id: "com.bench.app".into(),
         device_id: format!("6aab1f2b-6b2a-4f4c-9d4b-{i:012x}"),
         at,
-        action: "get".into(),
+        action: updraft_core::action::Action::Get,
         version_name: "builtin".into(),
         old_version_name: String::new(),
         platform: "android".into(),

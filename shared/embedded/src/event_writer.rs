@@ -206,7 +206,7 @@ mod tests {
             app_id: "com.test.app".into(),
             device_id: device.into(),
             at,
-            action: "ping".into(),
+            action: updraft_core::action::Action::Ping,
             version_name: "1.0.0".into(),
             old_version_name: String::new(),
             platform: "ios".into(),

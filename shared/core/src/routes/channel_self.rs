@@ -1,5 +1,6 @@
 //! `/channel_self`: a device picks its channel (setChannel, getChannel, unset, listChannels).
 
+use crate::action::Action;
 use crate::code::Code;
 use crate::store::ports::*;
 use std::sync::Arc;
@@ -114,9 +115,11 @@ pub(crate) async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
         };
         return Err(err.with("channel", wanted));
     }
-    state
-        .store
-        .enqueue_event(device_event(&device, "setChannel", Some(wanted.clone())));
+    state.store.enqueue_event(device_event(
+        &device,
+        Action::SetChannel,
+        Some(wanted.clone()),
+    ));
     if new {
         return Ok(ok(&json!({"status": "ok", "allowSet": true})));
     }

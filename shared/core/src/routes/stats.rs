@@ -1,5 +1,6 @@
 //! `POST /stats` (device events, single or batched) and `GET /v1/apps/{app}/stats`.
 
+use crate::action::Action;
 use crate::code::Code;
 use crate::store::ports::*;
 use std::collections::HashMap;
@@ -16,74 +17,6 @@ use crate::http_util::{Req, Resp, ok};
 use crate::key::Mode;
 use crate::state::State;
 use crate::version::download_fail_is_real;
-
-/// Every action the plugin sends.
-pub const ACTIONS: &[&str] = &[
-    "set",
-    "set_fail",
-    "update_fail",
-    "delete",
-    "reset",
-    "set_next",
-    "download_fail",
-    "download_0",
-    "download_10",
-    "download_20",
-    "download_30",
-    "download_40",
-    "download_50",
-    "download_60",
-    "download_70",
-    "download_80",
-    "download_90",
-    "download_complete",
-    "download_zip_start",
-    "download_zip_complete",
-    "download_manifest_start",
-    "download_manifest_complete",
-    "download_manifest_file_fail",
-    "download_manifest_checksum_fail",
-    "download_manifest_brotli_fail",
-    "finish_download_fail",
-    "manifest_path_fail",
-    "windows_path_fail",
-    "canonical_path_fail",
-    "directory_path_fail",
-    "unzip_fail",
-    "low_mem_fail",
-    "decrypt_fail",
-    "checksum_fail",
-    "checksum_required",
-    "insufficient_disk_space",
-    "app_moved_to_foreground",
-    "app_moved_to_background",
-    "app_launch_start",
-    "app_launch_ready",
-    "app_launch_timeout",
-    "blocked_by_server_url",
-    "rate_limit_reached",
-    "app_crash",
-    "app_crash_native",
-    "app_anr",
-    "app_killed_low_memory",
-    "app_killed_excessive_resource_usage",
-    "app_initialization_failure",
-    "webview_javascript_error",
-    "webview_unhandled_rejection",
-    "webview_resource_error",
-    "webview_security_policy_violation",
-    "webview_unclean_restart",
-    "webview_render_process_gone",
-    "webview_content_process_terminated",
-    "webview_dom_content_loaded",
-    "webview_page_loaded",
-    "os_version_changed",
-    "native_app_version_changed",
-    "ping",
-    "get",
-    "uninstall",
-    "app_memory_warning",
-];
 
 pub const MAX_BATCH: usize = 200;
 const MAX_METADATA_KEYS: usize = 30;
@@ -105,11 +38,10 @@ fn parse_event(value: &Value) -> Result<(DeviceInfo, Parsed), ApiError> {
         .as_object()
         .ok_or_else(|| schema("each event must be a JSON object"))?;
     let device = parse_device(obj, Strictness::Stats)?;
-    let action = opt_str(obj, "action", 64)?.ok_or_else(|| schema("`action` is required"))?;
-    if !ACTIONS.contains(&action) {
-        return Err(schema(format!("unknown action `{action}`")));
-    }
-    if action == "download_fail"
+    let word = opt_str(obj, "action", 64)?.ok_or_else(|| schema("`action` is required"))?;
+    let action =
+        Action::from_device(word).ok_or_else(|| schema(format!("unknown action `{word}`")))?;
+    if action == Action::DownloadFail
         && !device
             .plugin_version
             .as_ref()
@@ -121,7 +53,7 @@ fn parse_event(value: &Value) -> Result<(DeviceInfo, Parsed), ApiError> {
         .unwrap_or("")
         .to_string();
     let metadata = parse_metadata(obj)?;
-    let failure = action.ends_with("_fail");
+    let failure = action.is_failure();
     // The plugin names the bundle it runs on these, not the one whose download failed: they
     // say nothing about that version's health.
     let counted_failure = failure && !charged_to_running_bundle(action);
@@ -131,7 +63,7 @@ fn parse_event(value: &Value) -> Result<(DeviceInfo, Parsed), ApiError> {
     event.updates_device = !failure;
     event.counter = if !device.is_real() {
         None
-    } else if action == "set" {
+    } else if action == Action::Set {
         Some(Counter::Install)
     } else if counted_failure {
         Some(Counter::Failure)

@@ -1,5 +1,6 @@
 //! `POST /updates`: the update check (the hot path), and `POST /updates/manifest_size`.
 
+use crate::action::Action;
 use crate::code::Code;
 use crate::store::ports::*;
 use std::sync::Arc;
@@ -161,26 +162,26 @@ async fn update_body<'a>(
 pub(super) fn check_event(device: DeviceInfo, outcome: String, log: bool) -> DeviceEvent {
     DeviceEvent {
         log,
-        ..event_of(device, "get", Some(outcome))
+        ..event_of(device, Action::Get, Some(outcome))
     }
 }
 
 pub(super) fn device_event(
     device: &DeviceInfo,
-    action: &str,
+    action: Action,
     outcome: Option<String>,
 ) -> DeviceEvent {
     event_of(device.clone(), action, outcome)
 }
 
-fn event_of(device: DeviceInfo, action: &str, outcome: Option<String>) -> DeviceEvent {
+fn event_of(device: DeviceInfo, action: Action, outcome: Option<String>) -> DeviceEvent {
     DeviceEvent {
-        counter: (action == "get" && device.is_real()).then_some(Counter::Check),
+        counter: (action == Action::Get && device.is_real()).then_some(Counter::Check),
         version_build: device.native(),
         app_id: device.app_id,
         device_id: device.device_id,
         at: now_ms(),
-        action: action.to_string(),
+        action,
         version_name: device.version_name,
         old_version_name: String::new(),
         platform: device.platform.as_str().to_string(),
