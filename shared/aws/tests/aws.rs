@@ -36,10 +36,15 @@ async fn fresh(name: &str) -> (DynamoStore, S3Blobs) {
     (store, blobs)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conformance_on_dynamodb() {
-    let (store, _) = fresh("conf").await;
-    updraft_core::conformance::run_all(Arc::new(store)).await;
+/// A fresh table per case.
+async fn fresh_store() -> (Arc<dyn updraft_core::store::Store>, ()) {
+    (Arc::new(fresh("conf").await.0), ())
+}
+
+/// The conformance suite, one test per case.
+mod conformance {
+    use super::fresh_store;
+    updraft_core::conformance_suite!(fresh_store);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

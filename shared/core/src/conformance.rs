@@ -61,21 +61,38 @@ pub async fn seed(s: &dyn Store, app: &App, ready: &[&str], channel: &Channel) {
     s.create_channel(&app.app_id, channel).await.unwrap();
 }
 
-/// Runs every case against a fresh, empty store.
-pub async fn run_all(store: Arc<dyn Store>) {
-    apps(&*store).await;
-    channels_and_bundles(&*store).await;
-    public_channel_is_unique_per_platform(&*store).await;
-    overrides(&*store).await;
-    keys(&*store).await;
-    events_and_counters(&*store).await;
-    debug_sessions(&*store).await;
-    racing_registrations(store.clone()).await;
-    racing_channel_updates(store.clone()).await;
-    delete_app_cascades(&*store).await;
+/// Instantiates the suite for one adapter: one test per case, each on a fresh, empty store
+/// from `$fresh` (an `async fn() -> (Arc<dyn Store>, G)`, where `G` is kept alive for the
+/// case: a temp dir, say), so a failure names its case and no case depends on another's
+/// leftovers.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($fresh:path) => {
+        $crate::conformance_suite!(@cases $fresh;
+            apps, channels_and_bundles, public_channel_is_unique_per_platform, overrides, keys,
+            events_and_counters, debug_sessions, racing_registrations, racing_channel_updates,
+            delete_app_cascades);
+    };
+    (@cases $fresh:path; $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (store, _guard) = $fresh().await;
+                $crate::conformance::$case(store).await;
+            }
+        )*
+    };
 }
 
-async fn apps(s: &dyn Store) {
+const APP: &str = "com.conf.app";
+
+/// The app the cases work on, with a private `production` channel serving nothing.
+async fn given_app_and_channel(s: &dyn Store) {
+    seed(s, &app(APP), &[], &Channel::new("production")).await;
+}
+
+pub async fn apps(store: Arc<dyn Store>) {
+    let s = &*store;
     s.create_app(&app("com.conf.app")).await.unwrap();
     assert_eq!(
         code(s.create_app(&app("com.conf.app")).await.unwrap_err()),
@@ -107,7 +124,9 @@ async fn apps(s: &dyn Store) {
     assert!(s.app_view("com.conf.none").await.unwrap().is_none());
 }
 
-async fn channels_and_bundles(s: &dyn Store) {
+pub async fn channels_and_bundles(store: Arc<dyn Store>) {
+    let s = &*store;
+    s.create_app(&app(APP)).await.unwrap();
     let id = "com.conf.app";
     // Register, retry while pending, conflict on other content.
     let b = bundle("1.0.0", 'a');
@@ -238,7 +257,9 @@ async fn channels_and_bundles(s: &dyn Store) {
     );
 }
 
-async fn public_channel_is_unique_per_platform(s: &dyn Store) {
+pub async fn public_channel_is_unique_per_platform(store: Arc<dyn Store>) {
+    let s = &*store;
+    given_app_and_channel(s).await;
     let id = "com.conf.app";
     let mut ios = Channel::new("ios-only");
     ios.public = true;
@@ -275,7 +296,9 @@ async fn public_channel_is_unique_per_platform(s: &dyn Store) {
     s.delete_channel(id, "android-only").await.unwrap();
 }
 
-async fn overrides(s: &dyn Store) {
+pub async fn overrides(store: Arc<dyn Store>) {
+    let s = &*store;
+    given_app_and_channel(s).await;
     let id = "com.conf.app";
     let dev = "6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f";
     assert!(s.get_override(id, dev).await.unwrap().is_none());
@@ -302,7 +325,8 @@ async fn overrides(s: &dyn Store) {
     assert!(s.get_override(id, dev).await.unwrap().is_none());
 }
 
-async fn keys(s: &dyn Store) {
+pub async fn keys(store: Arc<dyn Store>) {
+    let s = &*store;
     let before = s.count_keys().await.unwrap();
     let key = ApiKey {
         id: "key_conformance".into(),
@@ -372,7 +396,9 @@ fn event(
     }
 }
 
-async fn events_and_counters(s: &dyn Store) {
+pub async fn events_and_counters(store: Arc<dyn Store>) {
+    let s = &*store;
+    s.create_app(&app(APP)).await.unwrap();
     let dev = "11111111-1111-4111-8111-111111111111";
     let now = now_ms();
     s.record_events(&[
@@ -472,7 +498,9 @@ async fn sessions(s: &dyn Store, app_id: &str) -> Vec<(String, i64)> {
     s.app_view(app_id).await.unwrap().unwrap().debug_sessions
 }
 
-async fn debug_sessions(s: &dyn Store) {
+pub async fn debug_sessions(store: Arc<dyn Store>) {
+    let s = &*store;
+    s.create_app(&app(APP)).await.unwrap();
     let id = "com.conf.app";
     let dev = "44444444-4444-4444-8444-444444444444";
     let now = now_ms();
@@ -497,7 +525,8 @@ async fn debug_sessions(s: &dyn Store) {
     s.start_debug(id, dev, now + 60_000).await.unwrap();
 }
 
-async fn racing_registrations(s: Arc<dyn Store>) {
+pub async fn racing_registrations(s: Arc<dyn Store>) {
+    s.create_app(&app(APP)).await.unwrap();
     // Two uploaders register the same version with different bytes: exactly one wins.
     let a = {
         let s = s.clone();
@@ -533,7 +562,8 @@ async fn racing_registrations(s: Arc<dyn Store>) {
     assert_eq!((wins, conflicts), (1, 1), "{results:?}");
 }
 
-async fn racing_channel_updates(s: Arc<dyn Store>) {
+pub async fn racing_channel_updates(s: Arc<dyn Store>) {
+    given_app_and_channel(&*s).await;
     let id = "com.conf.app";
     for (v, c) in [("4.0.0", 'e'), ("4.0.1", 'f')] {
         s.register_bundle(id, &bundle(v, c)).await.unwrap();
@@ -570,7 +600,24 @@ async fn racing_channel_updates(s: Arc<dyn Store>) {
     );
 }
 
-async fn delete_app_cascades(s: &dyn Store) {
+pub async fn delete_app_cascades(store: Arc<dyn Store>) {
+    let s = &*store;
+    // An app with bundles, a channel serving one, and a debug session.
+    s.create_app(&app(APP)).await.unwrap();
+    for (v, c) in [("1.0.0", 'a'), ("4.0.0", 'e')] {
+        s.register_bundle(APP, &bundle(v, c)).await.unwrap();
+        s.mark_ready(APP, v, now_ms()).await.unwrap();
+    }
+    let mut production = Channel::new("production");
+    production.bundle = Some("4.0.0".into());
+    s.create_channel(APP, &production).await.unwrap();
+    s.start_debug(
+        APP,
+        "44444444-4444-4444-8444-444444444444",
+        now_ms() + 60_000,
+    )
+    .await
+    .unwrap();
     let keys = s.delete_app("com.conf.app").await.unwrap();
     assert!(
         keys.iter().any(|k| k.contains("4.0.0")),

@@ -6,12 +6,17 @@ use updraft_core::blobs::Blobs;
 use updraft_core::store::AppStore;
 use updraft_embedded::{LocalBlobs, SqliteStore};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conformance_on_sqlite() {
+/// A fresh SQLite file per case, in a folder removed when the case ends.
+async fn fresh() -> (Arc<dyn updraft_core::store::Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("updraft.db")).unwrap();
-    updraft_core::conformance::run_all(Arc::new(store.clone())).await;
-    store.close();
+    (Arc::new(store), dir)
+}
+
+/// The conformance suite, one test per case.
+mod conformance {
+    use super::fresh;
+    updraft_core::conformance_suite!(fresh);
 }
 
 #[tokio::test]
