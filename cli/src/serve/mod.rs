@@ -96,7 +96,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("cannot create bucket {}: {e}", settings.bucket))?;
         }
         (
-            State::with_config(Arc::new(store), Arc::new(blobs), config.clone()),
+            State::with_config(
+                Arc::new(store),
+                updraft_core::blobs::Storage::full(Arc::new(blobs)),
+                config.clone(),
+            ),
             Backend::Aws,
         )
     } else {
@@ -107,7 +111,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .context("cannot prepare the blob directory")?;
         let state = State::with_config(
             Arc::new(store.clone()),
-            Arc::new(blobs.clone()),
+            updraft_core::blobs::Storage::full(Arc::new(blobs.clone())),
             config.clone(),
         );
         (state, Backend::Embedded(store, blobs))

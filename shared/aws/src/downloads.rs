@@ -15,7 +15,7 @@ use aws_sigv4::http_request::{
     UriPathNormalizationMode, sign,
 };
 use aws_sigv4::sign::v4;
-use updraft_core::blobs::{BlobInfo, Blobs, UploadTicket};
+use updraft_core::blobs::DownloadUrls;
 use updraft_core::http_util::percent_encode;
 use updraft_core::store::{StoreError, StoreResult};
 
@@ -235,26 +235,10 @@ fn presign_get(
 }
 
 #[async_trait]
-impl Blobs for Downloads {
-    async fn presign_upload(&self, _: &str, _: u64, _: &str, _: u64) -> StoreResult<UploadTicket> {
-        Err(not_here())
-    }
-
-    async fn stat(&self, _: &str) -> StoreResult<Option<BlobInfo>> {
-        Err(not_here())
-    }
-
-    async fn delete(&self, _: &str) -> StoreResult<()> {
-        Err(not_here())
-    }
-
+impl DownloadUrls for Downloads {
     async fn download_url(&self, key: &str) -> StoreResult<String> {
         self.url(key).await
     }
-}
-
-fn not_here() -> StoreError {
-    StoreError::Unavailable("this function only signs download URLs".into())
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use aws_sdk_s3::types::ChecksumMode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use sha2::{Digest, Sha256};
-use updraft_core::blobs::{BlobInfo, Blobs, UploadTicket};
+use updraft_core::blobs::{BlobInfo, Blobs, DownloadUrls, UploadTicket};
 use updraft_core::store::{StoreError, StoreResult};
 
 use crate::downloads::Downloads;
@@ -174,7 +174,10 @@ impl Blobs for S3Blobs {
             .map_err(storage)?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl DownloadUrls for S3Blobs {
     async fn download_url(&self, key: &str) -> StoreResult<String> {
         self.downloads.url(key).await
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use updraft_aws::{AwsSettings, DownloadMode, DynamoStore, S3Blobs, create_table_if_missing};
-use updraft_core::blobs::Blobs;
+use updraft_core::blobs::{Blobs, DownloadUrls};
 
 /// Fails loudly (never skips) when the local servers are not configured.
 fn require_local_servers() {
@@ -188,7 +188,11 @@ async fn update_checks_stay_within_the_read_budget() {
         view_ttl: std::time::Duration::from_secs(600),
         ..Default::default()
     };
-    let state = updraft_core::State::with_config(Arc::new(store.clone()), Arc::new(blobs), config);
+    let state = updraft_core::State::with_config(
+        Arc::new(store.clone()),
+        updraft_core::blobs::Storage::full(Arc::new(blobs)),
+        config,
+    );
     let counter = store.requests().clone();
 
     // Cold: one Query reads the app, its channels and the served bundle.

@@ -1,10 +1,14 @@
-//! Port for bundle bytes: presigned uploads straight to storage, and download URLs.
+//! Two ports for bundles in storage: the bytes (presigned uploads straight to storage, what
+//! storage holds, deletes) and the URLs devices download them from. A host that never
+//! touches the bytes (the `updates`, `stats` and `channels` functions) has only the second.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::store::StoreResult;
+use std::sync::Arc;
+
+use crate::store::{StoreError, StoreResult};
 
 /// What the CLI needs to send the bytes itself, without passing through our handlers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +28,7 @@ pub struct BlobInfo {
     pub sha256: String,
 }
 
+/// Bundle bytes in storage.
 #[async_trait]
 pub trait Blobs: Send + Sync {
     /// A PUT URL that only accepts exactly `size` bytes hashing to `sha256`, for `ttl_secs`.
@@ -37,6 +42,45 @@ pub trait Blobs: Send + Sync {
     /// Size and SHA-256 of what storage holds, `None` when nothing is there.
     async fn stat(&self, key: &str) -> StoreResult<Option<BlobInfo>>;
     async fn delete(&self, key: &str) -> StoreResult<()>;
+}
+
+/// Where devices download bundles from.
+#[async_trait]
+pub trait DownloadUrls: Send + Sync {
     /// A URL a device can GET (with Range), valid for days. Cheap: called on the hot path.
     async fn download_url(&self, key: &str) -> StoreResult<String>;
+}
+
+/// What a host has of bundle storage: always download URLs, and the bytes unless it is a
+/// function that never touches them.
+#[derive(Clone)]
+pub struct Storage {
+    pub downloads: Arc<dyn DownloadUrls>,
+    blobs: Option<Arc<dyn Blobs>>,
+}
+
+impl Storage {
+    /// Bytes and URLs from one adapter (the embedded store, S3).
+    pub fn full<S: Blobs + DownloadUrls + 'static>(storage: Arc<S>) -> Self {
+        Storage {
+            downloads: storage.clone(),
+            blobs: Some(storage),
+        }
+    }
+
+    /// URLs only.
+    pub fn downloads_only(downloads: Arc<dyn DownloadUrls>) -> Self {
+        Storage {
+            downloads,
+            blobs: None,
+        }
+    }
+
+    /// The bytes; a host without them answers 503 (the route table never sends such a host
+    /// a route that needs them).
+    pub fn blobs(&self) -> StoreResult<&dyn Blobs> {
+        self.blobs.as_deref().ok_or_else(|| {
+            StoreError::Unavailable("this host has no bundle storage, only download URLs".into())
+        })
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::blobs::Blobs;
+use crate::blobs::Storage;
 use crate::cached_store::CachedStore;
 use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::store::Store;
@@ -12,7 +12,8 @@ pub struct State {
     /// The adapter's store, with the app views update checks keep in memory; every write
     /// through it forgets the app's view.
     pub store: Arc<CachedStore>,
-    pub blobs: Arc<dyn Blobs>,
+    /// Bundle storage: download URLs, and the bytes where this host has them.
+    pub storage: Storage,
     pub config: Config,
     /// Device routes' per-device and per-IP budgets.
     pub limits: Arc<RateLimiter>,
@@ -41,15 +42,15 @@ impl Default for Config {
 }
 
 impl State {
-    pub fn new(store: Arc<dyn Store>, blobs: Arc<dyn Blobs>) -> Self {
-        Self::with_config(store, blobs, Config::default())
+    pub fn new(store: Arc<dyn Store>, storage: Storage) -> Self {
+        Self::with_config(store, storage, Config::default())
     }
 
-    pub fn with_config(store: Arc<dyn Store>, blobs: Arc<dyn Blobs>, config: Config) -> Self {
+    pub fn with_config(store: Arc<dyn Store>, storage: Storage, config: Config) -> Self {
         let limits = Arc::new(RateLimiter::new(config.rate_limits));
         State {
             store: Arc::new(CachedStore::new(store, config.view_ttl)),
-            blobs,
+            storage,
             config,
             limits,
         }

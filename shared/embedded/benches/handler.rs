@@ -28,7 +28,7 @@ fn bench(c: &mut Criterion) {
     // One device asks again and again: measure the answer, not the rate limiter.
     let state = updraft_core::State::with_config(
         Arc::new(store.clone()),
-        Arc::new(blobs),
+        updraft_core::blobs::Storage::full(Arc::new(blobs)),
         updraft_core::state::Config {
             rate_limits: updraft_core::rate_limit::RateLimits::OFF,
             ..Default::default()

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
-use updraft_core::blobs::{BlobInfo, Blobs, UploadTicket};
+use updraft_core::blobs::{BlobInfo, Blobs, DownloadUrls, UploadTicket};
 use updraft_core::device::now_ms;
 use updraft_core::http_util::{percent_encode, query_pairs};
 use updraft_core::key::random_hex;
@@ -345,7 +345,10 @@ impl Blobs for LocalBlobs {
             Err(e) => Err(storage(e)),
         }
     }
+}
 
+#[async_trait]
+impl DownloadUrls for LocalBlobs {
     async fn download_url(&self, key: &str) -> StoreResult<String> {
         // Expiry rounded to the day: the URL stays the same all day, so caches can keep it.
         let exp = (now_secs() / DAY + 1) * DAY + DOWNLOAD_TTL_SECS;

@@ -98,7 +98,10 @@ fn world() -> World {
         }
         store.delete_key("key_revoked").await.unwrap();
     });
-    let state = updraft_core::State::new(Arc::new(store), Arc::new(blobs));
+    let state = updraft_core::State::new(
+        Arc::new(store),
+        updraft_core::blobs::Storage::full(Arc::new(blobs)),
+    );
     World { rt, state, dir }
 }
 

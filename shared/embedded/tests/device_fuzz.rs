@@ -125,7 +125,7 @@ fn setup() -> (
     rt.block_on(conformance::seed(&store, &app, &["1.0.1"], &ch));
     let state = updraft_core::State::with_config(
         Arc::new(store),
-        Arc::new(blobs),
+        updraft_core::blobs::Storage::full(Arc::new(blobs)),
         updraft_core::state::Config {
             rate_limits: updraft_core::rate_limit::RateLimits::OFF,
             ..Default::default()

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use updraft_core::blobs::Blobs;
+use updraft_core::blobs::{Blobs, DownloadUrls};
 use updraft_core::store::AppStore;
 use updraft_embedded::{LocalBlobs, SqliteStore};
 

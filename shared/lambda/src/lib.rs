@@ -11,7 +11,7 @@ use bytes::Bytes;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response, service_fn};
 use updraft_aws::Connection;
-use updraft_core::blobs::Blobs;
+use updraft_core::blobs::Storage;
 use updraft_core::{Job, State};
 
 /// Tracing for Lambda: JSON lines when the function's log format is JSON, plain otherwise.
@@ -35,17 +35,17 @@ pub fn init_tracing() {
 
 /// Which bundle-storage adapter a function builds, and so links: a function pointer, not a
 /// flag, so that a function naming `downloads` carries no S3 client code at all.
-pub type BlobsAdapter = fn(&Connection) -> Arc<dyn Blobs>;
+pub type BlobsAdapter = fn(&Connection) -> Storage;
 
 /// S3 itself: for functions that register, check and delete bundles.
-pub fn s3(connection: &Connection) -> Arc<dyn Blobs> {
-    Arc::new(connection.s3_blobs())
+pub fn s3(connection: &Connection) -> Storage {
+    Storage::full(Arc::new(connection.s3_blobs()))
 }
 
 /// Download URLs only (SigV4 or CloudFront signing, no S3 client): for the functions that
 /// never touch bundle bytes (`updates` hands out URLs; `stats` and `channels` none).
-pub fn downloads(connection: &Connection) -> Arc<dyn Blobs> {
-    Arc::new(connection.downloads())
+pub fn downloads(connection: &Connection) -> Storage {
+    Storage::downloads_only(Arc::new(connection.downloads()))
 }
 
 /// The state every invocation shares: AWS adapters from `UPDRAFT_*` and the AWS environment,

@@ -163,7 +163,8 @@ pub async fn register(state: &State, req: &Req, app_id: &str) -> Result<Resp, Ap
         Registered::StillPending(b) => (b, false),
     };
     let upload = state
-        .blobs
+        .storage
+        .blobs()?
         .presign_upload(
             &bundle.storage_key,
             bundle.size,
@@ -200,7 +201,8 @@ pub async fn finalize(
         return Ok(ok(&bundle));
     }
     let info = state
-        .blobs
+        .storage
+        .blobs()?
         .stat(&bundle.storage_key)
         .await?
         .ok_or_else(|| {
@@ -213,7 +215,7 @@ pub async fn finalize(
         })?;
     if info.size != bundle.size || info.sha256 != bundle.object_sha256 {
         // Never leave wrong bytes where a device could one day fetch them.
-        state.blobs.delete(&bundle.storage_key).await?;
+        state.storage.blobs()?.delete(&bundle.storage_key).await?;
         return Err(ApiError::conflict(
             Code::UploadMismatch,
             format!(
@@ -248,6 +250,6 @@ pub async fn delete(
     allow(state, req, Mode::Write, Some(app_id)).await?;
     existing_bundle(state, app_id, version).await?;
     let gone = state.store.delete_bundle(app_id, version).await?;
-    state.blobs.delete(&gone.storage_key).await?;
+    state.storage.blobs()?.delete(&gone.storage_key).await?;
     Ok(ok(&json!({"version": version, "deleted": true})))
 }

@@ -130,7 +130,7 @@ async fn update_body<'a>(
             files.push(ManifestFile {
                 file_name: &f.file_name,
                 file_hash: &f.file_hash,
-                download_url: state.blobs.download_url(&f.storage_key).await?,
+                download_url: state.storage.downloads.download_url(&f.storage_key).await?,
             });
         }
         Some(files)
@@ -139,7 +139,11 @@ async fn update_body<'a>(
     };
     Ok(UpdateAvailable {
         version: &bundle.version,
-        url: state.blobs.download_url(&bundle.storage_key).await?,
+        url: state
+            .storage
+            .downloads
+            .download_url(&bundle.storage_key)
+            .await?,
         checksum: &bundle.checksum,
         session_key: &bundle.session_key,
         manifest,
@@ -250,7 +254,7 @@ pub async fn manifest_size(state: &State, req: &Req) -> Result<Resp, ApiError> {
                 known += 1;
                 total += f.size;
                 out.push(json!({"file_name": name, "file_hash": hash,
-                    "download_url": state.blobs.download_url(&f.storage_key).await?, "size": f.size}));
+                    "download_url": state.storage.downloads.download_url(&f.storage_key).await?, "size": f.size}));
             }
             None => {
                 out.push(json!({"file_name": name, "file_hash": hash, "error": "size_unknown"}))
