@@ -16,6 +16,7 @@ pub mod eligibility;
 pub mod error;
 pub mod http_util;
 pub mod key;
+pub mod memory;
 pub mod rate_limit;
 pub mod routes;
 pub mod state;

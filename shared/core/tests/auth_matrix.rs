@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use updraft_core::channel::Channel;
 use updraft_core::conformance;
 use updraft_core::key::{ApiKey, Mode, hash_key};
+use updraft_core::memory::{MemoryBlobs, MemoryStore};
 use updraft_core::store::{AppStore, KeyStore};
-use updraft_embedded::{LocalBlobs, SqliteStore};
 
 const APP: &str = "com.matrix.app";
 const DEVICE: &str = "6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f";
@@ -42,7 +42,8 @@ impl Caller {
 struct World {
     rt: tokio::runtime::Runtime,
     state: updraft_core::State,
-    dir: tempfile::TempDir,
+    store: Arc<MemoryStore>,
+    blobs: Arc<MemoryBlobs>,
 }
 
 fn key(
@@ -68,13 +69,12 @@ fn world() -> World {
         .enable_all()
         .build()
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("updraft.db")).unwrap();
-    let blobs = LocalBlobs::open(dir.path(), "http://127.0.0.1:1").unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let blobs = Arc::new(MemoryBlobs::new());
     rt.block_on(async {
         let mut ch = Channel::new("production");
         ch.bundle = Some("1.0.0".into());
-        conformance::seed(&store, &conformance::app(APP), &["1.0.0", "0.9.0"], &ch).await;
+        conformance::seed(&*store, &conformance::app(APP), &["1.0.0", "0.9.0"], &ch).await;
         store
             .create_app(&conformance::app("com.other.app"))
             .await
@@ -99,10 +99,15 @@ fn world() -> World {
         store.delete_key("key_revoked").await.unwrap();
     });
     let state = updraft_core::State::new(
-        Arc::new(store),
-        updraft_core::blobs::Storage::full(Arc::new(blobs)),
+        store.clone(),
+        updraft_core::blobs::Storage::full(blobs.clone()),
     );
-    World { rt, state, dir }
+    World {
+        rt,
+        state,
+        store,
+        blobs,
+    }
 }
 
 impl World {
@@ -122,31 +127,10 @@ impl World {
             .as_u16()
     }
 
-    /// Every row of every table, as text: equal snapshots mean nothing changed.
+    /// Everything the management API can change, as text: equal snapshots mean nothing
+    /// changed.
     fn snapshot(&self) -> Vec<String> {
-        let conn = rusqlite::Connection::open(self.dir.path().join("updraft.db")).unwrap();
-        let mut rows = Vec::new();
-        for table in [
-            "apps",
-            "channels",
-            "bundles",
-            "overrides",
-            "debug_sessions",
-            "api_keys",
-        ] {
-            let mut stmt = conn
-                .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2"))
-                .unwrap();
-            let n = stmt.column_count();
-            let mut q = stmt.query([]).unwrap();
-            while let Some(r) = q.next().unwrap() {
-                let cols: Vec<String> = (0..n)
-                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                    .collect();
-                rows.push(format!("{table}: {}", cols.join("|")));
-            }
-        }
-        rows
+        vec![self.store.snapshot(), format!("{:?}", self.blobs.keys())]
     }
 }
 

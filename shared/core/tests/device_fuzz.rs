@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use updraft_core::app::App;
 use updraft_core::channel::Channel;
 use updraft_core::conformance;
-use updraft_embedded::{LocalBlobs, SqliteStore};
+use updraft_core::memory::{MemoryBlobs, MemoryStore};
 
 const FIELDS: &[&str] = &[
     "platform",
@@ -102,18 +102,13 @@ fn bodies() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-fn setup() -> (
-    tokio::runtime::Runtime,
-    updraft_core::State,
-    tempfile::TempDir,
-) {
+fn setup() -> (tokio::runtime::Runtime, updraft_core::State) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("updraft.db")).unwrap();
-    let blobs = LocalBlobs::open(dir.path(), "http://127.0.0.1:1").unwrap();
+    let store = MemoryStore::new();
+    let blobs = MemoryBlobs::new();
     let mut ch = Channel::new("production");
     ch.public = true;
     ch.allow_device_self_set = true;
@@ -131,7 +126,7 @@ fn setup() -> (
             ..Default::default()
         },
     );
-    (rt, state, dir)
+    (rt, state)
 }
 
 proptest! {
@@ -144,13 +139,13 @@ proptest! {
     #[test]
     fn device_routes_never_answer_5xx(body in bodies(), route in 0usize..6) {
         thread_local! {
-            static WORLD: (tokio::runtime::Runtime, updraft_core::State, tempfile::TempDir) = setup();
+            static WORLD: (tokio::runtime::Runtime, updraft_core::State) = setup();
         }
         let (method, path) = [
             ("POST", "/updates"), ("POST", "/updates/manifest_size"), ("POST", "/stats"),
             ("POST", "/channel_self"), ("PUT", "/channel_self"), ("DELETE", "/channel_self"),
         ][route];
-        let (status, answer) = WORLD.with(|(rt, state, _)| {
+        let (status, answer) = WORLD.with(|(rt, state)| {
             let req = http::Request::builder().method(method).uri(path).body(Bytes::from(body.clone())).unwrap();
             let resp = rt.block_on(updraft_core::handle(state, req));
             (resp.status().as_u16(), resp.body().clone())
