@@ -1,7 +1,5 @@
 //! `updraft serve`: every route in one process, on the embedded store.
 
-mod blob_routes;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -211,7 +209,9 @@ async fn dispatch(
     let uri = req.uri().clone();
     let path = uri.path();
     let resp = if let (true, Some(blobs)) = (path.starts_with("/blobs/"), &host.blobs) {
-        blob_routes::handle(blobs, req).await
+        updraft_embedded::blob_routes::handle(blobs, req)
+            .await
+            .map(Body::new)
     } else {
         core_route(&host.state, req).await
     };

@@ -28,4 +28,6 @@ pub use error::ApiError;
 pub use routes::{Job, handle, handle_jobs};
 pub use state::State;
 #[cfg(feature = "conformance")]
+pub mod blob_conformance;
+#[cfg(feature = "conformance")]
 pub mod conformance;

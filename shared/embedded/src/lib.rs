@@ -3,6 +3,7 @@
 //! itself (HMAC-SHA256 with expiry), so clients follow the same flow as with S3.
 
 mod apps;
+pub mod blob_routes;
 mod blobs;
 mod bundles;
 mod channels;

@@ -125,3 +125,57 @@ async fn signed_urls() {
         "no temp files left"
     );
 }
+
+/// The blob routes in process: the requests the CLI and a device send, without a server.
+struct InProcess(LocalBlobs);
+
+#[async_trait::async_trait]
+impl updraft_core::blob_conformance::BlobClient for InProcess {
+    async fn put(&self, ticket: &updraft_core::blobs::UploadTicket, body: Vec<u8>) -> bool {
+        let uri: http::Uri = ticket.url.parse().unwrap();
+        let mut req = http::Request::put(uri.path_and_query().unwrap().as_str())
+            .header("content-length", body.len());
+        for (k, v) in ticket
+            .headers
+            .iter()
+            .filter(|(k, _)| *k != "content-length")
+        {
+            req = req.header(k, v);
+        }
+        let body = http_body_util::Full::new(bytes::Bytes::from(body));
+        let resp = updraft_embedded::blob_routes::handle(&self.0, req.body(body).unwrap()).await;
+        resp.status().is_success()
+    }
+
+    async fn get(&self, url: &str, range: Option<&str>) -> (u16, Vec<u8>) {
+        use http_body_util::BodyExt;
+        let uri: http::Uri = url.parse().unwrap();
+        let mut req = http::Request::get(uri.path_and_query().unwrap().as_str());
+        if let Some(r) = range {
+            req = req.header("range", r);
+        }
+        let body = http_body_util::Empty::<bytes::Bytes>::new();
+        let resp = updraft_embedded::blob_routes::handle(&self.0, req.body(body).unwrap()).await;
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, bytes.to_vec())
+    }
+}
+
+/// A fresh blob directory per case.
+async fn fresh_blobs() -> (updraft_core::blob_conformance::BlobWorld, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = LocalBlobs::open(dir.path(), "http://127.0.0.1:1").unwrap();
+    let world = updraft_core::blob_conformance::BlobWorld {
+        blobs: Arc::new(blobs.clone()),
+        urls: Arc::new(blobs.clone()),
+        client: Box::new(InProcess(blobs)),
+    };
+    (world, dir)
+}
+
+/// The bundle-storage conformance suite, one test per case.
+mod blob_conformance {
+    use super::fresh_blobs;
+    updraft_core::blob_conformance_suite!(fresh_blobs);
+}

@@ -1,16 +1,35 @@
-//! The storage side of the embedded store: signed PUT (upload) and GET (download, with Range).
+//! The storage side of the embedded store, over HTTP: signed PUT (upload) and GET
+//! (download, with Range), as S3 answers them for the AWS store. Generic over the request
+//! body, so `updraft serve` hosts it on its server and the tests call it in process.
 
-use axum::body::Body;
+use bytes::Bytes;
+use futures_util::TryStreamExt;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::BodyExt;
+use http_body::Frame;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use updraft_core::code::Code;
 use updraft_core::http_util::percent_decode;
-use updraft_embedded::{LocalBlobs, UploadError};
+
+use crate::blobs::{LocalBlobs, UploadError};
+
+/// What the routes answer: small JSON, nothing, or a file streamed from disk.
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|e| match e {})
+        .boxed_unsync()
+}
+
+fn empty() -> Body {
+    Empty::new().map_err(|e| match e {}).boxed_unsync()
+}
 
 fn json(status: StatusCode, code: Code, message: &str) -> Response<Body> {
     let body = serde_json::json!({"error": code, "message": message}).to_string();
-    let mut r = Response::new(Body::from(body));
+    let mut r = Response::new(full(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -27,7 +46,12 @@ fn refuse(e: UploadError) -> Response<Body> {
     )
 }
 
-pub async fn handle(blobs: &LocalBlobs, req: Request<Body>) -> Response<Body> {
+/// Serves `/blobs/{key}`: GET/HEAD downloads, PUT uploads, both by signed URL.
+pub async fn handle<B>(blobs: &LocalBlobs, req: Request<B>) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     let key = percent_decode(req.uri().path().trim_start_matches("/blobs/"));
     match *req.method() {
         Method::GET | Method::HEAD => download(blobs, &key, req).await,
@@ -40,7 +64,11 @@ pub async fn handle(blobs: &LocalBlobs, req: Request<Body>) -> Response<Body> {
     }
 }
 
-async fn upload(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response<Body> {
+async fn upload<B>(blobs: &LocalBlobs, key: &str, req: Request<B>) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     let (size, sha) = match blobs.verify_upload(key, req.uri().query()) {
         Ok(v) => v,
         Err(e) => return refuse(e),
@@ -82,7 +110,7 @@ async fn upload(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response<B
     }
     match sink.finish().await {
         Ok(()) => {
-            let mut r = Response::new(Body::empty());
+            let mut r = Response::new(empty());
             r.headers_mut().insert(header::ETAG, etag(key));
             r
         }
@@ -134,7 +162,7 @@ fn parse_range(value: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
     Some(Ok(range))
 }
 
-async fn download(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response<Body> {
+async fn download<B>(blobs: &LocalBlobs, key: &str, req: Request<B>) -> Response<Body> {
     let path = match blobs.verify_download(key, req.uri().query()) {
         Ok(p) => p,
         Err(e) => return refuse(e),
@@ -153,7 +181,7 @@ async fn download(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response
         .get(header::IF_NONE_MATCH)
         .is_some_and(|v| v == tag)
     {
-        let mut r = Response::new(Body::empty());
+        let mut r = Response::new(empty());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r.headers_mut().insert(header::ETAG, tag);
         return r;
@@ -173,8 +201,8 @@ async fn download(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response
             return builder
                 .status(StatusCode::RANGE_NOT_SATISFIABLE)
                 .header(header::CONTENT_RANGE, format!("bytes */{len}"))
-                .body(Body::empty())
-                .unwrap_or_default();
+                .body(empty())
+                .unwrap_or_else(|_| Response::new(empty()));
         }
         Some(Ok((s, e))) => {
             builder = builder
@@ -186,7 +214,9 @@ async fn download(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response
     };
     builder = builder.header(header::CONTENT_LENGTH, count);
     if req.method() == Method::HEAD {
-        return builder.body(Body::empty()).unwrap_or_default();
+        return builder
+            .body(empty())
+            .unwrap_or_else(|_| Response::new(empty()));
     }
     if start > 0 && file.seek(std::io::SeekFrom::Start(start)).await.is_err() {
         return json(
@@ -196,7 +226,10 @@ async fn download(blobs: &LocalBlobs, key: &str, req: Request<Body>) -> Response
         );
     }
     let stream = tokio_util::io::ReaderStream::with_capacity(file.take(count), 64 * 1024);
-    builder.body(Body::from_stream(stream)).unwrap_or_default()
+    let body = StreamBody::new(stream.map_ok(Frame::data)).boxed_unsync();
+    builder
+        .body(body)
+        .unwrap_or_else(|_| Response::new(empty()))
 }
 
 #[cfg(test)]
