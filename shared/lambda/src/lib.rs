@@ -3,9 +3,9 @@
 
 #[cfg(feature = "local-runtime")]
 pub mod local_runtime;
+mod settle;
 
 use std::sync::Arc;
-use updraft_core::store::ports::*;
 
 use bytes::Bytes;
 use lambda_http::request::RequestContext;
@@ -118,35 +118,15 @@ fn from_core(resp: http::Response<Bytes>) -> Response<Body> {
     Response::from_parts(parts, body)
 }
 
-/// Serves `jobs` until the Lambda runtime stops the process.
-///
-/// Lambda freezes the sandbox once the answer is sent and every extension has asked for its
-/// next event; a write still running then waits for the next invocation, or is lost with
-/// the sandbox. So an internal extension takes each INVOKE, waits for that request's answer,
-/// then for the bookkeeping writes it started (`DeviceStore::settle`), and only then asks
-/// for the next event: the device gets its answer at once, and the freeze waits for the writes.
+/// Serves `jobs` until the Lambda runtime stops the process. The `settle` extension holds
+/// each freeze until the request's bookkeeping writes are done (see `settle.rs`).
 pub async fn run(jobs: &'static [Job], blobs: BlobsAdapter) -> Result<(), Error> {
     init_tracing();
     let state = state_from_env(blobs).await?;
     let (answered, answers) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let answers = Arc::new(tokio::sync::Mutex::new(answers));
-    let store = state.store.clone();
     // Extensions register before the runtime's first `next`, which ends the init phase.
-    let extension = lambda_extension::Extension::new()
-        .with_extension_name("updraft-settle")
-        .with_events(&["INVOKE"])
-        .with_events_processor(lambda_extension::service_fn(
-            move |_invoke: lambda_extension::LambdaEvent| {
-                let (answers, store) = (answers.clone(), store.clone());
-                async move {
-                    answers.lock().await.recv().await;
-                    store.settle().await;
-                    Ok::<_, Error>(())
-                }
-            },
-        ))
-        .register()
-        .await?;
+    let settle = settle::Settle::register().await?;
+    let store = state.store.clone();
     let state = &state;
     let function = lambda_http::run(service_fn(move |req: Request| {
         let answered = answered.clone();
@@ -156,6 +136,6 @@ pub async fn run(jobs: &'static [Job], blobs: BlobsAdapter) -> Result<(), Error>
             Ok::<_, Error>(from_core(resp))
         }
     }));
-    tokio::try_join!(function, extension.run())?;
+    tokio::try_join!(function, settle.run(answers, store))?;
     Ok(())
 }
