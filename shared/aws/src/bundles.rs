@@ -131,13 +131,7 @@ impl BundleStore for DynamoStore {
             for item in self.query_prefix(app_pk(app_id), "C#").await? {
                 let c: Channel = from_doc(&item)?;
                 if c.bundle.as_deref() == Some(version) {
-                    return Err(StoreError::conflict(
-                        Code::BundleInUse,
-                        format!(
-                            "channel {} serves {version}: point it elsewhere first",
-                            c.name
-                        ),
-                    ));
+                    return Err(StoreError::bundle_in_use(&c.name, version));
                 }
             }
             b.status = BundleStatus::Deleted;

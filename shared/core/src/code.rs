@@ -174,6 +174,7 @@ mod tests {
         assert_eq!(Code::DisableAutoUpdateToMajor.kind(), "blocked");
         assert_eq!(Code::KeyIdMismatch.kind(), "blocked");
         assert_eq!(Code::NoChannel.kind(), "failed");
+        assert_eq!(Code::MisconfiguredChannel.kind(), "failed");
         assert_eq!(
             serde_json::json!({"error": Code::TooManyRequests}),
             serde_json::json!({"error": "too_many_requests"})

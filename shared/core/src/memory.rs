@@ -368,13 +368,7 @@ impl BundleStore for MemoryStore {
             .get(app_id)
             .and_then(|list| list.iter().find(|c| c.bundle.as_deref() == Some(version)))
         {
-            return Err(StoreError::conflict(
-                Code::BundleInUse,
-                format!(
-                    "channel {} serves {version}: point it elsewhere first",
-                    channel.name
-                ),
-            ));
+            return Err(StoreError::bundle_in_use(&channel.name, version));
         }
         b.status = BundleStatus::Deleted;
         d.bundles.insert(key(app_id, version), b.clone());

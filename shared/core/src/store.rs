@@ -27,6 +27,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A bundle cannot be deleted while a channel serves it (every store says it so).
+    pub fn bundle_in_use(channel: &str, version: &str) -> Self {
+        StoreError::conflict(
+            Code::BundleInUse,
+            format!("channel {channel} serves {version}: point it elsewhere first"),
+        )
+    }
+
     pub fn conflict(code: Code, message: impl Into<String>) -> Self {
         StoreError::Conflict {
             code,

@@ -3,8 +3,7 @@
 use serde_json::{Value, json};
 use updraft_core::app::App;
 use updraft_core::bundle::{Bundle, BundleStatus};
-use updraft_core::channel::{AutoUpdateRule, Channel};
-use updraft_core::code::Code;
+use updraft_core::channel::Channel;
 use updraft_core::decision::{Decision, decide, resolve_channel};
 use updraft_core::device_request::{DeviceInfo, Platform, Strictness, parse_device};
 
@@ -468,14 +467,4 @@ fn gates_for_manifest_and_metadata() {
 fn channel_with_missing_bundle_counts_as_absent() {
     let channels = vec![channel("1.1.0", json!({}))];
     assert!(resolve_channel(&channels, None, "", Platform::Ios, |_| false).is_none());
-}
-
-#[test]
-fn kinds() {
-    assert_eq!(Code::NoNewVersionAvailable.kind(), "up_to_date");
-    assert_eq!(Code::DisableEmulator.kind(), "blocked");
-    assert_eq!(Code::KeyIdMismatch.kind(), "blocked");
-    assert_eq!(Code::NoChannel.kind(), "failed");
-    assert_eq!(Code::MisconfiguredChannel.kind(), "failed");
-    let _ = AutoUpdateRule::None;
 }

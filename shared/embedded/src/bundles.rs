@@ -1,7 +1,6 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use updraft_core::bundle::{Bundle, BundleStatus};
-use updraft_core::code::Code;
 use updraft_core::store::{BundleStore, Registered, StoreError, StoreResult};
 
 use crate::db::{SqliteStore, from_doc, to_doc, unavailable};
@@ -118,10 +117,7 @@ impl BundleStore for SqliteStore {
                 .optional()
                 .map_err(unavailable)?;
             if let Some(channel) = serving {
-                return Err(StoreError::conflict(
-                    Code::BundleInUse,
-                    format!("channel {channel} serves {version}: point it elsewhere first"),
-                ));
+                return Err(StoreError::bundle_in_use(&channel, version));
             }
             b.status = BundleStatus::Deleted;
             save(&tx, app_id, &b)?;
