@@ -1,6 +1,6 @@
 //! Where a command's words go: one JSON document on stdout with `--json`, human text on stderr.
 
-use serde_json::Value;
+use serde::Serialize;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Out {
@@ -20,9 +20,9 @@ impl Out {
     }
 
     /// The command's result: JSON on stdout with `--json`, else the human text on stderr.
-    pub fn done(&self, human: impl AsRef<str>, json: &Value) {
+    pub fn done(&self, human: impl AsRef<str>, json: &impl Serialize) {
         if self.json {
-            println!("{json}");
+            println!("{}", serde_json::to_string(json).unwrap_or_default());
         } else {
             eprintln!("{}", human.as_ref());
         }

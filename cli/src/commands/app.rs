@@ -1,15 +1,17 @@
-use serde_json::{Value, json};
+use updraft_core::api::NewApp;
+use updraft_core::app::App;
 
 use super::{Ctx, confirm};
 use crate::client::seg;
 
 pub async fn add(ctx: &Ctx, app: Option<String>, name: Option<String>) -> anyhow::Result<()> {
     let app_id = ctx.app_id(app.as_deref())?;
-    let mut body = json!({"app_id": app_id});
-    if let Some(n) = name {
-        body["name"] = json!(n);
-    }
-    let created: Value = ctx.api()?.post("/v1/apps", &body).await?;
+    let body = NewApp {
+        app_id: app_id.clone(),
+        name,
+        expose_metadata: false,
+    };
+    let created: App = ctx.api()?.post("/v1/apps", &body).await?;
     ctx.out.done(
         format!("Created app {app_id}. Next: updraft channel add production {app_id} --default"),
         &created,
@@ -18,19 +20,14 @@ pub async fn add(ctx: &Ctx, app: Option<String>, name: Option<String>) -> anyhow
 }
 
 pub async fn list(ctx: &Ctx) -> anyhow::Result<()> {
-    let apps: Value = ctx.api()?.get("/v1/apps").await?;
-    let rows = apps.as_array().cloned().unwrap_or_default();
-    let mut human = if rows.is_empty() {
+    let apps: Vec<App> = ctx.api()?.get("/v1/apps").await?;
+    let mut human = if apps.is_empty() {
         "No apps yet: updraft app add com.example.app".to_string()
     } else {
         String::new()
     };
-    for a in &rows {
-        human.push_str(&format!(
-            "{}  {}\n",
-            a["app_id"].as_str().unwrap_or(""),
-            a["name"].as_str().unwrap_or("")
-        ));
+    for a in &apps {
+        human.push_str(&format!("{}  {}\n", a.app_id, a.name));
     }
     ctx.out.done(human.trim_end(), &apps);
     Ok(())

@@ -1,5 +1,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use updraft_core::api::{NewBundle, RegisteredBundle};
+use updraft_core::blobs::UploadTicket;
+use updraft_core::bundle::Bundle;
+use updraft_core::channel::Channel;
 
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
@@ -135,10 +139,8 @@ pub async fn zip(ctx: &Ctx, args: ZipArgs, name: Option<PathBuf>) -> anyhow::Res
 }
 
 /// Streams the file to the signed URL, with a byte-level progress bar on a terminal.
-async fn put_bytes(ctx: &Ctx, api: &Api, upload: &Value, z: &Zipped) -> anyhow::Result<()> {
-    let url = upload["url"]
-        .as_str()
-        .context("the server sent no upload URL")?;
+async fn put_bytes(ctx: &Ctx, api: &Api, upload: &UploadTicket, z: &Zipped) -> anyhow::Result<()> {
+    let url = upload.url.as_str();
     let file = tokio::fs::File::open(z.file.path()).await?;
     let bar = if ctx.out.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         indicatif::ProgressBar::hidden()
@@ -164,15 +166,12 @@ async fn put_bytes(ctx: &Ctx, api: &Api, upload: &Value, z: &Zipped) -> anyhow::
         .put(url)
         .header(reqwest::header::CONTENT_LENGTH, z.size)
         .body(reqwest::Body::wrap_stream(stream));
-    if let Some(headers) = upload["headers"].as_object() {
-        for (k, v) in headers
-            .iter()
-            .filter(|(k, _)| !k.eq_ignore_ascii_case("content-length"))
-        {
-            if let Some(v) = v.as_str() {
-                req = req.header(k.as_str(), v);
-            }
-        }
+    for (k, v) in upload
+        .headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("content-length"))
+    {
+        req = req.header(k.as_str(), v.as_str());
     }
     let resp = req
         .send()
@@ -206,48 +205,38 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
     let z = make_zip(ctx, &args.zip, &dir)?;
 
     // Refuse to ship the exact bytes a channel already serves under another name.
-    let bundles: Value = api.get(&format!("{app_path}/bundles")).await?;
-    let channels: Value = api.get(&format!("{app_path}/channels")).await?;
-    for c in channels.as_array().into_iter().flatten() {
-        let Some(served) = c["bundle"].as_str() else {
+    let bundles: Vec<Bundle> = api.get(&format!("{app_path}/bundles")).await?;
+    let channels: Vec<Channel> = api.get(&format!("{app_path}/channels")).await?;
+    for c in &channels {
+        let Some(served) = c.bundle.as_deref() else {
             continue;
         };
-        let same = bundles.as_array().into_iter().flatten().any(|b| {
-            b["version"] == served && b["checksum"] == z.sha256.as_str() && served != version
-        });
+        let same = bundles
+            .iter()
+            .any(|b| b.version == served && b.checksum == z.sha256 && served != version);
         if same {
             bail!(
                 "same content as {served} on {}: nothing changed since that upload",
-                c["name"].as_str().unwrap_or("?")
+                c.name
             );
         }
     }
 
-    let mut body = json!({"version": version, "size": z.size, "checksum": z.sha256});
-    for (k, v) in [
-        ("min_update_version", &args.min_update_version),
-        ("link", &args.link),
-        ("comment", &args.comment),
-    ] {
-        if let Some(v) = v {
-            body[k] = json!(v);
-        }
-    }
-    let existing = bundles
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|b| b["version"] == version.as_str())
-        .cloned();
-    let already_ready = match &existing {
-        Some(b)
-            if b["status"] == "ready"
-                && b["checksum"] == z.sha256.as_str()
-                && args.version_exists_ok =>
-        {
-            true
-        }
-        Some(b) if b["status"] == "ready" => {
+    let body = NewBundle {
+        version: version.clone(),
+        size: z.size,
+        checksum: z.sha256.clone(),
+        sha256: None,
+        session_key: None,
+        key_id: None,
+        min_update_version: args.min_update_version.clone(),
+        link: args.link.clone(),
+        comment: args.comment.clone(),
+    };
+    let existing = bundles.iter().find(|b| b.version == version);
+    let already_ready = match existing {
+        Some(b) if b.is_ready() && b.checksum == z.sha256 && args.version_exists_ok => true,
+        Some(b) if b.is_ready() => {
             bail!(
                 "version {version} already exists in {app_id}: bump the version (or pass --version-exists-ok if it is this same build)"
             )
@@ -255,9 +244,9 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
         _ => false,
     };
     if !already_ready {
-        let reg: Value = api.post(&format!("{app_path}/bundles"), &body).await?;
+        let reg: RegisteredBundle = api.post(&format!("{app_path}/bundles"), &body).await?;
         ctx.out.say(format!("Uploading {} …", human_size(z.size)));
-        put_bytes(ctx, &api, &reg["upload"], &z).await?;
+        put_bytes(ctx, &api, &reg.upload, &z).await?;
         let _: Value = api
             .post(
                 &format!("{app_path}/bundles/{}/finalize", seg(&version)),
@@ -276,7 +265,7 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
         z.sha256
     );
     if let Some(channel) = &args.channel {
-        let c: Value = api
+        let c: Channel = api
             .patch(
                 &format!("{app_path}/channels/{}", seg(channel)),
                 &json!({"bundle": version}),
@@ -286,7 +275,7 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
             "\nChannel {}\nDevices on {channel} get {version} on their next check.",
             super::channel::describe(&c)
         ));
-        result["channel"] = c;
+        result["channel"] = serde_json::to_value(&c)?;
     } else {
         human.push_str(&format!(
             "\nNo device gets it yet: updraft channel set <channel> --bundle {version}"
@@ -301,11 +290,10 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
 
 pub async fn list(ctx: &Ctx, app: Option<String>) -> anyhow::Result<()> {
     let app_id = ctx.app_id(app.as_deref())?;
-    let list: Value = ctx
+    let rows: Vec<Bundle> = ctx
         .api()?
         .get(&format!("/v1/apps/{}/bundles", seg(&app_id)))
         .await?;
-    let rows = list.as_array().cloned().unwrap_or_default();
     let human = if rows.is_empty() {
         format!("No bundles in {app_id}: updraft bundle upload {app_id} --channel production")
     } else {
@@ -313,16 +301,16 @@ pub async fn list(ctx: &Ctx, app: Option<String>) -> anyhow::Result<()> {
             .map(|b| {
                 format!(
                     "{}  {}  {}  {}",
-                    b["version"].as_str().unwrap_or(""),
-                    b["status"].as_str().unwrap_or(""),
-                    human_size(b["size"].as_u64().unwrap_or(0)),
-                    b["checksum"].as_str().unwrap_or("")
+                    b.version,
+                    b.status.as_str(),
+                    human_size(b.size),
+                    b.checksum
                 )
             })
             .collect::<Vec<_>>()
             .join("\n")
     };
-    ctx.out.done(human, &list);
+    ctx.out.done(human, &rows);
     Ok(())
 }
 
@@ -345,21 +333,20 @@ pub async fn cleanup(ctx: &Ctx, app: Option<String>, keep: usize, yes: bool) -> 
     let app_id = ctx.app_id(app.as_deref())?;
     let api = ctx.api()?;
     let app_path = format!("/v1/apps/{}", seg(&app_id));
-    let bundles: Value = api.get(&format!("{app_path}/bundles")).await?;
-    let channels: Value = api.get(&format!("{app_path}/channels")).await?;
+    let bundles: Vec<Bundle> = api.get(&format!("{app_path}/bundles")).await?;
+    let channels: Vec<Channel> = api.get(&format!("{app_path}/channels")).await?;
     let served: Vec<&str> = channels
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["bundle"].as_str())
+        .iter()
+        .filter_map(|c| c.bundle.as_deref())
         .collect();
     // Newest first by semver; keep the newest `keep` and anything a channel serves.
     let mut all: Vec<(semver::Version, String)> = bundles
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|b| b["version"].as_str())
-        .filter_map(|v| semver::Version::parse(v).ok().map(|s| (s, v.to_string())))
+        .iter()
+        .filter_map(|b| {
+            semver::Version::parse(&b.version)
+                .ok()
+                .map(|s| (s, b.version.clone()))
+        })
         .collect();
     all.sort_by(|a, b| b.0.cmp(&a.0));
     let doomed: Vec<String> = all

@@ -1,4 +1,6 @@
 use serde_json::{Map, Value, json};
+use updraft_core::channel::{BUILTIN, Channel};
+use updraft_core::device_request::Platform;
 
 use super::Ctx;
 use crate::client::seg;
@@ -122,35 +124,28 @@ impl SetArgs {
 }
 
 /// One line that says what devices on this channel get.
-pub fn describe(c: &Value) -> String {
-    let serves = match c["bundle"].as_str() {
-        Some("builtin") => "the native builtin bundle".to_string(),
+pub fn describe(c: &Channel) -> String {
+    let serves = match c.bundle.as_deref() {
+        Some(BUILTIN) => "the native builtin bundle".to_string(),
         Some(v) => format!("bundle {v}"),
         None => "no bundle yet".to_string(),
     };
-    let platforms: Vec<&str> = ["ios", "android", "electron"]
+    let platforms: Vec<&str> = [Platform::Ios, Platform::Android, Platform::Electron]
         .into_iter()
-        .filter(|p| c[*p] == true)
+        .filter(|p| c.enabled_for(*p))
+        .map(Platform::as_str)
         .collect();
     format!(
         "{}{}: {serves} → {} (self-assign {}, auto-update limit {})",
-        c["name"].as_str().unwrap_or("?"),
-        if c["public"] == true {
-            " (default)"
-        } else {
-            ""
-        },
+        c.name,
+        if c.public { " (default)" } else { "" },
         if platforms.is_empty() {
             "no platform".to_string()
         } else {
             platforms.join(", ")
         },
-        if c["allow_device_self_set"] == true {
-            "on"
-        } else {
-            "off"
-        },
-        c["disable_auto_update"].as_str().unwrap_or("?"),
+        if c.allow_device_self_set { "on" } else { "off" },
+        c.disable_auto_update.as_str(),
     )
 }
 
@@ -163,7 +158,7 @@ pub async fn add(
 ) -> anyhow::Result<()> {
     let app_id = ctx.app_id(app.as_deref())?;
     let body = json!({"name": name, "public": default, "allow_device_self_set": self_assign});
-    let c: Value = ctx
+    let c: Channel = ctx
         .api()?
         .post(&format!("/v1/apps/{}/channels", seg(&app_id)), &body)
         .await?;
@@ -174,17 +169,16 @@ pub async fn add(
 
 pub async fn list(ctx: &Ctx, app: Option<String>) -> anyhow::Result<()> {
     let app_id = ctx.app_id(app.as_deref())?;
-    let list: Value = ctx
+    let rows: Vec<Channel> = ctx
         .api()?
         .get(&format!("/v1/apps/{}/channels", seg(&app_id)))
         .await?;
-    let rows = list.as_array().cloned().unwrap_or_default();
     let human = if rows.is_empty() {
         format!("No channels in {app_id}: updraft channel add production {app_id} --default")
     } else {
         rows.iter().map(describe).collect::<Vec<_>>().join("\n")
     };
-    ctx.out.done(human, &list);
+    ctx.out.done(human, &rows);
     Ok(())
 }
 
@@ -196,7 +190,7 @@ pub async fn set(ctx: &Ctx, args: SetArgs) -> anyhow::Result<()> {
             "nothing to change: pass --bundle, --builtin or a flag (see `updraft channel set --help`)"
         );
     }
-    let c: Value = ctx
+    let c: Channel = ctx
         .api()?
         .patch(
             &format!("/v1/apps/{}/channels/{}", seg(&app_id), seg(&args.name)),
@@ -210,7 +204,7 @@ pub async fn set(ctx: &Ctx, args: SetArgs) -> anyhow::Result<()> {
 
 pub async fn current(ctx: &Ctx, name: String, app: Option<String>) -> anyhow::Result<()> {
     let app_id = ctx.app_id(app.as_deref())?;
-    let c: Value = ctx
+    let c: Channel = ctx
         .api()?
         .get(&format!(
             "/v1/apps/{}/channels/{}",

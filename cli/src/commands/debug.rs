@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use updraft_core::action::Action;
+use updraft_core::api::{DebugSession, StartDebug};
 use updraft_core::device::charged_to_running_bundle;
 
 use super::Ctx;
@@ -86,8 +87,13 @@ pub async fn debug(
     let mut seen: Vec<Value> = Vec::new();
     let mut renewed = Instant::now();
     if !once {
-        let _: Value = api
-            .post(&session, &json!({"minutes": SESSION_MINUTES}))
+        let _: DebugSession = api
+            .post(
+                &session,
+                &StartDebug {
+                    minutes: Some(SESSION_MINUTES),
+                },
+            )
             .await?;
         ctx.out.say(format!(
             "Following device {device} of {app_id}; its update checks are logged until this \
@@ -96,8 +102,13 @@ pub async fn debug(
     }
     loop {
         if !once && renewed.elapsed() >= RENEW_EVERY {
-            let _: Value = api
-                .post(&session, &json!({"minutes": SESSION_MINUTES}))
+            let _: DebugSession = api
+                .post(
+                    &session,
+                    &StartDebug {
+                        minutes: Some(SESSION_MINUTES),
+                    },
+                )
                 .await?;
             renewed = Instant::now();
         }

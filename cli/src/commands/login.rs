@@ -1,4 +1,5 @@
-use serde_json::{Value, json};
+use serde_json::json;
+use updraft_core::key::ApiKey;
 
 use super::Ctx;
 use crate::client::Api;
@@ -20,7 +21,7 @@ pub async fn login(
             )
         })?;
     let api_url = url.unwrap_or(resolved.api_url);
-    let who: Value = Api::new(&api_url, &key)?.get("/v1/whoami").await?;
+    let who: ApiKey = Api::new(&api_url, &key)?.get("/v1/whoami").await?;
     let path = if local {
         ctx.cwd.join(LOCAL_FILE)
     } else {
@@ -39,9 +40,9 @@ pub async fn login(
     ctx.out.done(
         format!(
             "Logged in to {api_url} as key {} ({}), mode {}. Saved to {}",
-            who["id"].as_str().unwrap_or("?"),
-            who["name"].as_str().unwrap_or(""),
-            who["mode"].as_str().unwrap_or("?"),
+            who.id,
+            who.name,
+            who.mode.as_str(),
             path.display()
         ),
         &json!({"api_url": api_url, "key": who, "saved_to": path}),
@@ -70,22 +71,18 @@ pub async fn logout(ctx: &Ctx) -> anyhow::Result<()> {
 
 pub async fn whoami(ctx: &Ctx) -> anyhow::Result<()> {
     let r = ctx.resolved()?;
-    let who: Value = ctx.api()?.get("/v1/whoami").await?;
-    let apps = match who["apps"].as_array() {
-        Some(a) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(", "),
+    let who: ApiKey = ctx.api()?.get("/v1/whoami").await?;
+    let apps = match &who.apps {
+        Some(a) => a.join(", "),
         None => "all apps".into(),
     };
     ctx.out.done(
         format!(
             "{} — key {} ({}), mode {}, {apps} (key from {})",
             r.api_url,
-            who["id"].as_str().unwrap_or("?"),
-            who["name"].as_str().unwrap_or(""),
-            who["mode"].as_str().unwrap_or("?"),
+            who.id,
+            who.name,
+            who.mode.as_str(),
             r.key_source
         ),
         &json!({"api_url": r.api_url, "key": who}),

@@ -7,14 +7,6 @@ use updraft_core::store::{BundleStore, Registered, StoreError, StoreResult};
 
 use crate::table::*;
 
-fn status_str(s: BundleStatus) -> &'static str {
-    match s {
-        BundleStatus::Pending => "pending",
-        BundleStatus::Ready => "ready",
-        BundleStatus::Deleted => "deleted",
-    }
-}
-
 fn bundle_of(item: &Item) -> StoreResult<Bundle> {
     let mut b: Bundle = from_doc(item)?;
     b.storage_key = get_s(item, "storage_key").unwrap_or_default().to_string();
@@ -24,7 +16,7 @@ fn bundle_of(item: &Item) -> StoreResult<Bundle> {
 fn item_of(app_id: &str, b: &Bundle) -> StoreResult<Item> {
     let mut item = key(app_pk(app_id), bundle_sk(&b.version));
     item.insert("doc".into(), to_doc(b)?);
-    item.insert("status".into(), string_attr(status_str(b.status)));
+    item.insert("status".into(), string_attr(b.status.as_str()));
     item.insert("storage_key".into(), string_attr(b.storage_key.clone()));
     Ok(item)
 }

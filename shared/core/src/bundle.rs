@@ -16,6 +16,17 @@ pub enum BundleStatus {
     Deleted,
 }
 
+impl BundleStatus {
+    /// The word stored and sent (`pending`, `ready`, `deleted`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BundleStatus::Pending => "pending",
+            BundleStatus::Ready => "ready",
+            BundleStatus::Deleted => "deleted",
+        }
+    }
+}
+
 /// One file of a delta-update manifest (room for the roadmap's delta updates).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ManifestEntry {

@@ -3,6 +3,7 @@
 //! Knows no storage technology: adapters implement the ports in [`store`] and [`blobs`].
 
 pub mod action;
+pub mod api;
 pub mod app;
 pub mod blobs;
 pub mod bundle;

@@ -12,14 +12,6 @@ pub(crate) fn with_key(doc: &str, key: String) -> StoreResult<Bundle> {
     Ok(b)
 }
 
-fn status_str(s: BundleStatus) -> &'static str {
-    match s {
-        BundleStatus::Pending => "pending",
-        BundleStatus::Ready => "ready",
-        BundleStatus::Deleted => "deleted",
-    }
-}
-
 fn load(c: &rusqlite::Connection, app_id: &str, version: &str) -> StoreResult<Option<Bundle>> {
     let row: Option<(String, String)> = c
         .query_row(
@@ -36,7 +28,7 @@ fn save(c: &rusqlite::Connection, app_id: &str, b: &Bundle) -> StoreResult<()> {
     c.execute(
         "INSERT INTO bundles (app_id, version, status, created_at, storage_key, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (app_id, version) DO UPDATE SET status = excluded.status, doc = excluded.doc",
-        params![app_id, b.version, status_str(b.status), b.created_at, b.storage_key, to_doc(b)?],
+        params![app_id, b.version, b.status.as_str(), b.created_at, b.storage_key, to_doc(b)?],
     )
     .map_err(unavailable)?;
     Ok(())

@@ -1,9 +1,8 @@
 //! `/v1/apps`.
 
+use crate::api::{AppDeleted, AppPatch, NewApp};
 use crate::code::Code;
 use crate::store::ports::*;
-use serde::Deserialize;
-use serde_json::json;
 
 use super::auth::allow;
 use crate::app::{App, is_valid_app_id};
@@ -12,25 +11,6 @@ use crate::error::ApiError;
 use crate::http_util::{Req, Resp, created, ok, parse_json};
 use crate::key::Mode;
 use crate::state::State;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewApp {
-    app_id: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    expose_metadata: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AppPatch {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    expose_metadata: Option<bool>,
-}
 
 fn check_name(name: &str) -> Result<(), ApiError> {
     if name.trim().is_empty() || name.len() > 128 {
@@ -116,5 +96,8 @@ pub async fn delete(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiE
             tracing::warn!(%key, error = %e, "could not delete a bundle's bytes");
         }
     }
-    Ok(ok(&json!({"app_id": app_id, "deleted": true})))
+    Ok(ok(&AppDeleted {
+        app_id: app_id.to_string(),
+        deleted: true,
+    }))
 }

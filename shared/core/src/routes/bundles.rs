@@ -1,13 +1,11 @@
 //! `/v1/apps/{app}/bundles`: register a version, upload straight to storage, finalize, list, delete.
 
+use crate::api::{BundleDeleted, NewBundle, RegisteredBundle};
 use crate::code::Code;
 use crate::store::ports::*;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::apps::existing;
 use super::auth::allow;
-use crate::blobs::UploadTicket;
 use crate::bundle::{Bundle, BundleStatus, is_sha256_hex};
 use crate::channel::BUILTIN;
 use crate::device::now_ms;
@@ -16,34 +14,6 @@ use crate::http_util::{Req, Resp, created, ok, parse_json};
 use crate::key::{Mode, random_hex};
 use crate::state::State;
 use crate::store::Registered;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewBundle {
-    version: String,
-    size: u64,
-    checksum: String,
-    /// SHA-256 of the stored bytes when they differ from `checksum` (encrypted bundles).
-    #[serde(default)]
-    sha256: Option<String>,
-    #[serde(default)]
-    session_key: Option<String>,
-    #[serde(default)]
-    key_id: Option<String>,
-    #[serde(default)]
-    min_update_version: Option<String>,
-    #[serde(default)]
-    link: Option<String>,
-    #[serde(default)]
-    comment: Option<String>,
-}
-
-#[derive(Serialize)]
-struct RegisterReply<'a> {
-    version: &'a str,
-    status: BundleStatus,
-    upload: UploadTicket,
-}
 
 fn bad(code: Code, msg: impl Into<String>) -> ApiError {
     ApiError::bad_request(code, msg)
@@ -172,8 +142,8 @@ pub async fn register(state: &State, req: &Req, app_id: &str) -> Result<Resp, Ap
             state.config.upload_ttl_secs,
         )
         .await?;
-    let reply = RegisterReply {
-        version: &bundle.version,
+    let reply = RegisteredBundle {
+        version: bundle.version.clone(),
         status: bundle.status,
         upload,
     };
@@ -251,5 +221,8 @@ pub async fn delete(
     existing_bundle(state, app_id, version).await?;
     let gone = state.store.delete_bundle(app_id, version).await?;
     state.storage.blobs()?.delete(&gone.storage_key).await?;
-    Ok(ok(&json!({"version": version, "deleted": true})))
+    Ok(ok(&BundleDeleted {
+        version: version.to_string(),
+        deleted: true,
+    }))
 }

@@ -1,8 +1,9 @@
 //! `/v1/apps/{app}/channels`: channels, their flags and the bundle they serve.
 
+use crate::api::ChannelDeleted;
 use crate::code::Code;
 use crate::store::ports::*;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::apps::existing;
 use super::auth::allow;
@@ -141,5 +142,8 @@ pub async fn delete(state: &State, req: &Req, app_id: &str, name: &str) -> Resul
             "no channel {name} in {app_id}"
         )));
     }
-    Ok(ok(&json!({"name": name, "deleted": true})))
+    Ok(ok(&ChannelDeleted {
+        name: name.to_string(),
+        deleted: true,
+    }))
 }

@@ -1,10 +1,11 @@
 //! `/v1/apps/{app}/devices/{device}/…`: operator overrides, a device's recent events, and
 //! debug sessions.
 
+use crate::api::{
+    DebugEnded, DebugSession, DeviceChannel, OverrideDeleted, SetDeviceChannel, StartDebug,
+};
 use crate::code::Code;
 use crate::store::ports::*;
-use serde::Deserialize;
-use serde_json::json;
 
 use super::apps::existing;
 use super::auth::allow;
@@ -25,12 +26,6 @@ fn device_id(raw: &str) -> Result<String, ApiError> {
     Ok(raw.to_ascii_lowercase())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OverrideBody {
-    channel: String,
-}
-
 pub async fn get_override(
     state: &State,
     req: &Req,
@@ -41,7 +36,10 @@ pub async fn get_override(
     let device = device_id(device)?;
     existing(state, app_id).await?;
     let channel = state.store.get_override(app_id, &device).await?;
-    Ok(ok(&json!({"device_id": device, "channel": channel})))
+    Ok(ok(&DeviceChannel {
+        device_id: device,
+        channel,
+    }))
 }
 
 pub async fn set_override(
@@ -52,7 +50,7 @@ pub async fn set_override(
 ) -> Result<Resp, ApiError> {
     allow(state, req, Mode::Write, Some(app_id)).await?;
     let device = device_id(device)?;
-    let body: OverrideBody = parse_json(req.body())?;
+    let body: SetDeviceChannel = parse_json(req.body())?;
     existing(state, app_id).await?;
     if state
         .store
@@ -69,7 +67,10 @@ pub async fn set_override(
         .store
         .set_override(app_id, &device, &body.channel)
         .await?;
-    Ok(ok(&json!({"device_id": device, "channel": body.channel})))
+    Ok(ok(&DeviceChannel {
+        device_id: device,
+        channel: Some(body.channel),
+    }))
 }
 
 pub async fn delete_override(
@@ -82,7 +83,10 @@ pub async fn delete_override(
     let device = device_id(device)?;
     existing(state, app_id).await?;
     let deleted = state.store.delete_override(app_id, &device).await?;
-    Ok(ok(&json!({"device_id": device, "deleted": deleted})))
+    Ok(ok(&OverrideDeleted {
+        device_id: device,
+        deleted,
+    }))
 }
 
 pub async fn events(
@@ -127,12 +131,6 @@ pub async fn events(
         .await?))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct DebugBody {
-    minutes: Option<u32>,
-}
-
 /// Starts or renews a debug session: until it ends, the device's update checks are logged
 /// (its other events always are). A read key may do it: it only decides what gets recorded
 /// about the device, and watching a device is what read keys are for.
@@ -144,8 +142,8 @@ pub async fn start_debug(
 ) -> Result<Resp, ApiError> {
     allow(state, req, Mode::Read, Some(app_id)).await?;
     let device = device_id(device)?;
-    let body: DebugBody = if req.body().iter().all(u8::is_ascii_whitespace) {
-        DebugBody::default()
+    let body: StartDebug = if req.body().iter().all(u8::is_ascii_whitespace) {
+        StartDebug::default()
     } else {
         parse_json(req.body())?
     };
@@ -159,7 +157,10 @@ pub async fn start_debug(
     existing(state, app_id).await?;
     let until = now_ms() + i64::from(minutes) * 60_000;
     state.store.start_debug(app_id, &device, until).await?;
-    Ok(ok(&json!({"device_id": device, "until": until})))
+    Ok(ok(&DebugSession {
+        device_id: device,
+        until,
+    }))
 }
 
 pub async fn end_debug(
@@ -172,5 +173,8 @@ pub async fn end_debug(
     let device = device_id(device)?;
     existing(state, app_id).await?;
     let ended = state.store.end_debug(app_id, &device).await?;
-    Ok(ok(&json!({"device_id": device, "ended": ended})))
+    Ok(ok(&DebugEnded {
+        device_id: device,
+        ended,
+    }))
 }

@@ -1,9 +1,8 @@
 //! `/v1/keys` and `/v1/whoami`.
 
+use crate::api::{CreatedKey, KeyDeleted, NewKey};
 use crate::code::Code;
 use crate::store::ports::*;
-use serde::Deserialize;
-use serde_json::json;
 
 use super::auth::{allow, authenticate};
 use crate::app::is_valid_app_id;
@@ -16,17 +15,6 @@ use crate::state::State;
 pub async fn whoami(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let key = authenticate(state, req).await?;
     Ok(ok(&key))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewKey {
-    name: String,
-    mode: Mode,
-    #[serde(default)]
-    apps: Option<Vec<String>>,
-    #[serde(default)]
-    expires_at: Option<i64>,
 }
 
 pub async fn create(state: &State, req: &Req) -> Result<Resp, ApiError> {
@@ -74,9 +62,10 @@ pub async fn create(state: &State, req: &Req) -> Result<Resp, ApiError> {
         expires_at: body.expires_at,
     };
     state.store.create_key(&key).await?;
-    let mut value = serde_json::to_value(&key).unwrap_or_default();
-    value["key"] = json!(secret);
-    Ok(created(&value))
+    Ok(created(&CreatedKey {
+        key,
+        secret: secret.to_string(),
+    }))
 }
 
 pub async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
@@ -97,5 +86,8 @@ pub async fn delete(state: &State, req: &Req, id: &str) -> Result<Resp, ApiError
     if !state.store.delete_key(id).await? {
         return Err(ApiError::not_found(format!("no key {id}")));
     }
-    Ok(ok(&json!({"id": id, "deleted": true})))
+    Ok(ok(&KeyDeleted {
+        id: id.to_string(),
+        deleted: true,
+    }))
 }
