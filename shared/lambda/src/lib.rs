@@ -35,7 +35,7 @@ pub fn init_tracing() {
 
 /// Which bundle-storage adapter a function builds, and so links: a function pointer, not a
 /// flag, so that a function naming `downloads` carries no S3 client code at all.
-pub type BlobsAdapter = fn(&Connection) -> Storage;
+pub type StorageAdapter = fn(&Connection) -> Storage;
 
 /// S3 itself: for functions that register, check and delete bundles.
 pub fn s3(connection: &Connection) -> Storage {
@@ -50,7 +50,7 @@ pub fn downloads(connection: &Connection) -> Storage {
 
 /// The state every invocation shares: AWS adapters from `UPDRAFT_*` and the AWS environment,
 /// plus the first API key from `UPDRAFT_ADMIN_KEY_HASH` when the table has none.
-pub async fn state_from_env(blobs: BlobsAdapter) -> Result<State, Error> {
+pub async fn state_from_env(blobs: StorageAdapter) -> Result<State, Error> {
     let connection = updraft_aws::AwsSettings::from_env()?.connect_lambda()?;
     let state = State::with_config(
         Arc::new(connection.store()),
@@ -120,7 +120,7 @@ fn from_core(resp: http::Response<Bytes>) -> Response<Body> {
 
 /// Serves `jobs` until the Lambda runtime stops the process. The `settle` extension holds
 /// each freeze until the request's bookkeeping writes are done (see `settle.rs`).
-pub async fn run(jobs: &'static [Job], blobs: BlobsAdapter) -> Result<(), Error> {
+pub async fn run(jobs: &'static [Job], blobs: StorageAdapter) -> Result<(), Error> {
     init_tracing();
     let state = state_from_env(blobs).await?;
     let (answered, answers) = tokio::sync::mpsc::unbounded_channel::<()>();
