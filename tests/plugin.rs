@@ -165,8 +165,9 @@ fn the_stock_plugin_updates_reports_and_switches_channels() {
 #[test]
 fn the_stock_plugin_honours_the_servers_rate_limit() {
     let work = tempfile::tempdir().unwrap();
-    // 60 a minute: a burst of 60, then one a second, so Retry-After is a second or two.
-    let s = Server::start_with(&work.path().join("data"), &["--rate-device-per-min", "60"]);
+    // 20 a minute: a burst of 20, then one every 3 s, so Retry-After is 3 s: long enough
+    // for the phone's next check to land inside it on a busy machine.
+    let s = Server::start_with(&work.path().join("data"), &["--rate-device-per-min", "20"]);
     let v1 = publish(&s, work.path());
     play("rate-limit", &s, work.path(), &v1);
     s.stop();
