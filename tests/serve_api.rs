@@ -429,3 +429,148 @@ async fn paths_decode_as_rfc_3986_and_unknown_paths_are_404() {
     assert_eq!(st, 200);
     s.stop();
 }
+
+/// Creates a key as `by`; its secret and id.
+async fn new_key(s: &Server, by: &str, body: serde_json::Value) -> (String, String) {
+    let (st, v) = call("POST", &format!("{}/v1/keys", s.url), Some(by), Some(body)).await;
+    assert_eq!(st, 201, "{v}");
+    (
+        v["key"].as_str().unwrap().to_string(),
+        v["id"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_manages_only_keys_within_its_apps_and_an_operator_can_always_get_back_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    let keys_url = format!("{}/v1/keys", s.url);
+    let (_, all) = call("GET", &keys_url, Some(ADMIN), None).await;
+    let admin_id = all[0]["id"].as_str().unwrap().to_string();
+    let one = json!({"name": "app1 ops", "mode": "all", "apps": ["com.one.app"]});
+    let (ops, ops_id) = new_key(&s, ADMIN, one).await;
+    let (_, reader_id) = new_key(
+        &s,
+        ADMIN,
+        json!({"name": "app1 reader", "mode": "read", "apps": ["com.one.app"]}),
+    )
+    .await;
+    let (_, other_id) = new_key(
+        &s,
+        ADMIN,
+        json!({"name": "app2", "mode": "all", "apps": ["com.two.app"]}),
+    )
+    .await;
+    let ops = ops.as_str();
+
+    // A key for one app sees only keys within that app: not the admin key, not app2's.
+    let (st, seen) = call("GET", &keys_url, Some(ops), None).await;
+    assert_eq!(st, 200);
+    let mut ids: Vec<&str> = seen
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut want = vec![ops_id.as_str(), reader_id.as_str()];
+    want.sort();
+    assert_eq!(ids, want);
+    // …and revokes only those: the admin key and app2's are, to it, no keys at all.
+    for id in [&admin_id, &other_id] {
+        let (st, v) = call(
+            "DELETE",
+            &format!("{}/v1/keys/{id}", s.url),
+            Some(ops),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (404, Some("not_found")),
+            "{id}: {v}"
+        );
+    }
+    let (st, _) = call("GET", &format!("{}/v1/whoami", s.url), Some(ADMIN), None).await;
+    assert_eq!(st, 200, "the admin key survived");
+    let (st, _) = call(
+        "DELETE",
+        &format!("{}/v1/keys/{reader_id}", s.url),
+        Some(ops),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+
+    // A key never outlives its creator: without an expiry it takes the creator's; a later
+    // one is refused.
+    let soon = updraft_core::device::now_ms() + 3_000;
+    let (temp, temp_id) = new_key(
+        &s,
+        ADMIN,
+        json!({"name": "temp admin", "mode": "all", "expires_at": soon}),
+    )
+    .await;
+    let temp = temp.as_str();
+    let (st, child) = call(
+        "POST",
+        &format!("{}/v1/keys", s.url),
+        Some(temp),
+        Some(json!({"name": "child", "mode": "read"})),
+    )
+    .await;
+    assert_eq!(
+        (st, child["expires_at"].as_i64()),
+        (201, Some(soon)),
+        "{child}"
+    );
+    let (st, v) = call(
+        "POST",
+        &format!("{}/v1/keys", s.url),
+        Some(temp),
+        Some(json!({"name": "longer", "mode": "read", "expires_at": soon + 60_000})),
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (400, Some("invalid_expiry")),
+        "{v}"
+    );
+
+    // The way back: the expiring key revokes the admin key, then expires. No live key for
+    // every app is left; a restart with UPDRAFT_ADMIN_KEY restores it.
+    let (st, _) = call(
+        "DELETE",
+        &format!("{}/v1/keys/{admin_id}", s.url),
+        Some(temp),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, _) = call("GET", &format!("{}/v1/whoami", s.url), Some(ADMIN), None).await;
+    assert_eq!(st, 401);
+    tokio::time::sleep(std::time::Duration::from_millis(
+        (soon - updraft_core::device::now_ms()).max(0) as u64 + 200,
+    ))
+    .await;
+    let (st, _) = call("GET", &format!("{}/v1/whoami", s.url), Some(temp), None).await;
+    assert_eq!(st, 401, "expired");
+    s.stop();
+    let s = Server::start(dir.path());
+    let (st, who) = call("GET", &format!("{}/v1/whoami", s.url), Some(ADMIN), None).await;
+    assert_eq!((st, who["mode"].as_str()), (200, Some("all")), "{who}");
+    assert!(who["apps"].is_null(), "for every app: {who}");
+    // The limited keys are untouched, and the expired one stays expired.
+    let (_, left) = call("GET", &format!("{}/v1/keys", s.url), Some(ADMIN), None).await;
+    let left: Vec<&str> = left
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        left.contains(&ops_id.as_str()) && left.contains(&temp_id.as_str()),
+        "{left:?}"
+    );
+    s.stop();
+}

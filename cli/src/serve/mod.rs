@@ -124,7 +124,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Bootstrap::FromEnv => eprintln!("updraft: created an admin API key from UPDRAFT_ADMIN_KEY"),
         Bootstrap::Generated(secret) => {
             eprintln!(
-                "updraft: no API key existed, so one was created (mode `all`). It is shown only this once:"
+                "updraft: no live API key of mode `all` for every app existed, so one was created. It is shown only this once:"
             );
             eprintln!();
             eprintln!("    {secret}");

@@ -47,6 +47,27 @@ impl ApiKey {
             .as_ref()
             .is_none_or(|apps| apps.iter().any(|a| a == app_id))
     }
+
+    /// Not expired at `now` (ms).
+    pub fn is_live(&self, now: i64) -> bool {
+        self.expires_at.is_none_or(|t| t > now)
+    }
+
+    /// A live key of mode `all` for every app: what can always manage the rest.
+    pub fn is_unlimited_admin(&self, now: i64) -> bool {
+        self.mode == Mode::All && self.apps.is_none() && self.is_live(now)
+    }
+
+    /// Whether this key may see and revoke `other`: a key for every app may manage any key;
+    /// a key limited to some apps only keys limited to apps all within its own, never a key
+    /// for every app.
+    pub fn manages(&self, other: &ApiKey) -> bool {
+        match (&self.apps, &other.apps) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(_), Some(theirs)) => theirs.iter().all(|a| self.allows_app(a)),
+        }
+    }
 }
 
 /// Prefix that lets secret scanners recognise a leaked key.

@@ -355,6 +355,8 @@ fn every_route_for_every_caller() {
                 Caller::OtherApp if method == "POST" && path == "/v1/keys" => 403,
                 // …nor create an app outside its list.
                 Caller::OtherApp if method == "POST" && path == "/v1/apps" => 403,
+                // …nor see or revoke a key for every app: to it, there is no such key.
+                Caller::OtherApp if method == "DELETE" && path.starts_with("/v1/keys/") => 404,
                 _ => ok,
             };
             let w = world();

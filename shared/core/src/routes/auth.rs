@@ -34,7 +34,7 @@ pub async fn authenticate(state: &State, req: &Req) -> Result<ApiKey, ApiError> 
         .key_by_hash(&hash_key(secret))
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
-    if key.expires_at.is_some_and(|t| t <= now_ms()) {
+    if !key.is_live(now_ms()) {
         return Err(ApiError::unauthorized("this API key has expired"));
     }
     Ok(key)
@@ -71,10 +71,23 @@ pub async fn allow(
     Ok(key)
 }
 
-/// First start: when no key exists, make one of mode `all`, from `given` or fresh.
-/// Returns the secret when one was generated (to show once), and whether a key was created.
+/// Whether some live key of mode `all` for every app exists: while one does, start-up
+/// leaves the keys alone.
+async fn has_unlimited_admin(state: &State) -> StoreResult<bool> {
+    let now = now_ms();
+    Ok(state
+        .store
+        .list_keys()
+        .await?
+        .iter()
+        .any(|k| k.is_unlimited_admin(now)))
+}
+
+/// At start: when no live key of mode `all` for every app exists (a first start, or the
+/// last such key expired or was revoked), make one, from `given` or fresh. That is the way
+/// back for an operator locked out. Returns the secret when one was generated (to show once).
 pub async fn bootstrap_admin_key(state: &State, given: Option<&str>) -> StoreResult<Bootstrap> {
-    if state.store.count_keys().await? > 0 {
+    if has_unlimited_admin(state).await? {
         return Ok(Bootstrap::Existing);
     }
     let (secret, generated) = match given.map(str::trim).filter(|s| !s.is_empty()) {
@@ -98,7 +111,7 @@ pub async fn bootstrap_admin_hash(state: &State, hash: &str) -> StoreResult<Boot
             "the admin key hash must be 64 lowercase hex characters",
         ));
     }
-    if state.store.count_keys().await? > 0 {
+    if has_unlimited_admin(state).await? {
         return Ok(Bootstrap::Existing);
     }
     create_admin(state, hash.to_string()).await?;
@@ -115,6 +128,11 @@ async fn create_admin(state: &State, hash: String) -> StoreResult<()> {
         created_at: now_ms(),
         expires_at: None,
     };
+    // A key with this secret may exist already, expired or limited: it gives way to the
+    // restored admin key.
+    if let Some(old) = state.store.key_by_hash(&key.hash).await? {
+        state.store.delete_key(&old.id).await?;
+    }
     match state.store.create_key(&key).await {
         // Two cold starts racing: the other one created it.
         Err(crate::store::StoreError::Conflict { .. }) => Ok(()),

@@ -51,6 +51,16 @@ pub async fn create(state: &State, req: &Req) -> Result<Resp, ApiError> {
             "expires_at is in the past",
         ));
     }
+    // A key never outlives the key that made it: without an expiry it takes its creator's.
+    let expires_at = match (body.expires_at, caller.expires_at) {
+        (Some(mine), Some(theirs)) if mine > theirs => {
+            return Err(ApiError::bad_request(
+                Code::InvalidExpiry,
+                format!("this key expires at {theirs} (ms): a key it creates must expire by then"),
+            ));
+        }
+        (mine, theirs) => mine.or(theirs),
+    };
     let secret = new_secret();
     let key = ApiKey {
         id: new_key_id(),
@@ -59,7 +69,7 @@ pub async fn create(state: &State, req: &Req) -> Result<Resp, ApiError> {
         apps: body.apps,
         hash: hash_key(&secret),
         created_at: now_ms(),
-        expires_at: body.expires_at,
+        expires_at,
     };
     state.store.create_key(&key).await?;
     Ok(created(&CreatedKey {
@@ -68,9 +78,12 @@ pub async fn create(state: &State, req: &Req) -> Result<Resp, ApiError> {
     }))
 }
 
+/// The keys the caller manages (`ApiKey::manages`): all of them for a key for every app.
 pub async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
-    allow(state, req, Mode::All, None).await?;
-    Ok(ok(&state.store.list_keys().await?))
+    let caller = allow(state, req, Mode::All, None).await?;
+    let mut keys = state.store.list_keys().await?;
+    keys.retain(|k| caller.manages(k));
+    Ok(ok(&keys))
 }
 
 pub async fn delete(state: &State, req: &Req, id: &str) -> Result<Resp, ApiError> {
@@ -83,7 +96,14 @@ pub async fn delete(state: &State, req: &Req, id: &str) -> Result<Resp, ApiError
             "a key cannot revoke itself: create its replacement, then revoke this one with it",
         ));
     }
-    if !state.store.delete_key(id).await? {
+    // A key the caller does not manage is, to it, no key at all.
+    let managed = state
+        .store
+        .list_keys()
+        .await?
+        .into_iter()
+        .any(|k| k.id == id && caller.manages(&k));
+    if !managed || !state.store.delete_key(id).await? {
         return Err(ApiError::not_found(format!("no key {id}")));
     }
     Ok(ok(&KeyDeleted {
