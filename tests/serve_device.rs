@@ -653,6 +653,11 @@ async fn bad_device_input_gets_its_400_code_never_5xx() {
             "invalid_json_body",
         ),
         (
+            "terminal escape in the version name",
+            with(json!({"version_name": "1.1.0\u{1b}]0;PWNED\u{7}\u{1b}[2K\r"})),
+            "invalid_json_body",
+        ),
+        (
             "app id number",
             with(json!({"app_id": 5})),
             "invalid_json_body",

@@ -117,11 +117,11 @@ pub async fn debug(
         for e in batch {
             since = since.max(e["at"].as_i64().unwrap_or(since));
             if !ctx.out.json {
-                eprintln!(
+                ctx.out.say(format!(
                     "{}  {}",
                     time_of(e["at"].as_i64().unwrap_or(0)),
                     describe(&e)
-                );
+                ));
             }
             let fresh = e["at"].as_i64().unwrap_or(0) >= started;
             if e["action"] == "set"

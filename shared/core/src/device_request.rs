@@ -108,8 +108,24 @@ fn schema(msg: impl Into<String>) -> ApiError {
     ApiError::bad_request(Code::InvalidJsonBody, msg)
 }
 
-/// An optional string field, bounded. `null` counts as absent.
+/// An optional string field, bounded, with no control characters: versions, platforms,
+/// channel names and actions never have them, and an escape sequence in one would reach the
+/// operator's terminal through `updraft app debug`. `null` counts as absent.
 pub fn opt_str<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    max: usize,
+) -> Result<Option<&'a str>, ApiError> {
+    let s = opt_text(obj, key, max)?;
+    if s.is_some_and(|s| s.chars().any(char::is_control)) {
+        return Err(schema(format!("`{key}` contains control characters")));
+    }
+    Ok(s)
+}
+
+/// An optional free-text field, bounded (`custom_id`, which the app's developer chooses):
+/// stored as sent; whoever prints it escapes it.
+pub fn opt_text<'a>(
     obj: &'a Map<String, Value>,
     key: &str,
     max: usize,
@@ -194,7 +210,7 @@ pub fn parse_device(
         Strictness::Stats => 36,
         Strictness::Check => MAX_TEXT,
     };
-    let custom_id = opt_str(obj, "custom_id", custom_max)?
+    let custom_id = opt_text(obj, "custom_id", custom_max)?
         .unwrap_or("")
         .to_string();
     let version_code = opt_str(obj, "version_code", MAX_TEXT)?
@@ -362,6 +378,29 @@ mod tests {
                 "ok",
                 Box::new(|o| {
                     o.remove("plugin_version");
+                }),
+            ),
+            // An escape sequence aimed at the operator's terminal (`updraft app debug`).
+            (
+                "invalid_json_body",
+                Box::new(|o| {
+                    o.insert(
+                        "version_name".into(),
+                        json!("1.1.0\u{1b}]0;PWNED\u{7}\u{1b}[2K\r"),
+                    );
+                }),
+            ),
+            (
+                "invalid_json_body",
+                Box::new(|o| {
+                    o.insert("defaultChannel".into(), json!("beta\n"));
+                }),
+            ),
+            // Free text the app's developer chose: stored, and escaped wherever it is printed.
+            (
+                "ok",
+                Box::new(|o| {
+                    o.insert("custom_id".into(), json!("user\tid"));
                 }),
             ),
             (
