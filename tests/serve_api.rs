@@ -574,3 +574,53 @@ async fn a_key_manages_only_keys_within_its_apps_and_an_operator_can_always_get_
     );
     s.stop();
 }
+
+/// Every file and folder under `dir` whose group or other users have any permission.
+fn readable_by_others(dir: &std::path::Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        if meta.permissions().mode() & 0o077 != 0 {
+            out.push(format!(
+                "{} {:o}",
+                p.display(),
+                meta.permissions().mode() & 0o777
+            ));
+        }
+        if meta.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_dir_is_private_to_its_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    // What an older version (or a loose umask) left behind.
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(data.join("notes.txt"), "x").unwrap();
+    std::fs::set_permissions(
+        data.join("notes.txt"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let s = Server::start(&data);
+    admin(&s, "POST", "/v1/apps", Some(json!({"app_id": APP}))).await;
+    upload_bundle(&s, APP, "1.0.0", &payload(3, 4096)).await;
+    let (st, _) = device(&s, "POST", "/updates", device_body(APP, json!({}))).await;
+    assert_eq!(st, 200);
+    // Key hashes, device data and bundles: nobody else on the machine reads them.
+    assert_eq!(readable_by_others(&data), Vec::<String>::new());
+    s.stop();
+    assert_eq!(
+        readable_by_others(&data),
+        Vec::<String>::new(),
+        "after shutdown"
+    );
+}

@@ -1,5 +1,6 @@
 //! `updraft serve`: every route in one process, on the embedded store.
 
+mod private;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -63,8 +64,15 @@ struct Host {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    private::private_umask();
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
+    private::tighten(&args.data_dir).with_context(|| {
+        format!(
+            "cannot make data dir {} private to this user",
+            args.data_dir.display()
+        )
+    })?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
