@@ -624,3 +624,44 @@ async fn the_data_dir_is_private_to_its_user() {
         "after shutdown"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_keys_is_throttled_per_address_and_a_weak_admin_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    let whoami = format!("{}/v1/whoami", s.url);
+    let limit = updraft_core::rate_limit::AUTH_FAILURES_PER_MIN;
+    for i in 0..limit {
+        let (st, _) = call("GET", &whoami, Some(&format!("upd_guess_{i:032}")), None).await;
+        assert_eq!(st, 401, "guess {i}");
+    }
+    let (st, retry, v) = call_full(
+        "GET",
+        &whoami,
+        Some("upd_guess_one_more_000000000000"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (429, Some("too_many_requests")),
+        "{v}"
+    );
+    assert!(retry.is_some_and(|r| r >= 1), "Retry-After");
+    // A valid key from the same address is never slowed.
+    let (st, _) = call("GET", &whoami, Some(ADMIN), None).await;
+    assert_eq!(st, 200);
+    s.stop();
+
+    // `a` never becomes the admin key: the server refuses to start, and says why.
+    let out = std::process::Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("weak"))
+        .env("UPDRAFT_ADMIN_KEY", "a")
+        .env_remove("UPDRAFT_TEST_STORE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("UPDRAFT_ADMIN_KEY must be `upd_`"), "{err}");
+}

@@ -54,10 +54,16 @@ const PRUNE_ABOVE: usize = 50_000;
 /// How often (in calls) the size is checked.
 const PRUNE_EVERY: u64 = 1024;
 
+/// Failed `/v1` authentications (a bearer token that is no live key) allowed per address and
+/// minute, always on: a key has 256 random bits, so this only makes guessing pointless to
+/// try, and a valid key is never slowed by it.
+pub const AUTH_FAILURES_PER_MIN: u32 = 30;
+
 pub struct RateLimiter {
     limits: RateLimits,
     devices: Option<DefaultKeyedRateLimiter<u64>>,
     ips: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    auth_failures: DefaultKeyedRateLimiter<IpAddr>,
     calls: AtomicU64,
     hasher: std::collections::hash_map::RandomState,
 }
@@ -83,6 +89,9 @@ impl RateLimiter {
             limits,
             devices: keyed(limits.device_per_min),
             ips: keyed(limits.ip_per_min),
+            auth_failures: governor::RateLimiter::dashmap(Quota::per_minute(
+                NonZeroU32::new(AUTH_FAILURES_PER_MIN).expect("non-zero"),
+            )),
             calls: AtomicU64::new(0),
             hasher: Default::default(),
         }
@@ -99,6 +108,17 @@ impl RateLimiter {
         };
         self.maybe_prune();
         limiter
+            .check_key(&ip.0)
+            .map_err(|not| limited(not.wait_time_from(DefaultClock::default().now()), "address"))
+    }
+
+    /// Spends one of `ip`'s failed authentications: past the budget, 429 instead of 401.
+    pub fn failed_auth(&self, ip: Option<&ClientIp>) -> Result<(), ApiError> {
+        let Some(ip) = ip else {
+            return Ok(());
+        };
+        self.maybe_prune();
+        self.auth_failures
             .check_key(&ip.0)
             .map_err(|not| limited(not.wait_time_from(DefaultClock::default().now()), "address"))
     }
@@ -132,6 +152,9 @@ impl RateLimiter {
             && l.len() > PRUNE_ABOVE
         {
             l.retain_recent();
+        }
+        if self.auth_failures.len() > PRUNE_ABOVE {
+            self.auth_failures.retain_recent();
         }
     }
 

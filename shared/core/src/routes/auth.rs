@@ -29,15 +29,16 @@ pub async fn authenticate(state: &State, req: &Req) -> Result<ApiKey, ApiError> 
             ApiError::unauthorized("the Authorization header must be `Bearer <api key>`")
         })?;
     // Looking up by hash means the secret itself is never compared byte by byte.
-    let key = state
-        .store
-        .key_by_hash(&hash_key(secret))
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
-    if !key.is_live(now_ms()) {
-        return Err(ApiError::unauthorized("this API key has expired"));
-    }
-    Ok(key)
+    let refused = match state.store.key_by_hash(&hash_key(secret)).await? {
+        Some(key) if key.is_live(now_ms()) => return Ok(key),
+        Some(_) => ApiError::unauthorized("this API key has expired"),
+        None => ApiError::unauthorized("unknown or revoked API key"),
+    };
+    // Guessing keys is pointless, and also throttled: an address's failures are counted.
+    state
+        .limits
+        .failed_auth(req.extensions().get::<crate::rate_limit::ClientIp>())?;
+    Err(refused)
 }
 
 /// 403 unless the key has at least `mode`, and access to `app` when one is named.
@@ -71,6 +72,18 @@ pub async fn allow(
     Ok(key)
 }
 
+/// A secret an operator may choose for the admin key: the generated format's prefix and at
+/// least 24 more characters (`updraft keygen` makes 64 hex digits), so `a` or `admin` never
+/// becomes a key.
+pub fn is_strong_secret(s: &str) -> bool {
+    s.strip_prefix(crate::key::KEY_PREFIX).is_some_and(|rest| {
+        rest.len() >= 24
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    })
+}
+
 /// Whether some live key of mode `all` for every app exists: while one does, start-up
 /// leaves the keys alone.
 async fn has_unlimited_admin(state: &State) -> StoreResult<bool> {
@@ -87,10 +100,19 @@ async fn has_unlimited_admin(state: &State) -> StoreResult<bool> {
 /// last such key expired or was revoked), make one, from `given` or fresh. That is the way
 /// back for an operator locked out. Returns the secret when one was generated (to show once).
 pub async fn bootstrap_admin_key(state: &State, given: Option<&str>) -> StoreResult<Bootstrap> {
+    // A weak secret is refused whether or not it is needed now: the operator learns at once.
+    let given = given.map(str::trim).filter(|s| !s.is_empty());
+    if given.is_some_and(|s| !is_strong_secret(s)) {
+        return Err(crate::store::StoreError::invalid(
+            Code::InvalidKey,
+            "UPDRAFT_ADMIN_KEY must be `upd_` followed by at least 24 letters, digits, `_` or `-` \
+             (`updraft keygen` makes one)",
+        ));
+    }
     if has_unlimited_admin(state).await? {
         return Ok(Bootstrap::Existing);
     }
-    let (secret, generated) = match given.map(str::trim).filter(|s| !s.is_empty()) {
+    let (secret, generated) = match given {
         Some(s) => (s.to_string(), false),
         None => (new_secret(), true),
     };
@@ -148,4 +170,24 @@ pub enum Bootstrap {
     FromEnv,
     /// A fresh admin key; print it once.
     Generated(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_strong_secret;
+
+    #[test]
+    fn an_admin_secret_has_the_keys_form_and_enough_of_it() {
+        assert!(is_strong_secret(&crate::key::new_secret()));
+        assert!(is_strong_secret("upd_e2e_admin_key_0123456789abcdef"));
+        for weak in [
+            "a",
+            "admin",
+            "upd_short",
+            "0123456789abcdef0123456789abcdef",
+            "upd_has space 0123456789abcdef",
+        ] {
+            assert!(!is_strong_secret(weak), "{weak}");
+        }
+    }
 }
