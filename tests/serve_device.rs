@@ -845,3 +845,31 @@ async fn rate_limits_answer_429_with_retry_after_per_device_and_per_address() {
     let (st, _, body) = limited_call(&s, "/updates", device_n(9), Some("203.0.113.2")).await;
     assert_eq!(st, 200, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stats_batch_is_charged_to_every_device_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_with(dir.path(), &["--rate-device-per-min", "1"]);
+    seed(&s).await;
+    let event = |n: u32| {
+        let mut e = device_n(n);
+        e["action"] = json!("app_moved_to_foreground");
+        e
+    };
+    // One request per device a minute: a batch for two devices spends both budgets…
+    let (st, _, v) = limited_call(&s, "/stats", json!([event(1), event(2)]), None).await;
+    assert_eq!(st, 200, "{v}");
+    // …so the second device, not only the first, has none left.
+    for n in [1, 2] {
+        let (st, retry, v) = limited_call(&s, "/updates", device_n(n), None).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (429, Some("too_many_requests")),
+            "device {n}: {v}"
+        );
+        assert!(retry.is_some());
+    }
+    let (st, _, _) = limited_call(&s, "/updates", device_n(3), None).await;
+    assert_eq!(st, 200, "a device the batch did not name keeps its budget");
+    s.stop();
+}

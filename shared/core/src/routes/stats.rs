@@ -188,6 +188,9 @@ async fn batch(state: &State, items: &[Value]) -> Result<Resp, ApiError> {
     let mut events = Vec::with_capacity(items.len());
     let mut app_known: Option<bool> = None;
     let mut versions = HashMap::new();
+    // Each device in the batch spends one request of its own budget (the plugin batches one
+    // device's events; a batch naming many devices pays for each).
+    let mut charged: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (index, item) in items.iter().enumerate() {
         let (device, parsed) = match parse_event(item) {
             Ok(p) => p,
@@ -196,15 +199,14 @@ async fn batch(state: &State, items: &[Value]) -> Result<Resp, ApiError> {
                 continue;
             }
         };
+        if charged.insert(device.device_id.clone()) {
+            state
+                .limits
+                .check_device(&device.app_id, &device.device_id)?;
+        }
         let known = match app_known {
             Some(k) => k,
-            None => {
-                // A batch spends one request of the budget, charged to its first device.
-                state
-                    .limits
-                    .check_device(&device.app_id, &device.device_id)?;
-                *app_known.insert(state.store.get_app(&device.app_id).await?.is_some())
-            }
+            None => *app_known.insert(state.store.get_app(&device.app_id).await?.is_some()),
         };
         if !known {
             results.push(item_error(index, &on_premise_app(&device.app_id)));
