@@ -873,3 +873,65 @@ async fn a_stats_batch_is_charged_to_every_device_it_names() {
     assert_eq!(st, 200, "a device the batch did not name keeps its budget");
     s.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_devices_own_channel_choice_ends_when_the_channel_stops_allowing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    seed(&s).await;
+    upload_bundle(&s, APP, "1.2.0", &payload(8, 2048)).await;
+    let (st, _) = admin(
+        &s,
+        "POST",
+        &format!("/v1/apps/{APP}/channels"),
+        Some(json!({"name": "beta", "allow_device_self_set": true, "bundle": "1.2.0"})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    // An old plugin (6.x) has the server store its choice.
+    let old = |patch: Value| {
+        let mut b = device_body(APP, patch);
+        b["plugin_version"] = json!("6.2.0");
+        b
+    };
+    let (_, v) = device(&s, "POST", "/channel_self", old(json!({"channel": "beta"}))).await;
+    assert_eq!(v, json!({"status": "ok"}));
+    let (_, v) = device(&s, "POST", "/updates", old(json!({}))).await;
+    assert_eq!(v["version"], "1.2.0", "the device follows its choice: {v}");
+
+    // The operator closes beta to self-assignment: the device's choice stops counting…
+    let (st, _) = admin(
+        &s,
+        "PATCH",
+        &format!("/v1/apps/{APP}/channels/beta"),
+        Some(json!({"allow_device_self_set": false})),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (_, v) = device(&s, "POST", "/updates", old(json!({}))).await;
+    assert_eq!(v["version"], "1.1.0", "back on the public channel: {v}");
+    let (_, v) = device(&s, "PUT", "/channel_self", old(json!({}))).await;
+    assert_eq!(
+        v,
+        json!({"channel": "production", "status": "default"}),
+        "and it is not reported as set by an operator"
+    );
+
+    // …while an operator's assignment to the same channel holds.
+    let (st, _) = admin(
+        &s,
+        "PUT",
+        &format!("/v1/apps/{APP}/devices/{DEVICE}/channel"),
+        Some(json!({"channel": "beta"})),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (_, v) = device(&s, "POST", "/updates", old(json!({}))).await;
+    assert_eq!(v["version"], "1.2.0", "{v}");
+    let (_, v) = device(&s, "PUT", "/channel_self", old(json!({}))).await;
+    assert_eq!(
+        v,
+        json!({"channel": "beta", "status": "override", "allowSet": false})
+    );
+    s.stop();
+}

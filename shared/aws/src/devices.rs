@@ -6,7 +6,7 @@ use updraft_core::device::{
     DailyStat, DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, latest_per_device, tally,
 };
 use updraft_core::key::random_hex;
-use updraft_core::store::{DeviceStore, StoreError, StoreResult};
+use updraft_core::store::{AssignedBy, DeviceStore, Override, StoreError, StoreResult};
 
 use crate::table::*;
 
@@ -35,9 +35,18 @@ fn event_sk(at: i64) -> String {
 
 #[async_trait]
 impl DeviceStore for DynamoStore {
-    async fn set_override(&self, app_id: &str, device_id: &str, channel: &str) -> StoreResult<()> {
+    async fn set_override(
+        &self,
+        app_id: &str,
+        device_id: &str,
+        channel: &str,
+        by: AssignedBy,
+    ) -> StoreResult<()> {
         let mut item = key(app_pk(app_id), override_sk(device_id));
         item.insert("channel".into(), string_attr(channel));
+        if by == AssignedBy::Device {
+            item.insert("by".into(), string_attr("device"));
+        }
         // A new override also counts up on the app item, so checks can skip the lookup at zero.
         let writes = vec![
             TransactWriteItem::builder()
@@ -87,21 +96,27 @@ impl DeviceStore for DynamoStore {
         Ok(matches!(self.transact(writes).await?, Txn::Done))
     }
 
-    async fn get_override(&self, app_id: &str, device_id: &str) -> StoreResult<Option<String>> {
+    async fn get_override(&self, app_id: &str, device_id: &str) -> StoreResult<Option<Override>> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key(app_pk(app_id), override_sk(device_id))))
-            .projection_expression("channel")
+            .projection_expression("channel, #by")
+            .expression_attribute_names("#by", "by")
             .send()
             .await
             .map_err(unavailable)?;
-        Ok(out
-            .item
-            .as_ref()
-            .and_then(|i| get_s(i, "channel"))
-            .map(str::to_string))
+        Ok(out.item.as_ref().and_then(|i| {
+            Some(Override {
+                channel: get_s(i, "channel")?.to_string(),
+                // Absent on overrides stored before devices' choices were told apart.
+                by: match get_s(i, "by") {
+                    Some("device") => AssignedBy::Device,
+                    _ => AssignedBy::Operator,
+                },
+            })
+        }))
     }
 
     async fn record_events(&self, events: &[DeviceEvent]) -> StoreResult<()> {

@@ -197,7 +197,12 @@ async fn update_checks_stay_within_the_read_budget() {
     // Through the state's store, which forgets the app's view as every write path does.
     state
         .store
-        .set_override(app, "33333333-3333-4333-8333-333333333333", "production")
+        .set_override(
+            app,
+            "33333333-3333-4333-8333-333333333333",
+            "production",
+            updraft_core::store::AssignedBy::Operator,
+        )
         .await
         .unwrap();
     check(&state, "44444444-4444-4444-8444-444444444444").await;

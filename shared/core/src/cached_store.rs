@@ -13,8 +13,8 @@ use crate::channel::Channel;
 use crate::device::{DailyStat, DeviceEvent};
 use crate::key::ApiKey;
 use crate::store::{
-    AppStore, AppView, BundleStore, ChannelStore, DeviceStore, KeyStore, Registered, Store,
-    StoreResult,
+    AppStore, AppView, AssignedBy, BundleStore, ChannelStore, DeviceStore, KeyStore, Override,
+    Registered, Store, StoreResult,
 };
 use crate::view_cache::ViewCache;
 
@@ -114,15 +114,24 @@ impl BundleStore for CachedStore {
 
 #[async_trait]
 impl DeviceStore for CachedStore {
-    async fn set_override(&self, app_id: &str, device_id: &str, channel: &str) -> StoreResult<()> {
-        self.writing(app_id, self.inner.set_override(app_id, device_id, channel))
-            .await
+    async fn set_override(
+        &self,
+        app_id: &str,
+        device_id: &str,
+        channel: &str,
+        by: AssignedBy,
+    ) -> StoreResult<()> {
+        self.writing(
+            app_id,
+            self.inner.set_override(app_id, device_id, channel, by),
+        )
+        .await
     }
     async fn delete_override(&self, app_id: &str, device_id: &str) -> StoreResult<bool> {
         self.writing(app_id, self.inner.delete_override(app_id, device_id))
             .await
     }
-    async fn get_override(&self, app_id: &str, device_id: &str) -> StoreResult<Option<String>> {
+    async fn get_override(&self, app_id: &str, device_id: &str) -> StoreResult<Option<Override>> {
         self.inner.get_override(app_id, device_id).await
     }
     /// Events change no view: the hot path's writes never cost it a read.
@@ -253,13 +262,13 @@ mod tests {
     }
     #[async_trait]
     impl DeviceStore for Counting {
-        async fn set_override(&self, _: &str, _: &str, _: &str) -> StoreResult<()> {
+        async fn set_override(&self, _: &str, _: &str, _: &str, _: AssignedBy) -> StoreResult<()> {
             Ok(())
         }
         async fn delete_override(&self, _: &str, _: &str) -> StoreResult<bool> {
             Ok(true)
         }
-        async fn get_override(&self, _: &str, _: &str) -> StoreResult<Option<String>> {
+        async fn get_override(&self, _: &str, _: &str) -> StoreResult<Option<Override>> {
             unused!()
         }
         async fn record_events(&self, _: &[DeviceEvent]) -> StoreResult<()> {
@@ -383,7 +392,7 @@ mod tests {
             (
                 "set_override",
                 Box::pin(async {
-                    let _ = s.set_override(a, "d", "c").await;
+                    let _ = s.set_override(a, "d", "c", AssignedBy::Operator).await;
                 }),
             ),
             (

@@ -9,7 +9,7 @@ use crate::bundle::{Bundle, BundleStatus};
 use crate::channel::{BUILTIN, Channel};
 use crate::device::{Counter, DeviceEvent, EVENTS_PER_DEVICE, now_ms, utc_day};
 use crate::key::{ApiKey, Mode, hash_key};
-use crate::store::{Registered, Store, StoreError};
+use crate::store::{AssignedBy, Override, Registered, Store, StoreError};
 
 pub fn app(id: &str) -> App {
     App {
@@ -303,16 +303,32 @@ pub async fn overrides(store: Arc<dyn Store>) {
     let dev = "6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f";
     assert!(s.get_override(id, dev).await.unwrap().is_none());
     assert_eq!(
-        s.set_override("com.conf.none", dev, "production")
+        s.set_override("com.conf.none", dev, "production", AssignedBy::Operator)
             .await
             .map_err(code),
         Err(Code::NotFound)
     );
-    s.set_override(id, dev, "production").await.unwrap();
-    s.set_override(id, dev, "production").await.unwrap();
+    s.set_override(id, dev, "production", AssignedBy::Device)
+        .await
+        .unwrap();
     assert_eq!(
-        s.get_override(id, dev).await.unwrap().as_deref(),
-        Some("production")
+        s.get_override(id, dev).await.unwrap(),
+        Some(Override {
+            channel: "production".into(),
+            by: AssignedBy::Device
+        }),
+        "who chose it is kept"
+    );
+    // An operator's choice replaces the device's, and says so.
+    s.set_override(id, dev, "production", AssignedBy::Operator)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_override(id, dev).await.unwrap(),
+        Some(Override {
+            channel: "production".into(),
+            by: AssignedBy::Operator
+        })
     );
     assert!(s.app_view(id).await.unwrap().unwrap().has_overrides);
     assert!(s.delete_override(id, dev).await.unwrap());
@@ -320,7 +336,9 @@ pub async fn overrides(store: Arc<dyn Store>) {
     assert!(!s.app_view(id).await.unwrap().unwrap().has_overrides);
     // Deleting a channel drops the overrides that point at it.
     s.create_channel(id, &Channel::new("temp")).await.unwrap();
-    s.set_override(id, dev, "temp").await.unwrap();
+    s.set_override(id, dev, "temp", AssignedBy::Operator)
+        .await
+        .unwrap();
     s.delete_channel(id, "temp").await.unwrap();
     assert!(s.get_override(id, dev).await.unwrap().is_none());
 }

@@ -3,11 +3,26 @@
 
 use crate::channel::Channel;
 use crate::device_request::Platform;
+use crate::store::{AssignedBy, Override};
 
 /// A channel a device may follow of its own accord: enabled for its platform, and public or
 /// open to self-assignment.
 pub fn device_may_follow(channel: &Channel, platform: Platform) -> bool {
     channel.enabled_for(platform) && (channel.public || channel.allow_device_self_set)
+}
+
+/// The stored channel that counts: an operator's always (no platform or public filter); a
+/// device's own choice only while its channel still allows self-assignment, so turning
+/// `allow_device_self_set` off takes back every device's choice of that channel.
+pub fn stored_channel<'a>(
+    channels: &'a [Channel],
+    stored: Option<&Override>,
+) -> Option<&'a Channel> {
+    let o = stored?;
+    channels
+        .iter()
+        .find(|c| c.name == o.channel)
+        .filter(|c| o.by == AssignedBy::Operator || c.allow_device_self_set)
 }
 
 /// The public channel of a platform (at most one per platform; the API refuses a second).
@@ -93,6 +108,27 @@ mod tests {
         }
         let ios_public = vec![channel("p-ios", true, false, IOS)];
         assert!(public_channel(&ios_public, Platform::Android).is_none());
+    }
+
+    #[test]
+    fn a_devices_own_choice_counts_while_its_channel_allows_it() {
+        let mut beta = channel("beta", false, true, ALL);
+        let stored = |by| Override {
+            channel: "beta".into(),
+            by,
+        };
+        for by in [AssignedBy::Operator, AssignedBy::Device] {
+            let channels = vec![beta.clone()];
+            assert!(
+                stored_channel(&channels, Some(&stored(by))).is_some(),
+                "{by:?}"
+            );
+        }
+        beta.allow_device_self_set = false;
+        let channels = vec![beta];
+        assert!(stored_channel(&channels, Some(&stored(AssignedBy::Operator))).is_some());
+        assert!(stored_channel(&channels, Some(&stored(AssignedBy::Device))).is_none());
+        assert!(stored_channel(&channels, None).is_none());
     }
 
     #[test]

@@ -17,8 +17,8 @@ use crate::device::{
 };
 use crate::key::ApiKey;
 use crate::store::{
-    AppStore, AppView, BundleStore, ChannelStore, DeviceStore, KeyStore, Registered, StoreError,
-    StoreResult,
+    AppStore, AppView, AssignedBy, BundleStore, ChannelStore, DeviceStore, KeyStore, Override,
+    Registered, StoreError, StoreResult,
 };
 
 type AppDevice = (String, String);
@@ -31,7 +31,7 @@ struct Data {
     next_channel_id: i64,
     /// Per (app, version), tombstones included.
     bundles: BTreeMap<AppDevice, Bundle>,
-    overrides: BTreeMap<AppDevice, String>,
+    overrides: BTreeMap<AppDevice, Override>,
     sessions: BTreeMap<AppDevice, i64>,
     /// Logged events in arrival order.
     events: Vec<DeviceEvent>,
@@ -300,7 +300,7 @@ impl ChannelStore for MemoryStore {
     async fn delete_channel(&self, app_id: &str, name: &str) -> StoreResult<bool> {
         let mut d = self.data()?;
         d.overrides
-            .retain(|(a, _), channel| !(a == app_id && channel == name));
+            .retain(|(a, _), o| !(a == app_id && o.channel == name));
         let Some(list) = d.channels.get_mut(app_id) else {
             return Ok(false);
         };
@@ -378,11 +378,22 @@ impl BundleStore for MemoryStore {
 
 #[async_trait]
 impl DeviceStore for MemoryStore {
-    async fn set_override(&self, app_id: &str, device_id: &str, channel: &str) -> StoreResult<()> {
+    async fn set_override(
+        &self,
+        app_id: &str,
+        device_id: &str,
+        channel: &str,
+        by: AssignedBy,
+    ) -> StoreResult<()> {
         let mut d = self.data()?;
         d.require_app(app_id)?;
-        d.overrides
-            .insert(key(app_id, device_id), channel.to_string());
+        d.overrides.insert(
+            key(app_id, device_id),
+            Override {
+                channel: channel.to_string(),
+                by,
+            },
+        );
         Ok(())
     }
 
@@ -394,7 +405,7 @@ impl DeviceStore for MemoryStore {
             .is_some())
     }
 
-    async fn get_override(&self, app_id: &str, device_id: &str) -> StoreResult<Option<String>> {
+    async fn get_override(&self, app_id: &str, device_id: &str) -> StoreResult<Option<Override>> {
         Ok(self.data()?.overrides.get(&key(app_id, device_id)).cloned())
     }
 

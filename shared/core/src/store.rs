@@ -143,9 +143,16 @@ pub trait BundleStore: Send + Sync {
 
 #[async_trait]
 pub trait DeviceStore: Send + Sync {
-    async fn set_override(&self, app_id: &str, device_id: &str, channel: &str) -> StoreResult<()>;
+    /// Stores (or replaces) the device's channel and who chose it. NotFound without the app.
+    async fn set_override(
+        &self,
+        app_id: &str,
+        device_id: &str,
+        channel: &str,
+        by: AssignedBy,
+    ) -> StoreResult<()>;
     async fn delete_override(&self, app_id: &str, device_id: &str) -> StoreResult<bool>;
-    async fn get_override(&self, app_id: &str, device_id: &str) -> StoreResult<Option<String>>;
+    async fn get_override(&self, app_id: &str, device_id: &str) -> StoreResult<Option<Override>>;
     /// Appends to the event logs, moves counters, updates device records — in one write.
     async fn record_events(&self, events: &[DeviceEvent]) -> StoreResult<()>;
     /// Off the answer path: may be buffered and written in batches. Never blocks. The write
@@ -179,6 +186,21 @@ pub trait KeyStore: Send + Sync {
     async fn list_keys(&self) -> StoreResult<Vec<ApiKey>>;
     async fn delete_key(&self, id: &str) -> StoreResult<bool>;
     async fn count_keys(&self) -> StoreResult<u64>;
+}
+
+/// Who chose a device's channel: an operator (`/v1`), or the device itself through
+/// `/channel_self` (plugins older than 5.34 / 6.34 / 7.34 store their choice on the server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssignedBy {
+    Operator,
+    Device,
+}
+
+/// A device's stored channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    pub channel: String,
+    pub by: AssignedBy,
 }
 
 /// The port traits, for code that calls them on a concrete store (`State::store`).

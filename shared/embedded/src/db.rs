@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS overrides (
     app_id TEXT NOT NULL REFERENCES apps(app_id) ON DELETE CASCADE,
     device_id TEXT NOT NULL,
     channel TEXT NOT NULL,
+    by_device INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (app_id, device_id)
 );
 CREATE TABLE IF NOT EXISTS debug_sessions (
@@ -93,6 +94,23 @@ pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// Brings a database made by an older version up to the schema: columns added since are
+/// added with their defaults (an override stored before `by_device` existed counts as an
+/// operator's, which is what it was treated as then).
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_by_device: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('overrides') WHERE name = 'by_device')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_by_device {
+        conn.execute_batch(
+            "ALTER TABLE overrides ADD COLUMN by_device INTEGER NOT NULL DEFAULT 0",
+        )?;
+    }
+    Ok(())
+}
+
 /// Every port over one SQLite file. Cheap to clone.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -107,6 +125,7 @@ impl SqliteStore {
         let path = path.as_ref().to_path_buf();
         let conn = open_connection(&path).map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        migrate(&conn).map_err(unavailable)?;
         let writer = EventWriter::start(&path).map_err(unavailable)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),

@@ -1,21 +1,29 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use updraft_core::device::{DailyStat, DeviceEvent, EVENT_RETENTION_MS, now_ms};
-use updraft_core::store::{DeviceStore, StoreError, StoreResult};
+use updraft_core::store::{AssignedBy, DeviceStore, Override, StoreError, StoreResult};
 
 use crate::db::{SqliteStore, from_doc, unavailable};
 use crate::event_writer::write_events;
 
 #[async_trait]
 impl DeviceStore for SqliteStore {
-    async fn set_override(&self, app_id: &str, device_id: &str, channel: &str) -> StoreResult<()> {
+    async fn set_override(
+        &self,
+        app_id: &str,
+        device_id: &str,
+        channel: &str,
+        by: AssignedBy,
+    ) -> StoreResult<()> {
+        let by_device = by == AssignedBy::Device;
         self.with(|c| {
             let set = c
                 .execute(
-                    "INSERT INTO overrides (app_id, device_id, channel)
-                     SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM apps WHERE app_id = ?1)
-                     ON CONFLICT (app_id, device_id) DO UPDATE SET channel = excluded.channel",
-                    params![app_id, device_id, channel],
+                    "INSERT INTO overrides (app_id, device_id, channel, by_device)
+                     SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM apps WHERE app_id = ?1)
+                     ON CONFLICT (app_id, device_id) DO UPDATE SET channel = excluded.channel,
+                     by_device = excluded.by_device",
+                    params![app_id, device_id, channel, by_device],
                 )
                 .map_err(unavailable)?;
             if set == 0 {
@@ -36,12 +44,21 @@ impl DeviceStore for SqliteStore {
         })
     }
 
-    async fn get_override(&self, app_id: &str, device_id: &str) -> StoreResult<Option<String>> {
+    async fn get_override(&self, app_id: &str, device_id: &str) -> StoreResult<Option<Override>> {
         self.with(|c| {
             c.query_row(
-                "SELECT channel FROM overrides WHERE app_id = ?1 AND device_id = ?2",
+                "SELECT channel, by_device FROM overrides WHERE app_id = ?1 AND device_id = ?2",
                 params![app_id, device_id],
-                |r| r.get(0),
+                |r| {
+                    Ok(Override {
+                        channel: r.get(0)?,
+                        by: if r.get::<_, bool>(1)? {
+                            AssignedBy::Device
+                        } else {
+                            AssignedBy::Operator
+                        },
+                    })
+                },
             )
             .optional()
             .map_err(unavailable)

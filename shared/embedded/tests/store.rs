@@ -179,3 +179,51 @@ mod blob_conformance {
     use super::fresh_blobs;
     updraft_core::blob_conformance_suite!(fresh_blobs);
 }
+
+/// A database made before overrides recorded who chose them opens, and its overrides count
+/// as an operator's (as they were treated then).
+#[tokio::test]
+async fn an_older_database_gains_the_override_source_column() {
+    use updraft_core::store::{AssignedBy, DeviceStore, Override};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("updraft.db");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .create_app(&updraft_core::conformance::app("com.old.app"))
+            .await
+            .unwrap();
+        store.close();
+    }
+    // Back to the old shape: no `by_device` column.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE overrides;
+         CREATE TABLE overrides (app_id TEXT NOT NULL, device_id TEXT NOT NULL,
+           channel TEXT NOT NULL, PRIMARY KEY (app_id, device_id));
+         INSERT INTO overrides VALUES ('com.old.app', 'dev-1', 'beta');",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.get_override("com.old.app", "dev-1").await.unwrap(),
+        Some(Override {
+            channel: "beta".into(),
+            by: AssignedBy::Operator
+        })
+    );
+    store
+        .set_override("com.old.app", "dev-1", "beta", AssignedBy::Device)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_override("com.old.app", "dev-1")
+            .await
+            .unwrap()
+            .map(|o| o.by),
+        Some(AssignedBy::Device)
+    );
+    store.close();
+}

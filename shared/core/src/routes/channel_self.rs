@@ -13,11 +13,12 @@ use crate::channel::Channel;
 use crate::device_request::{
     DeviceInfo, Platform, Strictness, into_object, opt_str, parse_body, parse_device, required,
 };
-use crate::eligibility::{default_channel, listed_for, public_channel};
+use crate::eligibility::{default_channel, listed_for, public_channel, stored_channel};
 use crate::error::ApiError;
 use crate::http_util::{Req, Resp, ok, query_pairs};
 use crate::state::State;
 use crate::store::AppView;
+use crate::store::AssignedBy;
 use crate::version::keeps_channel_locally;
 
 fn soft(code: Code, message: &str) -> ApiError {
@@ -72,11 +73,11 @@ async fn stored_override<'a>(
     if !view.has_overrides {
         return Ok(None);
     }
-    let name = state
+    let stored = state
         .store
         .get_override(&device.app_id, &device.device_id)
         .await?;
-    Ok(name.and_then(|n| view.channels.iter().find(|c| c.name == n)))
+    Ok(stored_channel(&view.channels, stored.as_ref()))
 }
 
 pub(crate) async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
@@ -131,7 +132,12 @@ pub(crate) async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
     } else if current.is_none_or(|c| c.name != wanted) {
         state
             .store
-            .set_override(&device.app_id, &device.device_id, &wanted)
+            .set_override(
+                &device.app_id,
+                &device.device_id,
+                &wanted,
+                AssignedBy::Device,
+            )
             .await?;
     }
     Ok(ok(&json!({"status": "ok"})))

@@ -5,6 +5,7 @@ use crate::api::{
     DebugEnded, DebugSession, DeviceChannel, OverrideDeleted, SetDeviceChannel, StartDebug,
 };
 use crate::code::Code;
+use crate::store::AssignedBy;
 use crate::store::ports::*;
 
 use super::apps::existing;
@@ -35,7 +36,11 @@ pub async fn get_override(
     allow(state, req, Mode::Read, Some(app_id)).await?;
     let device = device_id(device)?;
     existing(state, app_id).await?;
-    let channel = state.store.get_override(app_id, &device).await?;
+    let channel = state
+        .store
+        .get_override(app_id, &device)
+        .await?
+        .map(|o| o.channel);
     Ok(ok(&DeviceChannel {
         device_id: device,
         channel,
@@ -65,7 +70,7 @@ pub async fn set_override(
     }
     state
         .store
-        .set_override(app_id, &device, &body.channel)
+        .set_override(app_id, &device, &body.channel, AssignedBy::Operator)
         .await?;
     Ok(ok(&DeviceChannel {
         device_id: device,

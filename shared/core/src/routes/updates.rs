@@ -2,6 +2,8 @@
 
 use crate::action::Action;
 use crate::code::Code;
+use crate::eligibility::stored_channel;
+use crate::store::Override;
 use crate::store::ports::*;
 use std::sync::Arc;
 
@@ -57,7 +59,7 @@ pub(super) fn device_body(req: &Req) -> Result<(DeviceInfo, Map<String, Value>),
 async fn load(
     state: &State,
     device: &DeviceInfo,
-) -> Result<(Arc<AppView>, Option<String>), ApiError> {
+) -> Result<(Arc<AppView>, Option<Override>), ApiError> {
     let view = state
         .store
         .view(&device.app_id)
@@ -80,9 +82,10 @@ pub async fn check(state: &State, req: &Req) -> Result<Resp, ApiError> {
         .limits
         .check_device(&device.app_id, &device.device_id)?;
     let (view, over) = load(state, &device).await?;
+    let over = stored_channel(&view.channels, over.as_ref()).map(|c| c.name.as_str());
     let resolved = resolve_channel(
         &view.channels,
-        over.as_deref(),
+        over,
         &device.default_channel,
         device.platform,
         |c| {
