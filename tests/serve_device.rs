@@ -935,3 +935,87 @@ async fn a_devices_own_channel_choice_ends_when_the_channel_stops_allowing_it() 
     );
     s.stop();
 }
+
+/// Opens a socket to the server and sends `bytes`, keeping it open.
+async fn slow_client(s: &Server, bytes: &[u8]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let addr = s.url.trim_start_matches("http://");
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    sock.write_all(bytes).await.unwrap();
+    sock
+}
+
+/// What the server sends before it closes the socket (within `wait`).
+async fn read_until_closed(
+    sock: &mut tokio::net::TcpStream,
+    wait: std::time::Duration,
+) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let closed = tokio::time::timeout(wait, async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    closed
+        .ok()
+        .map(|_| String::from_utf8_lossy(&got).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_hold_nothing_and_past_the_cap_a_connection_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_with(
+        dir.path(),
+        &[
+            "--max-connections",
+            "8",
+            "--header-timeout-secs",
+            "1",
+            "--body-timeout-secs",
+            "1",
+        ],
+    );
+    seed(&s).await;
+    // Slowloris: eight sockets that never finish their request head take every slot…
+    let mut slow = Vec::new();
+    for _ in 0..8 {
+        slow.push(slow_client(&s, b"POST /updates HTTP/1.1\r\nHost: x\r\n").await);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // …so the next connection is refused at once, clearly, rather than left hanging.
+    let mut extra = slow_client(&s, b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let refused = read_until_closed(&mut extra, std::time::Duration::from_secs(5))
+        .await
+        .expect("refused and closed");
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("service_unavailable") && refused.contains("retry-after: 1"));
+    // Within the header timeout the server drops them all, and serves again.
+    for sock in &mut slow {
+        assert!(
+            read_until_closed(sock, std::time::Duration::from_secs(5))
+                .await
+                .is_some(),
+            "a slow client kept its connection"
+        );
+    }
+    let (st, _) = call("GET", &format!("{}/ok", s.url), None, None).await;
+    assert_eq!(st, 200);
+    // A body that drips in is answered 408 (which the plugin retries later).
+    let mut drip = slow_client(
+        &s,
+        b"POST /stats HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"app",
+    )
+    .await;
+    let answer = read_until_closed(&mut drip, std::time::Duration::from_secs(5))
+        .await
+        .expect("answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    s.stop();
+}

@@ -1,10 +1,13 @@
 //! `updraft serve`: every route in one process, on the embedded store.
 
+mod listener;
 mod private;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+use updraft_core::ApiError;
+use updraft_core::code::Code;
 use updraft_core::store::ports::*;
 
 use anyhow::Context;
@@ -47,6 +50,17 @@ pub struct ServeArgs {
     /// proxy, or clients choose their own address.
     #[arg(long, env = "UPDRAFT_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<http::HeaderName>,
+    /// Seconds a client has to send each request's head (an idle keep-alive connection
+    /// included) before the connection is closed.
+    #[arg(long, env = "UPDRAFT_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a device or API request's body (answered 408 after).
+    #[arg(long, env = "UPDRAFT_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+    /// Connections served at once; past it a new one gets 503 and is closed (default: what
+    /// the open-files limit allows, less a margin).
+    #[arg(long, env = "UPDRAFT_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
 }
 
 /// The storage behind the routes, and what it needs at shutdown.
@@ -61,10 +75,21 @@ struct Host {
     /// The local blob routes, on the embedded store only (S3 serves its own URLs).
     blobs: Option<LocalBlobs>,
     client_ip_header: Option<http::HeaderName>,
+    /// How long a device or API body may take to arrive.
+    body_timeout: std::time::Duration,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     private::private_umask();
+    let open_files = listener::raise_open_files_limit();
+    let limits = listener::Limits {
+        header_timeout: std::time::Duration::from_secs(args.header_timeout_secs.max(1)),
+        body_timeout: std::time::Duration::from_secs(args.body_timeout_secs.max(1)),
+        max_connections: args
+            .max_connections
+            .unwrap_or_else(|| listener::default_max_connections(open_files))
+            .max(1),
+    };
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
     private::tighten(&args.data_dir).with_context(|| {
@@ -151,6 +176,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         state,
         blobs,
         client_ip_header: args.client_ip_header.clone(),
+        body_timeout: limits.body_timeout,
     };
     // Behind an Arc: the router hands every request its own copy of the state.
     let app = Router::new().fallback(dispatch).with_state(Arc::new(host));
@@ -161,13 +187,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     println!("updraft serve: listening on http://{addr} (public URL {public_url}, {data})");
     tracing::info!(%addr, "listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("server error")?;
+    listener::serve(listener, app, limits, shutdown_signal()).await;
     // Nothing a device reported is lost on a normal shutdown: wait for the writes that were
     // still running when the last answer went out, then close the embedded store.
     store.settle().await;
@@ -221,7 +241,7 @@ async fn dispatch(
             .await
             .map(Body::new)
     } else {
-        core_route(&host.state, req).await
+        core_route(&host.state, req, host.body_timeout).await
     };
     tracing::info!(
         method = %method,
@@ -233,12 +253,29 @@ async fn dispatch(
     resp
 }
 
-async fn core_route(state: &State, req: Request<Body>) -> Response<Body> {
+async fn core_route(
+    state: &State,
+    req: Request<Body>,
+    body_timeout: std::time::Duration,
+) -> Response<Body> {
     let limit = body_limit(req.uri().path());
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => return too_large(limit).into_response().map(Body::from),
+    let bytes = match tokio::time::timeout(body_timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => return too_large(limit).into_response().map(Body::from),
+        // The plugin retries 408 later; a client that drips its body holds nothing longer.
+        Err(_) => {
+            return ApiError::new(
+                http::StatusCode::REQUEST_TIMEOUT,
+                Code::RequestTimeout,
+                format!(
+                    "the body did not arrive within {} s",
+                    body_timeout.as_secs()
+                ),
+            )
+            .into_response()
+            .map(Body::from);
+        }
     };
     updraft_core::handle(state, Request::from_parts(parts, bytes))
         .await

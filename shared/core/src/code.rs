@@ -54,6 +54,7 @@ codes! {
     InvalidDeviceId => "invalid_device_id",
     InvalidExpiry => "invalid_expiry",
     InvalidJsonBody => "invalid_json_body",
+    RequestTimeout => "request_timeout",
     IncompleteBody => "incomplete_body",
     Expired => "expired",
     StorageError => "storage_error",
