@@ -1019,3 +1019,34 @@ async fn slow_clients_hold_nothing_and_past_the_cap_a_connection_is_refused() {
     assert!(answer.contains("request_timeout"), "{answer}");
     s.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_keeps_at_most_4_kib_of_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    seed(&s).await;
+    // The protocol's most: 30 keys of 2,048 characters (about 60 KB). Accepted, and cut.
+    let metadata: serde_json::Map<String, Value> = (0..30)
+        .map(|i| (format!("k{i:02}"), json!("x".repeat(2048))))
+        .collect();
+    let mut event = device_body(
+        APP,
+        json!({"action": "webview_javascript_error", "version_name": "1.1.0"}),
+    );
+    event["metadata"] = Value::Object(metadata);
+    let (st, v) = device(&s, "POST", "/stats", event).await;
+    assert_eq!((st, v), (200, json!({"status": "ok"})));
+    let (_, log) = admin(
+        &s,
+        "GET",
+        &format!("/v1/apps/{APP}/devices/{DEVICE}/events"),
+        None,
+    )
+    .await;
+    let kept = log[0]["metadata"].to_string().len();
+    assert!(
+        kept <= updraft_core::routes::MAX_METADATA_BYTES + 200,
+        "{kept} bytes of metadata kept"
+    );
+    s.stop();
+}

@@ -13,6 +13,7 @@ mod table;
 mod updates;
 
 pub use auth::{Bootstrap, bootstrap_admin_hash, bootstrap_admin_key};
+pub use stats::MAX_METADATA_BYTES;
 
 use crate::code::Code;
 use http::StatusCode;

@@ -100,7 +100,40 @@ fn parse_metadata(obj: &Map<String, Value>) -> Result<Option<Map<String, Value>>
             )));
         }
     }
-    Ok(Some(map.clone()))
+    Ok(Some(bounded(map)))
+}
+
+/// Metadata an event keeps, at most (keys and values, in bytes of JSON text). The protocol
+/// lets a device send 30 values of 2 KB; a log entry keeps 4 KiB of them, so reports from
+/// free device ids cannot fill the disk (or the table) 60 KB at a time. Past the budget,
+/// values are cut (marked with `…`) and later keys dropped: the event is never refused.
+pub const MAX_METADATA_BYTES: usize = 4096;
+
+fn bounded(map: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut left = MAX_METADATA_BYTES;
+    for (k, v) in map {
+        let cost = k.len() + v.to_string().len();
+        if cost <= left {
+            out.insert(k.clone(), v.clone());
+            left -= cost;
+            continue;
+        }
+        // Room for part of a string value: cut at a character boundary, and say so.
+        if let Value::String(s) = v
+            && left > k.len() + 8
+        {
+            let room = left - k.len() - 8;
+            let cut: String = s
+                .char_indices()
+                .take_while(|(i, c)| i + c.len_utf8() <= room)
+                .map(|(_, c)| c)
+                .collect();
+            out.insert(k.clone(), Value::String(format!("{cut}…")));
+        }
+        break;
+    }
+    out
 }
 
 /// Versions the server need not know: the native bundle and unknown ones.
@@ -235,4 +268,29 @@ pub async fn daily(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiEr
     allow(state, req, Mode::Read, Some(app_id)).await?;
     existing(state, app_id).await?;
     Ok(ok(&state.store.daily_stats(app_id).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_keeps_at_most_its_metadata_budget_and_is_never_refused_for_it() {
+        let big: Map<String, Value> = (0..30)
+            .map(|i| (format!("key{i:02}"), Value::String("é".repeat(1000))))
+            .collect();
+        let kept = bounded(&big);
+        let size: usize = kept
+            .iter()
+            .map(|(k, v)| k.len() + v.to_string().len())
+            .sum();
+        assert!(size <= MAX_METADATA_BYTES + 8, "{size}");
+        assert!(kept.len() < big.len());
+        let last = kept.values().next_back().unwrap().as_str().unwrap();
+        assert!(last.ends_with('…'), "the cut value says so");
+        let small: Map<String, Value> = [("launch_ms".to_string(), Value::from(812))]
+            .into_iter()
+            .collect();
+        assert_eq!(bounded(&small), small, "small metadata is kept whole");
+    }
 }
