@@ -3,21 +3,18 @@
 use crate::action::Action;
 use crate::code::Code;
 use crate::store::ports::*;
-use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::updates::{device_event, on_premise_app};
+use super::updates::{app_view, device_event, on_premise_app, stored_override};
 use crate::app::is_valid_app_id;
-use crate::channel::Channel;
 use crate::device_request::{
     DeviceInfo, Platform, Strictness, into_object, opt_str, parse_body, parse_device, required,
 };
-use crate::eligibility::{default_channel, listed_for, public_channel, stored_channel};
+use crate::eligibility::{default_channel, listed_for, public_channel};
 use crate::error::ApiError;
 use crate::http_util::{Req, Resp, ok, query_pairs};
 use crate::state::State;
-use crate::store::AppView;
 use crate::store::AssignedBy;
 use crate::version::keeps_channel_locally;
 
@@ -40,14 +37,6 @@ fn query_object(req: &Req) -> Map<String, Value> {
         .collect()
 }
 
-async fn app_view(state: &State, device: &DeviceInfo) -> Result<Arc<AppView>, ApiError> {
-    state
-        .store
-        .view(&device.app_id)
-        .await?
-        .ok_or_else(|| on_premise_app(&device.app_id))
-}
-
 fn is_new(device: &DeviceInfo) -> bool {
     device
         .plugin_version
@@ -62,22 +51,6 @@ fn body_device(state: &State, req: &Req) -> Result<(DeviceInfo, Map<String, Valu
         .limits
         .check_device(&device.app_id, &device.device_id)?;
     Ok((device, obj))
-}
-
-/// The operator's or an old plugin's stored choice, with its channel.
-async fn stored_override<'a>(
-    state: &State,
-    view: &'a AppView,
-    device: &DeviceInfo,
-) -> Result<Option<&'a Channel>, ApiError> {
-    if !view.has_overrides {
-        return Ok(None);
-    }
-    let stored = state
-        .store
-        .get_override(&device.app_id, &device.device_id)
-        .await?;
-    Ok(stored_channel(&view.channels, stored.as_ref()))
 }
 
 pub(crate) async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {

@@ -1,9 +1,9 @@
 //! `POST /updates`: the update check (the hot path), and `POST /updates/manifest_size`.
 
 use crate::action::Action;
+use crate::channel::Channel;
 use crate::code::Code;
 use crate::eligibility::stored_channel;
-use crate::store::Override;
 use crate::store::ports::*;
 use std::sync::Arc;
 
@@ -55,25 +55,30 @@ pub(super) fn device_body(req: &Req) -> Result<(DeviceInfo, Map<String, Value>),
     Ok((device, obj))
 }
 
-/// Loads what the decision needs: the app (429 if unknown) and the device's override.
-async fn load(
-    state: &State,
-    device: &DeviceInfo,
-) -> Result<(Arc<AppView>, Option<Override>), ApiError> {
-    let view = state
+/// The app's view for an update check or `/channel_self` (429 if the app is unknown).
+pub(super) async fn app_view(state: &State, device: &DeviceInfo) -> Result<Arc<AppView>, ApiError> {
+    state
         .store
         .view(&device.app_id)
         .await?
-        .ok_or_else(|| on_premise_app(&device.app_id))?;
-    let over = if view.has_overrides {
-        state
-            .store
-            .get_override(&device.app_id, &device.device_id)
-            .await?
-    } else {
-        None
-    };
-    Ok((view, over))
+        .ok_or_else(|| on_premise_app(&device.app_id))
+}
+
+/// The device's stored channel, if it counts (`eligibility::stored_channel`); no storage
+/// read at all when the app has no stored channels.
+pub(super) async fn stored_override<'a>(
+    state: &State,
+    view: &'a AppView,
+    device: &DeviceInfo,
+) -> Result<Option<&'a Channel>, ApiError> {
+    if !view.has_overrides {
+        return Ok(None);
+    }
+    let stored = state
+        .store
+        .get_override(&device.app_id, &device.device_id)
+        .await?;
+    Ok(stored_channel(&view.channels, stored.as_ref()))
 }
 
 pub async fn check(state: &State, req: &Req) -> Result<Resp, ApiError> {
@@ -81,8 +86,10 @@ pub async fn check(state: &State, req: &Req) -> Result<Resp, ApiError> {
     state
         .limits
         .check_device(&device.app_id, &device.device_id)?;
-    let (view, over) = load(state, &device).await?;
-    let over = stored_channel(&view.channels, over.as_ref()).map(|c| c.name.as_str());
+    let view = app_view(state, &device).await?;
+    let over = stored_override(state, &view, &device)
+        .await?
+        .map(|c| c.name.as_str());
     let resolved = resolve_channel(
         &view.channels,
         over,
