@@ -101,9 +101,13 @@ impl RateLimiter {
         self.limits
     }
 
-    /// Spends one request of `ip`'s budget (nothing when the host did not say who called).
-    pub fn check_ip(&self, ip: Option<&ClientIp>) -> Result<(), ApiError> {
-        let (Some(limiter), Some(ip)) = (&self.ips, ip) else {
+    /// Spends one of `ip`'s budget in `limiter` (nothing when the host did not say who called).
+    fn spend_address(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<IpAddr>,
+        ip: Option<&ClientIp>,
+    ) -> Result<(), ApiError> {
+        let Some(ip) = ip else {
             return Ok(());
         };
         self.maybe_prune();
@@ -112,15 +116,17 @@ impl RateLimiter {
             .map_err(|not| limited(not.wait_time_from(DefaultClock::default().now()), "address"))
     }
 
+    /// Spends one request of `ip`'s budget on the device routes.
+    pub fn check_ip(&self, ip: Option<&ClientIp>) -> Result<(), ApiError> {
+        match &self.ips {
+            Some(limiter) => self.spend_address(limiter, ip),
+            None => Ok(()),
+        }
+    }
+
     /// Spends one of `ip`'s failed authentications: past the budget, 429 instead of 401.
     pub fn failed_auth(&self, ip: Option<&ClientIp>) -> Result<(), ApiError> {
-        let Some(ip) = ip else {
-            return Ok(());
-        };
-        self.maybe_prune();
-        self.auth_failures
-            .check_key(&ip.0)
-            .map_err(|not| limited(not.wait_time_from(DefaultClock::default().now()), "address"))
+        self.spend_address(&self.auth_failures, ip)
     }
 
     /// Spends one request of a device's budget. Keys are hashed so the map holds no strings.
