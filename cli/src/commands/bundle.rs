@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use updraft_core::api::{NewBundle, RegisteredBundle};
+use updraft_core::api::{ChannelFields, NewBundle, RegisteredBundle};
 use updraft_core::blobs::UploadTicket;
 use updraft_core::bundle::Bundle;
 use updraft_core::channel::Channel;
@@ -268,7 +268,10 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
         let c: Channel = api
             .patch(
                 &format!("{app_path}/channels/{}", seg(channel)),
-                &json!({"bundle": version}),
+                &ChannelFields {
+                    bundle: Some(Some(version.clone())),
+                    ..ChannelFields::default()
+                },
             )
             .await?;
         human.push_str(&format!(

@@ -1,4 +1,5 @@
-use serde_json::{Map, Value, json};
+use serde_json::json;
+use updraft_core::api::ChannelFields;
 use updraft_core::channel::{BUILTIN, Channel};
 use updraft_core::device_request::Platform;
 
@@ -81,45 +82,33 @@ pub struct SetArgs {
 }
 
 impl SetArgs {
-    fn patch(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Option<bool>| {
-            if let Some(v) = v {
-                m.insert(k.into(), json!(v));
-            }
+    fn patch(&self) -> anyhow::Result<ChannelFields> {
+        let disable_auto_update = match &self.disable_auto_update {
+            // `metadata` is the older word for `version_number`; the server takes both.
+            Some(rule) => Some(serde_json::from_value(json!(rule))?),
+            None => None,
         };
-        put("public", flag(self.default, self.no_default));
-        put("ios", flag(self.ios, self.no_ios));
-        put("android", flag(self.android, self.no_android));
-        put("electron", flag(self.electron, self.no_electron));
-        put(
-            "allow_device_self_set",
-            flag(self.self_assign, self.no_self_assign),
-        );
-        put("allow_dev", flag(self.dev, self.no_dev));
-        put("allow_prod", flag(self.prod, self.no_prod));
-        put("allow_emulator", flag(self.emulator, self.no_emulator));
-        put("allow_device", flag(self.device, self.no_device));
-        // Downgrades allowed means the under-native rule is off.
-        put(
-            "disable_auto_update_under_native",
-            flag(self.no_downgrade, self.downgrade),
-        );
-        if let Some(rule) = &self.disable_auto_update {
-            let rule = if rule == "metadata" {
-                "version_number"
-            } else {
-                rule.as_str()
-            };
-            m.insert("disable_auto_update".into(), json!(rule));
-        }
-        if let Some(b) = &self.bundle {
-            m.insert("bundle".into(), json!(b));
-        }
-        if self.builtin {
-            m.insert("bundle".into(), json!("builtin"));
-        }
-        m
+        let bundle = match (&self.bundle, self.builtin) {
+            (Some(b), _) => Some(Some(b.clone())),
+            (None, true) => Some(Some(BUILTIN.to_string())),
+            (None, false) => None,
+        };
+        Ok(ChannelFields {
+            name: None,
+            public: flag(self.default, self.no_default),
+            ios: flag(self.ios, self.no_ios),
+            android: flag(self.android, self.no_android),
+            electron: flag(self.electron, self.no_electron),
+            allow_device_self_set: flag(self.self_assign, self.no_self_assign),
+            allow_emulator: flag(self.emulator, self.no_emulator),
+            allow_device: flag(self.device, self.no_device),
+            allow_dev: flag(self.dev, self.no_dev),
+            allow_prod: flag(self.prod, self.no_prod),
+            disable_auto_update,
+            // Downgrades allowed means the under-native rule is off.
+            disable_auto_update_under_native: flag(self.no_downgrade, self.downgrade),
+            bundle,
+        })
     }
 }
 
@@ -157,7 +146,12 @@ pub async fn add(
     self_assign: bool,
 ) -> anyhow::Result<()> {
     let app_id = ctx.app_id(app.as_deref())?;
-    let body = json!({"name": name, "public": default, "allow_device_self_set": self_assign});
+    let body = ChannelFields {
+        name: Some(name),
+        public: Some(default),
+        allow_device_self_set: Some(self_assign),
+        ..ChannelFields::default()
+    };
     let c: Channel = ctx
         .api()?
         .post(&format!("/v1/apps/{}/channels", seg(&app_id)), &body)
@@ -184,8 +178,8 @@ pub async fn list(ctx: &Ctx, app: Option<String>) -> anyhow::Result<()> {
 
 pub async fn set(ctx: &Ctx, args: SetArgs) -> anyhow::Result<()> {
     let app_id = ctx.app_id(args.app.as_deref())?;
-    let patch = args.patch();
-    if patch.is_empty() {
+    let patch = args.patch()?;
+    if patch == ChannelFields::default() {
         anyhow::bail!(
             "nothing to change: pass --bundle, --builtin or a flag (see `updraft channel set --help`)"
         );
@@ -194,7 +188,7 @@ pub async fn set(ctx: &Ctx, args: SetArgs) -> anyhow::Result<()> {
         .api()?
         .patch(
             &format!("/v1/apps/{}/channels/{}", seg(&app_id), seg(&args.name)),
-            &Value::Object(patch),
+            &patch,
         )
         .await?;
     ctx.out

@@ -2,11 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use updraft_core::action::Action;
 use updraft_core::api::{DebugSession, StartDebug};
-use updraft_core::device::charged_to_running_bundle;
+use updraft_core::device::{DeviceEvent, charged_to_running_bundle};
 
 use super::Ctx;
 use crate::client::seg;
@@ -21,14 +21,10 @@ const RENEW_EVERY: Duration = Duration::from_secs(60);
 /// What an event means, for a person. `download_fail` and `checksum_fail` name the bundle
 /// the device was running (`charged_to_running_bundle`), not the one
 /// whose download failed, and are worded so.
-pub fn describe(e: &Value) -> String {
-    let word = e["action"].as_str().unwrap_or("?");
-    let version = e["version_name"].as_str().unwrap_or("");
-    let Some(action) = Action::parse(word) else {
-        return word.replace('_', " ");
-    };
-    match action {
-        Action::Get => match e["outcome"].as_str() {
+pub fn describe(e: &DeviceEvent) -> String {
+    let version = &e.version_name;
+    match e.action {
+        Action::Get => match e.outcome.as_deref() {
             Some(o) if o.contains('_') => format!("checked for an update: {}", o.replace('_', " ")),
             Some("builtin") => {
                 "checked for an update: told to go back to the builtin bundle".into()
@@ -51,7 +47,7 @@ pub fn describe(e: &Value) -> String {
         Action::UnzipFail => format!("could not unzip {version}"),
         Action::Reset => "reset to the builtin bundle".into(),
         Action::Delete => format!("deleted bundle {version}"),
-        Action::SetChannel => format!("picked channel {}", e["outcome"].as_str().unwrap_or("?")),
+        Action::SetChannel => format!("picked channel {}", e.outcome.as_deref().unwrap_or("?")),
         a => match a.download_percent() {
             Some(p) => format!("downloaded {p}%"),
             None => a.as_str().replace('_', " "),
@@ -84,7 +80,7 @@ pub async fn debug(
     let session = format!("/v1/apps/{}/devices/{}/debug", seg(&app_id), seg(&device));
     let started = updraft_core::device::now_ms();
     let mut since = 0i64;
-    let mut seen: Vec<Value> = Vec::new();
+    let mut seen: Vec<DeviceEvent> = Vec::new();
     let mut renewed = Instant::now();
     if !once {
         let _: DebugSession = api
@@ -112,21 +108,16 @@ pub async fn debug(
                 .await?;
             renewed = Instant::now();
         }
-        let batch: Vec<Value> = api.get(&format!("{path}?since={since}&limit=1000")).await?;
+        let batch: Vec<DeviceEvent> = api.get(&format!("{path}?since={since}&limit=1000")).await?;
         let mut done = false;
         for e in batch {
-            since = since.max(e["at"].as_i64().unwrap_or(since));
+            since = since.max(e.at);
             if !ctx.out.json {
-                ctx.out.say(format!(
-                    "{}  {}",
-                    time_of(e["at"].as_i64().unwrap_or(0)),
-                    describe(&e)
-                ));
+                ctx.out.say(format!("{}  {}", time_of(e.at), describe(&e)));
             }
-            let fresh = e["at"].as_i64().unwrap_or(0) >= started;
-            if e["action"] == "set"
-                && fresh
-                && expect.as_deref().is_none_or(|v| e["version_name"] == v)
+            if e.action == Action::Set
+                && e.at >= started
+                && expect.as_deref().is_none_or(|v| e.version_name == v)
             {
                 done = true;
             }
@@ -157,10 +148,18 @@ pub async fn debug(
 mod tests {
     use super::describe;
     use serde_json::json;
+    use updraft_core::device::DeviceEvent;
 
     #[test]
     fn failures_the_plugin_charges_to_the_running_bundle_are_worded_so() {
-        let e = |action: &str| json!({"action": action, "version_name": "1.0.0"});
+        let e = |action: &str| -> DeviceEvent {
+            serde_json::from_value(json!({
+                "app_id": "com.example.app", "device_id": "d", "at": 0, "action": action,
+                "version_name": "1.0.0", "platform": "ios", "version_build": "1.0.0",
+                "is_emulator": false, "is_prod": true,
+            }))
+            .unwrap()
+        };
         assert_eq!(
             describe(&e("download_fail")),
             "a download failed while running 1.0.0"

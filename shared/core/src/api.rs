@@ -7,12 +7,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::blobs::UploadTicket;
 use crate::bundle::BundleStatus;
+use crate::channel::{AutoUpdateRule, Channel};
 use crate::key::{ApiKey, Mode};
 
 /// `POST /v1/apps`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApp {
+    /// Reverse-domain id, as in `capacitor.config` (`appId`).
+    #[schema(
+        max_length = 128,
+        pattern = r"^[A-Za-z0-9]+(\.[A-Za-z0-9_-]+)+$",
+        examples("com.example.app")
+    )]
     pub app_id: String,
     /// Defaults to the app id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21,8 +28,8 @@ pub struct NewApp {
     pub expose_metadata: bool,
 }
 
-/// `PATCH /v1/apps/{app}`: the fields to change.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `PATCH /v1/apps/{app_id}`: the fields to change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,8 +38,90 @@ pub struct AppPatch {
     pub expose_metadata: Option<bool>,
 }
 
+/// `POST /v1/apps/{app_id}/channels` (where `name` is required) and
+/// `PATCH /v1/apps/{app_id}/channels/{channel}`: the fields a client may set; an absent field keeps
+/// its value (or the protocol's default, on creation). Ids and timestamps are the server's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelFields {
+    /// Required on creation; on a change, the channel's own name or absent (no renames).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", examples("production"))]
+    pub name: Option<String>,
+    /// The default channel: devices with no other assignment get it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ios: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub android: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub electron: Option<bool>,
+    /// Devices may pick this channel themselves (`/channel_self`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_device_self_set: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_emulator: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_device: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_dev: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_prod: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_auto_update: Option<AutoUpdateRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_auto_update_under_native: Option<bool>,
+    /// A ready bundle version or `"builtin"`; `null` serves nothing; absent keeps it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub bundle: Option<Option<String>>,
+}
+
+/// A field that is present, even as `null` (`Some(None)`), as opposed to absent (`None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+impl ChannelFields {
+    /// The channel with these fields set.
+    pub fn apply(&self, channel: &Channel) -> Channel {
+        let mut c = channel.clone();
+        let set = |field: &mut bool, value: Option<bool>| {
+            if let Some(v) = value {
+                *field = v;
+            }
+        };
+        set(&mut c.public, self.public);
+        set(&mut c.ios, self.ios);
+        set(&mut c.android, self.android);
+        set(&mut c.electron, self.electron);
+        set(&mut c.allow_device_self_set, self.allow_device_self_set);
+        set(&mut c.allow_emulator, self.allow_emulator);
+        set(&mut c.allow_device, self.allow_device);
+        set(&mut c.allow_dev, self.allow_dev);
+        set(&mut c.allow_prod, self.allow_prod);
+        set(
+            &mut c.disable_auto_update_under_native,
+            self.disable_auto_update_under_native,
+        );
+        if let Some(rule) = self.disable_auto_update {
+            c.disable_auto_update = rule;
+        }
+        if let Some(bundle) = &self.bundle {
+            c.bundle.clone_from(bundle);
+        }
+        c
+    }
+}
+
 /// `POST /v1/keys`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     pub name: String,
@@ -46,7 +135,7 @@ pub struct NewKey {
 }
 
 /// The answer to `POST /v1/keys`: the key, and its secret, shown this once.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedKey {
     #[serde(flatten)]
     pub key: ApiKey,
@@ -55,13 +144,18 @@ pub struct CreatedKey {
     pub secret: String,
 }
 
-/// `POST /v1/apps/{app}/bundles`: a version to upload.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /v1/apps/{app_id}/bundles`: a version to upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBundle {
+    /// Semver, unique in the app for ever (a deleted version stays taken).
+    #[schema(max_length = 64, examples("1.0.0"))]
     pub version: String,
+    /// Bytes of the zip.
+    #[schema(minimum = 1, maximum = 2147483648_u64)]
     pub size: u64,
     /// What the plugin verifies: the SHA-256 of the plaintext zip, or the encrypted checksum.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub checksum: String,
     /// SHA-256 of the stored bytes when they differ from `checksum` (encrypted bundles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,79 +173,81 @@ pub struct NewBundle {
 }
 
 /// The answer to a registration: where to PUT the bytes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RegisteredBundle {
     pub version: String,
     pub status: BundleStatus,
     pub upload: UploadTicket,
 }
 
-/// `PUT /v1/apps/{app}/devices/{device}/channel`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `PUT /v1/apps/{app_id}/devices/{device_id}/channel`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetDeviceChannel {
     pub channel: String,
 }
 
-/// A device's operator override (`GET`/`PUT …/devices/{device}/channel`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A device's operator override (`GET`/`PUT …/devices/{device_id}/channel`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceChannel {
     pub device_id: String,
     pub channel: Option<String>,
 }
 
-/// `POST …/devices/{device}/debug`; an empty body takes the default length.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `POST …/devices/{device_id}/debug`; an empty body takes the default length.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartDebug {
+    /// How long the session lasts (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 60)]
     pub minutes: Option<u32>,
 }
 
 /// A debug session: until when (ms) the device's update checks are logged.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DebugSession {
     pub device_id: String,
     pub until: i64,
 }
 
-/// `DELETE …/devices/{device}/debug`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `DELETE …/devices/{device_id}/debug`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DebugEnded {
     pub device_id: String,
     pub ended: bool,
 }
 
-/// `DELETE …/devices/{device}/channel`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `DELETE …/devices/{device_id}/channel`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OverrideDeleted {
     pub device_id: String,
     pub deleted: bool,
 }
 
-/// `DELETE /v1/apps/{app}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `DELETE /v1/apps/{app_id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AppDeleted {
     pub app_id: String,
     pub deleted: bool,
 }
 
-/// `DELETE /v1/keys/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `DELETE /v1/keys/{key_id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyDeleted {
     pub id: String,
     pub deleted: bool,
 }
 
-/// `DELETE /v1/apps/{app}/channels/{name}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `DELETE /v1/apps/{app_id}/channels/{channel}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChannelDeleted {
     pub name: String,
     pub deleted: bool,
 }
 
-/// `DELETE /v1/apps/{app}/bundles/{version}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `DELETE /v1/apps/{app_id}/bundles/{version}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BundleDeleted {
     pub version: String,
     pub deleted: bool,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::store::{StoreError, StoreResult};
 
 /// What the CLI needs to send the bytes itself, without passing through our handlers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UploadTicket {
     pub url: String,
     pub method: String,

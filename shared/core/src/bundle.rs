@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{Registered, StoreError, StoreResult};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BundleStatus {
     /// Registered; storage may not hold its bytes yet. Never served.
@@ -28,7 +28,7 @@ impl BundleStatus {
 }
 
 /// One file of a delta-update manifest (room for the roadmap's delta updates).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ManifestEntry {
     pub file_name: String,
     pub file_hash: String,
@@ -37,7 +37,7 @@ pub struct ManifestEntry {
     pub size: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Bundle {
     pub version: String,
     pub status: BundleStatus,

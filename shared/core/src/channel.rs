@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::device_request::Platform;
 
 /// Which version jumps a channel refuses to deliver automatically, relative to the native version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AutoUpdateRule {
     #[default]
@@ -37,7 +37,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Channel {
     pub id: i64,
     pub name: String,

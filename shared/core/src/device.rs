@@ -17,7 +17,7 @@ pub enum Counter {
 }
 
 /// One entry of a device's event log (what `updraft app debug` shows).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceEvent {
     pub app_id: String,
     pub device_id: String,
@@ -143,7 +143,7 @@ pub fn latest_per_device(events: &[DeviceEvent]) -> HashMap<(&str, &str), &Devic
 }
 
 /// Per version and UTC day.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DailyStat {
     pub version: String,
     /// `YYYY-MM-DD`, UTC.

@@ -9,7 +9,7 @@ use crate::app::is_valid_app_id;
 use crate::error::ApiError;
 use crate::version::{normalize_native, parse_plugin};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     Ios,

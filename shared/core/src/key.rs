@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Ordered: each mode can do everything the ones before it can.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Read,
@@ -24,12 +26,12 @@ impl Mode {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKey {
     pub id: String,
     pub name: String,
     pub mode: Mode,
-    /// `None`: every app.
+    /// The apps it may use; null: every app.
     #[serde(default)]
     pub apps: Option<Vec<String>>,
     /// SHA-256 hex of the secret; the secret itself is never stored.

@@ -18,6 +18,8 @@ pub mod error;
 pub mod http_util;
 pub mod key;
 pub mod memory;
+pub mod openapi;
+pub mod protocol;
 pub mod rate_limit;
 pub mod routes;
 pub mod state;

@@ -4,7 +4,7 @@ use crate::action::Action;
 use crate::code::Code;
 use crate::store::ports::*;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::updates::{app_view, device_event, on_premise_app, stored_override};
 use crate::app::is_valid_app_id;
@@ -14,6 +14,7 @@ use crate::device_request::{
 use crate::eligibility::{default_channel, listed_for, public_channel};
 use crate::error::ApiError;
 use crate::http_util::{Req, Resp, ok, query_pairs};
+use crate::protocol::{ChannelChoice, SelfChannel};
 use crate::state::State;
 use crate::store::AssignedBy;
 use crate::version::keeps_channel_locally;
@@ -95,7 +96,7 @@ pub(crate) async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
         Some(wanted.clone()),
     ));
     if new {
-        return Ok(ok(&json!({"status": "ok", "allowSet": true})));
+        return Ok(ok(&ChannelChoice::taken(Some(true))));
     }
     if public_channel(&view.channels, device.platform).is_some_and(|p| p.name == wanted) {
         state
@@ -113,7 +114,7 @@ pub(crate) async fn set(state: &State, req: &Req) -> Result<Resp, ApiError> {
             )
             .await?;
     }
-    Ok(ok(&json!({"status": "ok"})))
+    Ok(ok(&ChannelChoice::taken(None)))
 }
 
 pub(crate) async fn get(state: &State, req: &Req) -> Result<Resp, ApiError> {
@@ -122,17 +123,20 @@ pub(crate) async fn get(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let view = app_view(state, &device).await?;
     if is_new(&device) {
         if !sent.is_empty() {
-            return Ok(ok(
-                &json!({"channel": sent, "status": "override", "allowSet": true}),
-            ));
+            return Ok(ok(&ChannelChoice::stored(sent, true)));
         }
     } else if let Some(c) = stored_override(state, &view, &device).await? {
-        return Ok(ok(
-            &json!({"channel": c.name, "status": "override", "allowSet": c.allow_device_self_set}),
-        ));
+        return Ok(ok(&ChannelChoice::stored(
+            c.name.clone(),
+            c.allow_device_self_set,
+        )));
     }
     match default_channel(&view.channels, &device.default_channel, device.platform) {
-        Some(c) => Ok(ok(&json!({"channel": c.name, "status": "default"}))),
+        Some(c) => Ok(ok(&ChannelChoice {
+            status: "default",
+            channel: Some(c.name.clone()),
+            allow_set: None,
+        })),
         None => Err(soft(Code::ChannelNotFound, "Cannot find channel")),
     }
 }
@@ -150,7 +154,7 @@ pub(crate) async fn unset(state: &State, req: &Req) -> Result<Resp, ApiError> {
         .check_device(&device.app_id, &device.device_id)?;
     let view = app_view(state, &device).await?;
     if is_new(&device) {
-        return Ok(ok(&json!({"status": "ok"})));
+        return Ok(ok(&ChannelChoice::taken(None)));
     }
     match stored_override(state, &view, &device).await? {
         Some(c) if c.allow_device_self_set => {
@@ -158,7 +162,7 @@ pub(crate) async fn unset(state: &State, req: &Req) -> Result<Resp, ApiError> {
                 .store
                 .delete_override(&device.app_id, &device.device_id)
                 .await?;
-            Ok(ok(&json!({"status": "ok"})))
+            Ok(ok(&ChannelChoice::taken(None)))
         }
         _ => Err(soft(
             Code::CannotOverride,
@@ -202,11 +206,16 @@ pub(crate) async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
         .view(app_id)
         .await?
         .ok_or_else(|| on_premise_app(app_id))?;
-    let channels: Vec<Value> = view
+    let channels: Vec<SelfChannel> = view
         .channels
         .iter()
         .filter(|c| listed_for(c, platform, is_emulator, is_prod))
-        .map(|c| json!({"id": c.id, "name": c.name, "public": c.public, "allow_self_set": c.allow_device_self_set}))
+        .map(|c| SelfChannel {
+            id: c.id,
+            name: c.name.clone(),
+            public: c.public,
+            allow_self_set: c.allow_device_self_set,
+        })
         .collect();
     Ok(ok(&channels))
 }

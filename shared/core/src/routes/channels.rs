@@ -1,9 +1,8 @@
 //! `/v1/apps/{app}/channels`: channels, their flags and the bundle they serve.
 
-use crate::api::ChannelDeleted;
+use crate::api::{ChannelDeleted, ChannelFields};
 use crate::code::Code;
 use crate::store::ports::*;
-use serde_json::{Map, Value};
 
 use super::apps::existing;
 use super::auth::allow;
@@ -13,43 +12,6 @@ use crate::error::ApiError;
 use crate::http_util::{Req, Resp, created, ok, parse_json};
 use crate::key::Mode;
 use crate::state::State;
-
-/// The fields a client may set; everything else (id, timestamps) is ours.
-const SETTABLE: [&str; 13] = [
-    "public",
-    "ios",
-    "android",
-    "electron",
-    "allow_device_self_set",
-    "allow_emulator",
-    "allow_device",
-    "allow_dev",
-    "allow_prod",
-    "disable_auto_update",
-    "disable_auto_update_under_native",
-    "bundle",
-    "name",
-];
-
-/// Applies a JSON patch of settable fields onto a channel, with serde's type checks.
-fn apply(
-    channel: &Channel,
-    patch: &Map<String, Value>,
-    allow_name: bool,
-) -> Result<Channel, ApiError> {
-    let mut value = serde_json::to_value(channel).unwrap_or_default();
-    for (k, v) in patch {
-        if !SETTABLE.contains(&k.as_str()) || (k == "name" && !allow_name) {
-            return Err(ApiError::bad_request(
-                Code::InvalidJsonBody,
-                format!("unknown or read-only field `{k}`"),
-            ));
-        }
-        value[k] = v.clone();
-    }
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::bad_request(Code::InvalidJsonBody, format!("invalid channel: {e}")))
-}
 
 /// A channel may only point at a ready bundle of its app, or at builtin.
 async fn check_bundle(state: &State, app_id: &str, channel: &Channel) -> Result<(), ApiError> {
@@ -73,24 +35,21 @@ async fn check_bundle(state: &State, app_id: &str, channel: &Channel) -> Result<
 
 pub async fn create(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiError> {
     allow(state, req, Mode::Write, Some(app_id)).await?;
-    let body: Map<String, Value> = parse_json(req.body())?;
-    let name = match body.get("name") {
-        Some(Value::String(n)) => n.clone(),
-        _ => {
-            return Err(ApiError::bad_request(
-                Code::InvalidJsonBody,
-                "`name` (a string) is required",
-            ));
-        }
+    let fields: ChannelFields = parse_json(req.body())?;
+    let Some(name) = fields.name.as_deref() else {
+        return Err(ApiError::bad_request(
+            Code::InvalidJsonBody,
+            "`name` (a string) is required",
+        ));
     };
-    if !is_valid_channel_name(&name) {
+    if !is_valid_channel_name(name) {
         return Err(ApiError::bad_request(
             Code::InvalidChannelName,
             "channel names have 1 to 64 letters, digits, `-`, `_` or `.`",
         ));
     }
     existing(state, app_id).await?;
-    let mut channel = apply(&Channel::new(&name), &body, true)?;
+    let mut channel = fields.apply(&Channel::new(name));
     channel.created_at = now_ms();
     channel.updated_at = channel.created_at;
     check_bundle(state, app_id, &channel).await?;
@@ -119,15 +78,15 @@ pub async fn get(state: &State, req: &Req, app_id: &str, name: &str) -> Result<R
 
 pub async fn update(state: &State, req: &Req, app_id: &str, name: &str) -> Result<Resp, ApiError> {
     allow(state, req, Mode::Write, Some(app_id)).await?;
-    let body: Map<String, Value> = parse_json(req.body())?;
+    let fields: ChannelFields = parse_json(req.body())?;
     let current = existing_channel(state, app_id, name).await?;
-    if body.get("name").is_some_and(|n| n.as_str() != Some(name)) {
+    if fields.name.as_deref().is_some_and(|n| n != name) {
         return Err(ApiError::bad_request(
             Code::InvalidJsonBody,
             "a channel cannot be renamed",
         ));
     }
-    let mut channel = apply(&current, &body, true)?;
+    let mut channel = fields.apply(&current);
     channel.updated_at = now_ms();
     check_bundle(state, app_id, &channel).await?;
     let saved = state.store.update_channel(app_id, &channel).await?;

@@ -9,7 +9,7 @@ mod devices;
 mod keys;
 pub mod openapi;
 mod stats;
-mod table;
+pub(crate) mod table;
 mod updates;
 
 pub use auth::{Bootstrap, bootstrap_admin_hash, bootstrap_admin_key};
@@ -103,7 +103,7 @@ pub async fn handle_jobs(state: &State, jobs: &[Job], req: Req) -> Resp {
 
 async fn dispatch(state: &State, m: &table::Matched, req: Req) -> Result<Resp, ApiError> {
     use table::Handler as H;
-    let (app, req) = (m.param("app"), &req);
+    let (app, req) = (m.param("app_id"), &req);
     match m.for_method(req.method(), req.uri().path())? {
         H::Check => updates::check(state, req).await,
         H::ManifestSize => updates::manifest_size(state, req).await,
@@ -116,7 +116,7 @@ async fn dispatch(state: &State, m: &table::Matched, req: Req) -> Result<Resp, A
         H::Whoami => keys::whoami(state, req).await,
         H::CreateKey => keys::create(state, req).await,
         H::ListKeys => keys::list(state, req).await,
-        H::DeleteKey => keys::delete(state, req, m.param("id")).await,
+        H::DeleteKey => keys::delete(state, req, m.param("key_id")).await,
         H::CreateApp => apps::create(state, req).await,
         H::ListApps => apps::list(state, req).await,
         H::GetApp => apps::get(state, req, app).await,
@@ -124,15 +124,15 @@ async fn dispatch(state: &State, m: &table::Matched, req: Req) -> Result<Resp, A
         H::DeleteApp => apps::delete(state, req, app).await,
         H::CreateChannel => channels::create(state, req, app).await,
         H::ListChannels => channels::list(state, req, app).await,
-        H::GetChannel => channels::get(state, req, app, m.param("name")).await,
-        H::UpdateChannel => channels::update(state, req, app, m.param("name")).await,
-        H::DeleteChannel => channels::delete(state, req, app, m.param("name")).await,
-        H::GetOverride => devices::get_override(state, req, app, m.param("device")).await,
-        H::SetOverride => devices::set_override(state, req, app, m.param("device")).await,
-        H::DeleteOverride => devices::delete_override(state, req, app, m.param("device")).await,
-        H::DeviceEvents => devices::events(state, req, app, m.param("device")).await,
-        H::StartDebug => devices::start_debug(state, req, app, m.param("device")).await,
-        H::EndDebug => devices::end_debug(state, req, app, m.param("device")).await,
+        H::GetChannel => channels::get(state, req, app, m.param("channel")).await,
+        H::UpdateChannel => channels::update(state, req, app, m.param("channel")).await,
+        H::DeleteChannel => channels::delete(state, req, app, m.param("channel")).await,
+        H::GetOverride => devices::get_override(state, req, app, m.param("device_id")).await,
+        H::SetOverride => devices::set_override(state, req, app, m.param("device_id")).await,
+        H::DeleteOverride => devices::delete_override(state, req, app, m.param("device_id")).await,
+        H::DeviceEvents => devices::events(state, req, app, m.param("device_id")).await,
+        H::StartDebug => devices::start_debug(state, req, app, m.param("device_id")).await,
+        H::EndDebug => devices::end_debug(state, req, app, m.param("device_id")).await,
         H::DailyStats => stats::daily(state, req, app).await,
         H::RegisterBundle => bundles::register(state, req, app).await,
         H::ListBundles => bundles::list(state, req, app).await,

@@ -5,7 +5,7 @@ use crate::code::Code;
 use crate::store::ports::*;
 use std::collections::HashMap;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::apps::existing;
 use super::auth::allow;
@@ -15,6 +15,7 @@ use crate::device_request::{DeviceInfo, MAX_TEXT, Strictness, opt_str, parse_bod
 use crate::error::ApiError;
 use crate::http_util::{Req, Resp, ok};
 use crate::key::Mode;
+use crate::protocol::{StatsReply, StatsResult};
 use crate::state::State;
 use crate::version::download_fail_is_real;
 
@@ -185,7 +186,7 @@ async fn single(state: &State, value: &Value) -> Result<Resp, ApiError> {
         return Err(on_premise_app(&device.app_id));
     }
     let Parsed::Record(event) = parsed else {
-        return Ok(ok(&json!({"status": "ok"})));
+        return Ok(ok(&StatsReply::ok()));
     };
     let mut event = *event;
     if !version_known(state, &event, &mut HashMap::new()).await? {
@@ -194,11 +195,16 @@ async fn single(state: &State, value: &Value) -> Result<Resp, ApiError> {
         return Err(version_not_found(&event));
     }
     state.store.record_events(&[event]).await?;
-    Ok(ok(&json!({"status": "ok"})))
+    Ok(ok(&StatsReply::ok()))
 }
 
-fn item_error(index: usize, e: &ApiError) -> Value {
-    json!({"status": "error", "error": e.code, "message": e.message, "index": index})
+fn item_error(index: usize, e: &ApiError) -> StatsResult {
+    StatsResult {
+        status: "error",
+        index,
+        error: Some(e.code),
+        message: Some(e.message.clone()),
+    }
 }
 
 async fn batch(state: &State, items: &[Value]) -> Result<Resp, ApiError> {
@@ -256,12 +262,20 @@ async fn batch(state: &State, items: &[Value]) -> Result<Resp, ApiError> {
                 continue;
             }
         }
-        results.push(json!({"status": "ok", "index": index}));
+        results.push(StatsResult {
+            status: "ok",
+            index,
+            error: None,
+            message: None,
+        });
     }
     if !events.is_empty() {
         state.store.record_events(&events).await?;
     }
-    Ok(ok(&json!({"status": "ok", "results": results})))
+    Ok(ok(&StatsReply {
+        status: "ok",
+        results: Some(results),
+    }))
 }
 
 pub async fn daily(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiError> {

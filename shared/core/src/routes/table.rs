@@ -57,7 +57,7 @@ pub(crate) struct Route {
 
 macro_rules! routes {
     ($($method:ident $path:literal => $job:ident :: $handler:ident;)*) => {
-        /// The table. Paths use `{name}` for one segment (`matchit` syntax).
+        /// The table. Paths use `{channel}` for one segment (`matchit` syntax).
         pub(crate) fn all() -> Vec<Route> {
             vec![$(Route { method: Method::$method, path: $path, job: Job::$job, handler: Handler::$handler },)*]
         }
@@ -76,29 +76,29 @@ routes! {
     GET    "/v1/whoami"                                         => Admin::Whoami;
     POST   "/v1/keys"                                           => Admin::CreateKey;
     GET    "/v1/keys"                                           => Admin::ListKeys;
-    DELETE "/v1/keys/{id}"                                      => Admin::DeleteKey;
+    DELETE "/v1/keys/{key_id}"                                      => Admin::DeleteKey;
     POST   "/v1/apps"                                           => Admin::CreateApp;
     GET    "/v1/apps"                                           => Admin::ListApps;
-    GET    "/v1/apps/{app}"                                     => Admin::GetApp;
-    PATCH  "/v1/apps/{app}"                                     => Admin::UpdateApp;
-    DELETE "/v1/apps/{app}"                                     => Admin::DeleteApp;
-    POST   "/v1/apps/{app}/channels"                            => Channels::CreateChannel;
-    GET    "/v1/apps/{app}/channels"                            => Channels::ListChannels;
-    GET    "/v1/apps/{app}/channels/{name}"                     => Channels::GetChannel;
-    PATCH  "/v1/apps/{app}/channels/{name}"                     => Channels::UpdateChannel;
-    DELETE "/v1/apps/{app}/channels/{name}"                     => Channels::DeleteChannel;
-    GET    "/v1/apps/{app}/devices/{device}/channel"            => Channels::GetOverride;
-    PUT    "/v1/apps/{app}/devices/{device}/channel"            => Channels::SetOverride;
-    DELETE "/v1/apps/{app}/devices/{device}/channel"            => Channels::DeleteOverride;
-    GET    "/v1/apps/{app}/devices/{device}/events"             => Stats::DeviceEvents;
-    POST   "/v1/apps/{app}/devices/{device}/debug"              => Stats::StartDebug;
-    DELETE "/v1/apps/{app}/devices/{device}/debug"              => Stats::EndDebug;
-    GET    "/v1/apps/{app}/stats"                               => Stats::DailyStats;
-    POST   "/v1/apps/{app}/bundles"                             => Uploads::RegisterBundle;
-    GET    "/v1/apps/{app}/bundles"                             => Uploads::ListBundles;
-    GET    "/v1/apps/{app}/bundles/{version}"                   => Uploads::GetBundle;
-    DELETE "/v1/apps/{app}/bundles/{version}"                   => Uploads::DeleteBundle;
-    POST   "/v1/apps/{app}/bundles/{version}/finalize"          => Uploads::FinalizeBundle;
+    GET    "/v1/apps/{app_id}"                                     => Admin::GetApp;
+    PATCH  "/v1/apps/{app_id}"                                     => Admin::UpdateApp;
+    DELETE "/v1/apps/{app_id}"                                     => Admin::DeleteApp;
+    POST   "/v1/apps/{app_id}/channels"                            => Channels::CreateChannel;
+    GET    "/v1/apps/{app_id}/channels"                            => Channels::ListChannels;
+    GET    "/v1/apps/{app_id}/channels/{channel}"                     => Channels::GetChannel;
+    PATCH  "/v1/apps/{app_id}/channels/{channel}"                     => Channels::UpdateChannel;
+    DELETE "/v1/apps/{app_id}/channels/{channel}"                     => Channels::DeleteChannel;
+    GET    "/v1/apps/{app_id}/devices/{device_id}/channel"            => Channels::GetOverride;
+    PUT    "/v1/apps/{app_id}/devices/{device_id}/channel"            => Channels::SetOverride;
+    DELETE "/v1/apps/{app_id}/devices/{device_id}/channel"            => Channels::DeleteOverride;
+    GET    "/v1/apps/{app_id}/devices/{device_id}/events"             => Stats::DeviceEvents;
+    POST   "/v1/apps/{app_id}/devices/{device_id}/debug"              => Stats::StartDebug;
+    DELETE "/v1/apps/{app_id}/devices/{device_id}/debug"              => Stats::EndDebug;
+    GET    "/v1/apps/{app_id}/stats"                               => Stats::DailyStats;
+    POST   "/v1/apps/{app_id}/bundles"                             => Uploads::RegisterBundle;
+    GET    "/v1/apps/{app_id}/bundles"                             => Uploads::ListBundles;
+    GET    "/v1/apps/{app_id}/bundles/{version}"                   => Uploads::GetBundle;
+    DELETE "/v1/apps/{app_id}/bundles/{version}"                   => Uploads::DeleteBundle;
+    POST   "/v1/apps/{app_id}/bundles/{version}/finalize"          => Uploads::FinalizeBundle;
 }
 
 /// The table compiled into a `matchit` router: path → the routes on it (one per method).
@@ -230,7 +230,7 @@ mod tests {
         let m = find("/v1/apps/com.a.b/channels/my%20beta")
             .unwrap()
             .unwrap();
-        assert_eq!(m.param("name"), "my beta");
+        assert_eq!(m.param("channel"), "my beta");
     }
 
     #[test]

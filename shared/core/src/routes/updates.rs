@@ -1,14 +1,13 @@
 //! `POST /updates`: the update check (the hot path), and `POST /updates/manifest_size`.
 
 use crate::action::Action;
-use crate::channel::Channel;
+use crate::channel::{BUILTIN, Channel};
 use crate::code::Code;
 use crate::eligibility::stored_channel;
 use crate::store::ports::*;
 use std::sync::Arc;
 
-use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::bundle::Bundle;
 use crate::decision::{Decision, decide, resolve_channel};
@@ -16,6 +15,7 @@ use crate::device::{Counter, DeviceEvent, now_ms};
 use crate::device_request::{DeviceInfo, Strictness, into_object, parse_body, parse_device};
 use crate::error::ApiError;
 use crate::http_util::{Req, Resp, ok};
+use crate::protocol::{FileSize, ManifestFile, ManifestSizes, RevertToBuiltin, UpdateAvailable};
 use crate::state::State;
 use crate::store::AppView;
 
@@ -25,27 +25,6 @@ pub fn on_premise_app(app_id: &str) -> ApiError {
         Code::OnPremiseApp,
         format!("App {app_id} is not served by this server"),
     )
-}
-
-#[derive(Serialize)]
-struct ManifestFile<'a> {
-    file_name: &'a str,
-    file_hash: &'a str,
-    download_url: String,
-}
-
-#[derive(Serialize)]
-struct UpdateAvailable<'a> {
-    version: &'a str,
-    url: String,
-    checksum: &'a str,
-    session_key: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    manifest: Option<Vec<ManifestFile<'a>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    link: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    comment: Option<&'a str>,
 }
 
 /// Parses and validates a device body into the device and the raw object.
@@ -113,7 +92,10 @@ pub async fn check(state: &State, req: &Req) -> Result<Resp, ApiError> {
             ok(&update_body(state, bundle, with_manifest, with_metadata).await?),
             bundle.version.clone(),
         ),
-        Decision::RevertToBuiltin => (ok(&json!({"version": "builtin"})), "builtin".to_string()),
+        Decision::RevertToBuiltin => (
+            ok(&RevertToBuiltin { version: BUILTIN }),
+            BUILTIN.to_string(),
+        ),
         Decision::NoUpdate(refusal) => {
             let mut err =
                 ApiError::soft(refusal.code, refusal.message.clone()).with("kind", refusal.kind());
@@ -263,18 +245,27 @@ pub async fn manifest_size(state: &State, req: &Req) -> Result<Resp, ApiError> {
             Some(f) => {
                 known += 1;
                 total += f.size;
-                out.push(json!({"file_name": name, "file_hash": hash,
-                    "download_url": state.storage.downloads.download_url(&f.storage_key).await?, "size": f.size}));
+                out.push(FileSize {
+                    file_name: name.to_string(),
+                    file_hash: hash.to_string(),
+                    download_url: Some(state.storage.downloads.download_url(&f.storage_key).await?),
+                    size: Some(f.size),
+                    error: None,
+                });
             }
-            None => {
-                out.push(json!({"file_name": name, "file_hash": hash, "error": "size_unknown"}))
-            }
+            None => out.push(FileSize {
+                file_name: name.to_string(),
+                file_hash: hash.to_string(),
+                download_url: None,
+                size: None,
+                error: Some("size_unknown"),
+            }),
         }
     }
-    Ok(ok(&json!({
-        "totalSize": total,
-        "knownFiles": known,
-        "unknownFiles": wanted.len() as u64 - known,
-        "files": out,
-    })))
+    Ok(ok(&ManifestSizes {
+        total_size: total,
+        known_files: known,
+        unknown_files: wanted.len() as u64 - known,
+        files: out,
+    }))
 }
