@@ -252,6 +252,80 @@ async fn uploads_only_accept_the_registered_bytes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_upload_url_never_brings_a_deleted_bundle_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path());
+    admin(&s, "POST", "/v1/apps", Some(json!({"app_id": APP}))).await;
+    let bytes = payload(9, 30_000);
+    let (st, reg) = register_bundle(&s, APP, "1.0.1", &bytes).await;
+    assert_eq!(st, 201, "{reg}");
+    let ticket = reg["upload"].clone();
+    assert_eq!(
+        put_upload(&ticket, bytes.clone()).await.unwrap().status(),
+        200
+    );
+    let finalize = format!("/v1/apps/{APP}/bundles/1.0.1/finalize");
+    assert_eq!(admin(&s, "POST", &finalize, None).await.0, 200);
+    // A device is offered it: the download URL it gets serves the bytes.
+    let channel = format!("/v1/apps/{APP}/channels");
+    admin(
+        &s,
+        "POST",
+        &channel,
+        Some(json!({"name": "production", "public": true, "bundle": "1.0.1"})),
+    )
+    .await;
+    let (st, offer) = device(&s, "POST", "/updates", device_body(APP, json!({}))).await;
+    assert_eq!(
+        (st, offer["version"].as_str()),
+        (200, Some("1.0.1")),
+        "{offer}"
+    );
+    let url = offer["url"].as_str().unwrap().to_string();
+    let got = client().get(&url).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    // Replaying the upload URL while the bundle is ready changes nothing devices see.
+    let _ = put_upload(&ticket, bytes.clone()).await;
+    assert_eq!(client().get(&url).send().await.unwrap().status(), 200);
+
+    admin(
+        &s,
+        "PATCH",
+        &format!("{channel}/production"),
+        Some(json!({"bundle": null})),
+    )
+    .await;
+    assert_eq!(
+        admin(&s, "DELETE", &format!("/v1/apps/{APP}/bundles/1.0.1"), None)
+            .await
+            .0,
+        200
+    );
+    let gone = client().get(&url).send().await.unwrap().status().as_u16();
+    assert!((400..500).contains(&gone), "deleted: {gone}");
+    // The attack: the same, still valid upload URL again. Whatever storage does with the
+    // body, the deleted bundle's download URL stays dead and finalize cannot revive it.
+    let _ = put_upload(&ticket, bytes.clone()).await;
+    let after = client().get(&url).send().await.unwrap().status().as_u16();
+    assert!(
+        (400..500).contains(&after),
+        "replayed upload served again: {after}"
+    );
+    let (st, v) = admin(&s, "POST", &finalize, None).await;
+    assert_eq!(st, 404, "{v}");
+    let (st, _) = admin(&s, "GET", &format!("/v1/apps/{APP}/bundles/1.0.1"), None).await;
+    assert_eq!(st, 404);
+    if !on_aws() {
+        assert!(
+            std::fs::read_dir(dir.path().join("blobs").join(APP)).map_or(true, |d| d.count() == 0),
+            "nothing where downloads read"
+        );
+    }
+    s.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_public_channel_per_platform_and_channel_validation() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path());

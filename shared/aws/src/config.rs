@@ -53,7 +53,9 @@ const AMAZON_ROOTS: &[u8] = include_bytes!("amazon-roots.pem");
 
 impl AwsSettings {
     /// `UPDRAFT_TABLE`, `UPDRAFT_BUCKET`, `UPDRAFT_DOWNLOAD_MODE` (`s3-presigned`|`cloudfront`),
-    /// `UPDRAFT_CDN_DOMAIN`, `UPDRAFT_CF_KEY_PAIR_ID` + `UPDRAFT_CF_PRIVATE_KEY` (PEM) for signed
+    /// `UPDRAFT_CDN_DOMAIN`, `UPDRAFT_CDN_DISTRIBUTION_ID` (deleted bundles are invalidated
+    /// there; by default, in CloudFront mode, the distribution that reads the bucket),
+    /// `UPDRAFT_CF_KEY_PAIR_ID` + `UPDRAFT_CF_PRIVATE_KEY` (PEM) for signed
     /// CloudFront URLs, `UPDRAFT_S3_FORCE_PATH_STYLE`, `UPDRAFT_DYNAMODB_TIMEOUT_MS` (default
     /// 5000), `UPDRAFT_TLS_ROOTS` (`system`, the default, or `amazon`). Region, credentials
     /// and endpoints (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`) are the SDK's own
@@ -116,11 +118,7 @@ impl AwsSettings {
     /// Both adapters, on aws-config's full provider chain (environment, profiles, SSO,
     /// web identity, IMDS): for `updraft serve --store aws` and tests.
     pub async fn connect(&self) -> (crate::DynamoStore, crate::S3Blobs) {
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(https_client(self.tls_roots))
-            .load()
-            .await;
-        let connection = self.connection(sdk);
+        let connection = self.connection(sdk_config(self.tls_roots).await);
         (connection.store(), connection.s3_blobs())
     }
 
@@ -207,7 +205,21 @@ impl Connection {
             conf = conf.endpoint_url(url);
         }
         let s3 = aws_sdk_s3::Client::from_conf(conf.build());
-        crate::S3Blobs::new(s3, &self.settings.bucket, self.downloads())
+        let blobs = crate::S3Blobs::new(s3, &self.settings.bucket, self.downloads());
+        let distribution = var("UPDRAFT_CDN_DISTRIBUTION_ID");
+        let through_cdn = matches!(self.settings.download, DownloadMode::CloudFront { .. });
+        if distribution.is_none() && !through_cdn {
+            return blobs;
+        }
+        let mut conf = aws_sdk_cloudfront::config::Builder::from(&self.sdk);
+        if let Some(url) = var("AWS_ENDPOINT_URL_CLOUDFRONT") {
+            conf = conf.endpoint_url(url);
+        }
+        let client = aws_sdk_cloudfront::Client::from_conf(conf.build());
+        blobs.with_edge_cache(match distribution {
+            Some(id) => crate::EdgeCache::new(client, &id),
+            None => crate::EdgeCache::in_front_of(client, &self.settings.bucket),
+        })
     }
 
     /// Signs download URLs only, without an S3 client: the `updates` function.
@@ -232,6 +244,14 @@ impl Connection {
 
 /// rustls with ring: the SDK's default TLS stack is rustls on aws-lc, which weighs 1.3 MiB
 /// of code in each bootstrap for the same TLS 1.2/1.3 suites.
+/// aws-config's full provider chain with this crate's HTTPS client (rustls on ring).
+pub async fn sdk_config(roots: TlsRoots) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client(roots))
+        .load()
+        .await
+}
+
 fn https_client(roots: TlsRoots) -> aws_sdk_dynamodb::config::SharedHttpClient {
     use aws_smithy_http_client::tls;
     let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(

@@ -8,6 +8,7 @@ mod cloudfront;
 mod config;
 mod devices;
 mod downloads;
+mod edge_cache;
 mod keys;
 mod metrics;
 mod pending;
@@ -15,8 +16,9 @@ mod s3;
 mod table;
 
 pub use cloudfront::CloudFrontSigner;
-pub use config::{AwsSettings, Connection, DownloadMode, TlsRoots};
+pub use config::{AwsSettings, Connection, DownloadMode, TlsRoots, sdk_config};
 pub use downloads::{Downloads, S3Location};
+pub use edge_cache::EdgeCache;
 pub use metrics::RequestCounter;
 pub use s3::S3Blobs;
 pub use table::{DynamoStore, create_table_if_missing};

@@ -9,20 +9,23 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::presigning::PresigningConfig;
-use aws_sdk_s3::types::ChecksumMode;
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use sha2::{Digest, Sha256};
-use updraft_core::blobs::{BlobInfo, Blobs, DownloadUrls, UploadTicket};
+use updraft_core::blobs::{BlobInfo, Blobs, DownloadUrls, STAGING_PREFIX, UploadTicket};
 use updraft_core::store::{StoreError, StoreResult};
 
 use crate::downloads::Downloads;
+use crate::edge_cache::EdgeCache;
 
 #[derive(Clone)]
 pub struct S3Blobs {
     client: Client,
     bucket: String,
     downloads: Arc<Downloads>,
+    /// The distribution devices download through, when they do.
+    edge: Option<EdgeCache>,
 }
 
 fn storage<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -35,7 +38,14 @@ impl S3Blobs {
             client,
             bucket: bucket.to_string(),
             downloads: Arc::new(downloads),
+            edge: None,
         }
+    }
+
+    /// Deleting a key also invalidates it at this CloudFront distribution.
+    pub fn with_edge_cache(mut self, edge: EdgeCache) -> Self {
+        self.edge = Some(edge);
+        self
     }
 
     /// Creates the bucket when missing (local servers and first runs).
@@ -172,8 +182,36 @@ impl Blobs for S3Blobs {
             .send()
             .await
             .map_err(storage)?;
-        Ok(())
+        // Staged keys are never downloaded (the bucket policy denies CloudFront them).
+        match &self.edge {
+            Some(edge) if !key.starts_with(STAGING_PREFIX) => edge.forget(key).await,
+            _ => Ok(()),
+        }
     }
+
+    async fn promote(&self, from: &str, to: &str) -> StoreResult<()> {
+        // A server-side copy (up to 5 GB, far above the bundle limit) that keeps a SHA-256
+        // checksum on the copy for `stat`, then the staged object goes.
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{}", self.bucket, percent_path(from)))
+            .key(to)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .content_type("application/zip")
+            .send()
+            .await
+            .map_err(storage)?;
+        self.delete(from).await
+    }
+}
+
+/// A key in a `CopySource` header: URL-encoded, `/` kept.
+fn percent_path(key: &str) -> String {
+    key.split('/')
+        .map(updraft_core::http_util::percent_encode)
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[async_trait]

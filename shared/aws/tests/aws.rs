@@ -219,3 +219,141 @@ async fn update_checks_stay_within_the_read_budget() {
     );
     assert_eq!(reads.get("GetItem"), Some(&100), "{reads:?}");
 }
+
+/// Deleting a bundle's bytes invalidates its path at the distribution devices download
+/// through (moto plays CloudFront), so a URL signed before the delete stops at the edge too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_bytes_invalidates_their_path_at_the_edge() {
+    use aws_sdk_cloudfront::types::{
+        DefaultCacheBehavior, DistributionConfig, Origin, Origins, S3OriginConfig,
+        ViewerProtocolPolicy,
+    };
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_CLOUDFRONT").is_ok_and(|v| !v.is_empty()),
+        "AWS_ENDPOINT_URL_CLOUDFRONT is not set: run ./scripts/test (moto plays CloudFront)"
+    );
+    let (_, blobs) = fresh("edge").await;
+    let sdk = updraft_aws::sdk_config(updraft_aws::TlsRoots::System).await;
+    let cf = aws_sdk_cloudfront::Client::from_conf(
+        aws_sdk_cloudfront::config::Builder::from(&sdk)
+            .endpoint_url(std::env::var("AWS_ENDPOINT_URL_CLOUDFRONT").unwrap())
+            .build(),
+    );
+    let origin = Origin::builder()
+        .id("bundles")
+        .domain_name("bundles.s3.amazonaws.com")
+        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+        .build()
+        .unwrap();
+    let config = DistributionConfig::builder()
+        .caller_reference(updraft_core::key::random_hex(8))
+        .comment("updraft test")
+        .enabled(true)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(origin)
+                .build()
+                .unwrap(),
+        )
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("bundles")
+                .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    // moto creates the distribution but answers in XML the SDK does not parse (a
+    // `CreateDistributionResult` root, `True` for booleans): read the id from the raw answer.
+    let id = match cf
+        .create_distribution()
+        .distribution_config(config)
+        .send()
+        .await
+    {
+        Ok(out) => out.distribution().unwrap().id().to_string(),
+        Err(e) => {
+            let raw = e
+                .raw_response()
+                .and_then(|r| r.body().bytes())
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(raw);
+            text.split("<Id>")
+                .nth(1)
+                .and_then(|t| t.split("</Id>").next())
+                .unwrap_or_else(|| panic!("no distribution id in {text}"))
+                .to_string()
+        }
+    };
+    let blobs = blobs.with_edge_cache(updraft_aws::EdgeCache::new(cf.clone(), &id));
+
+    let key = "com.example.app/0123456789abcdef.zip";
+    let body = b"bundle bytes".to_vec();
+    let sum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+    let staged = updraft_core::blobs::staging_key(key);
+    let ticket = blobs
+        .presign_upload(&staged, body.len() as u64, &sum, 900)
+        .await
+        .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut put = reqwest::Client::new().put(&ticket.url).body(body.clone());
+    for (k, v) in ticket
+        .headers
+        .iter()
+        .filter(|(k, _)| *k != "content-length")
+    {
+        put = put.header(k, v);
+    }
+    assert!(put.send().await.unwrap().status().is_success());
+    blobs.promote(&staged, key).await.unwrap();
+    let invalidated =
+        |list: aws_sdk_cloudfront::operation::list_invalidations::ListInvalidationsOutput| {
+            list.invalidation_list().map_or(0, |l| l.items().len())
+        };
+    let before = cf
+        .list_invalidations()
+        .distribution_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        invalidated(before),
+        0,
+        "promoting a staged upload invalidates nothing"
+    );
+
+    updraft_core::blobs::delete_bundle_bytes(&blobs, key)
+        .await
+        .unwrap();
+    let after = cf
+        .list_invalidations()
+        .distribution_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let items = after
+        .invalidation_list()
+        .map(|l| l.items().to_vec())
+        .unwrap_or_default();
+    assert_eq!(
+        items.len(),
+        1,
+        "one invalidation for the deleted key, none for staging"
+    );
+    let one = cf
+        .get_invalidation()
+        .distribution_id(&id)
+        .id(items[0].id())
+        .send()
+        .await
+        .unwrap();
+    let paths = one
+        .invalidation()
+        .and_then(|i| i.invalidation_batch())
+        .and_then(|b| b.paths())
+        .map(|p| p.items().to_vec())
+        .unwrap_or_default();
+    assert_eq!(paths, vec![format!("/{key}")]);
+}

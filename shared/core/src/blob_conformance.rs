@@ -33,7 +33,7 @@ macro_rules! blob_conformance_suite {
     ($fresh:path) => {
         $crate::blob_conformance_suite!(@cases $fresh;
             uploads_accept_only_the_signed_bytes, downloads_serve_the_bytes_with_ranges,
-            deletes_remove_the_bytes);
+            deletes_remove_the_bytes, staged_bytes_are_served_only_once_promoted);
     };
     (@cases $fresh:path; $($case:ident),*) => {
         $(
@@ -160,4 +160,44 @@ pub async fn deletes_remove_the_bytes(w: BlobWorld) {
     );
     w.blobs.delete(KEY).await.unwrap();
     assert_eq!(w.blobs.stat("com.conf.app/none.zip").await.unwrap(), None);
+}
+
+pub async fn staged_bytes_are_served_only_once_promoted(w: BlobWorld) {
+    use crate::blobs::{delete_bundle_bytes, staging_key};
+    let body = bytes(4, 20_000);
+    let staged = staging_key(KEY);
+    let ticket = w
+        .blobs
+        .presign_upload(&staged, body.len() as u64, &sha(&body), 900)
+        .await
+        .unwrap();
+    assert!(w.client.put(&ticket, body.clone()).await);
+    assert_eq!(
+        w.blobs.stat(KEY).await.unwrap(),
+        None,
+        "not where devices read"
+    );
+    let url = w.urls.download_url(KEY).await.unwrap();
+    let (status, _) = w.client.get(&url, None).await;
+    assert!(
+        (400..500).contains(&status),
+        "staged bytes served: {status}"
+    );
+
+    w.blobs.promote(&staged, KEY).await.unwrap();
+    assert_eq!(w.blobs.stat(&staged).await.unwrap(), None);
+    let info = w.blobs.stat(KEY).await.unwrap().expect("promoted");
+    assert_eq!((info.size, info.sha256), (body.len() as u64, sha(&body)));
+    let (status, got) = w.client.get(&url, None).await;
+    assert_eq!((status, sha(&got)), (200, sha(&body)));
+
+    // A replayed upload URL refills only the staging key; once the bundle's bytes are
+    // deleted, its download URL stays dead.
+    delete_bundle_bytes(w.blobs.as_ref(), KEY).await.unwrap();
+    assert!(w.client.put(&ticket, body.clone()).await);
+    assert_eq!(w.blobs.stat(KEY).await.unwrap(), None);
+    let (status, _) = w.client.get(&url, None).await;
+    assert!((400..500).contains(&status), "{status}");
+    delete_bundle_bytes(w.blobs.as_ref(), KEY).await.unwrap();
+    assert_eq!(w.blobs.stat(&staged).await.unwrap(), None);
 }

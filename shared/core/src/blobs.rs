@@ -42,6 +42,28 @@ pub trait Blobs: Send + Sync {
     /// Size and SHA-256 of what storage holds, `None` when nothing is there.
     async fn stat(&self, key: &str) -> StoreResult<Option<BlobInfo>>;
     async fn delete(&self, key: &str) -> StoreResult<()>;
+    /// Moves the object at `from` to `to` (replacing what is there), keeping its bytes.
+    async fn promote(&self, from: &str, to: &str) -> StoreResult<()>;
+}
+
+/// Where an upload URL puts a bundle's bytes: never where devices download from. Finalize
+/// checks them there and promotes them to the bundle's key; an upload URL replayed after
+/// that (or after a delete) only refills this staging key, which nothing serves and storage
+/// forgets (an S3 lifecycle rule, the embedded store's sweep).
+pub fn staging_key(storage_key: &str) -> String {
+    format!("{STAGING_PREFIX}{storage_key}")
+}
+
+/// The prefix of every staging key.
+pub const STAGING_PREFIX: &str = "staging/";
+
+/// How long staged bytes may wait for their finalize before storage forgets them.
+pub const STAGING_LIFETIME_SECS: u64 = 24 * 3600;
+
+/// Removes a bundle's bytes wherever they are (staged or promoted).
+pub async fn delete_bundle_bytes(blobs: &dyn Blobs, storage_key: &str) -> StoreResult<()> {
+    blobs.delete(&staging_key(storage_key)).await?;
+    blobs.delete(storage_key).await
 }
 
 /// Where devices download bundles from.

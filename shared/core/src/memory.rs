@@ -573,6 +573,18 @@ impl Blobs for MemoryBlobs {
         }
         Ok(())
     }
+
+    async fn promote(&self, from: &str, to: &str) -> StoreResult<()> {
+        let mut objects = self
+            .objects
+            .lock()
+            .map_err(|_| StoreError::Unavailable("memory blobs lock poisoned".into()))?;
+        let bytes = objects
+            .remove(from)
+            .ok_or_else(|| StoreError::Unavailable(format!("nothing staged at {from}")))?;
+        objects.insert(to.to_string(), bytes);
+        Ok(())
+    }
 }
 
 #[async_trait]

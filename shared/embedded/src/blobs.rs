@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
-use updraft_core::blobs::{BlobInfo, Blobs, DownloadUrls, UploadTicket};
+use updraft_core::blobs::{
+    BlobInfo, Blobs, DownloadUrls, STAGING_LIFETIME_SECS, STAGING_PREFIX, UploadTicket,
+};
 use updraft_core::device::now_ms;
 use updraft_core::http_util::{percent_encode, query_pairs};
 use updraft_core::key::random_hex;
@@ -308,6 +310,7 @@ impl Blobs for LocalBlobs {
         if self.path_of(key).is_none() {
             return Err(StoreError::invalid(Code::InvalidKey, "bad storage key"));
         }
+        self.sweep_staging().await;
         let exp = now_secs() + ttl_secs;
         let sig = self.sign(&format!("PUT\n{key}\n{exp}\n{size}\n{sha256}"));
         let url = format!(
@@ -344,6 +347,47 @@ impl Blobs for LocalBlobs {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(storage(e)),
         }
+    }
+
+    async fn promote(&self, from: &str, to: &str) -> StoreResult<()> {
+        let bad = || StoreError::invalid(Code::InvalidKey, "bad storage key");
+        let from = self.path_of(from).ok_or_else(bad)?;
+        let to = self.path_of(to).ok_or_else(bad)?;
+        if let Some(parent) = to.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(storage)?;
+        }
+        // One directory tree, one file system: the rename is atomic.
+        tokio::fs::rename(&from, &to).await.map_err(storage)
+    }
+}
+
+impl LocalBlobs {
+    /// Forgets staged uploads older than `STAGING_LIFETIME_SECS`: bytes a replayed upload URL
+    /// left, or an upload never finalized. Called when a new upload is signed.
+    async fn sweep_staging(&self) {
+        let root = self.dir.join(STAGING_PREFIX.trim_end_matches('/'));
+        let _ = tokio::task::spawn_blocking(move || {
+            let cutoff = std::time::SystemTime::now()
+                - std::time::Duration::from_secs(STAGING_LIFETIME_SECS);
+            let Ok(apps) = std::fs::read_dir(&root) else {
+                return;
+            };
+            for app in apps.flatten() {
+                let Ok(files) = std::fs::read_dir(app.path()) else {
+                    continue;
+                };
+                for f in files.flatten() {
+                    let old = f
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t < cutoff);
+                    if old {
+                        let _ = std::fs::remove_file(f.path());
+                    }
+                }
+            }
+        })
+        .await;
     }
 }
 

@@ -92,7 +92,7 @@ pub async fn delete(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiE
     existing(state, app_id).await?;
     let keys = state.store.delete_app(app_id).await?;
     for key in keys {
-        if let Err(e) = state.storage.blobs()?.delete(&key).await {
+        if let Err(e) = crate::blobs::delete_bundle_bytes(state.storage.blobs()?, &key).await {
             tracing::warn!(%key, error = %e, "could not delete a bundle's bytes");
         }
     }

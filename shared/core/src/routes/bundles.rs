@@ -1,6 +1,7 @@
 //! `/v1/apps/{app}/bundles`: register a version, upload straight to storage, finalize, list, delete.
 
 use crate::api::{BundleDeleted, NewBundle, RegisteredBundle};
+use crate::blobs::{delete_bundle_bytes, staging_key};
 use crate::code::Code;
 use crate::store::ports::*;
 
@@ -136,7 +137,7 @@ pub async fn register(state: &State, req: &Req, app_id: &str) -> Result<Resp, Ap
         .storage
         .blobs()?
         .presign_upload(
-            &bundle.storage_key,
+            &staging_key(&bundle.storage_key),
             bundle.size,
             &bundle.object_sha256,
             state.config.upload_ttl_secs,
@@ -170,22 +171,27 @@ pub async fn finalize(
     if bundle.is_ready() {
         return Ok(ok(&bundle));
     }
-    let info = state
-        .storage
-        .blobs()?
-        .stat(&bundle.storage_key)
-        .await?
-        .ok_or_else(|| {
-            ApiError::conflict(
-                Code::UploadMissing,
-                format!(
-                    "storage holds no bytes for {version} yet: PUT them to the upload URL first"
-                ),
-            )
-        })?;
+    let blobs = state.storage.blobs()?;
+    let staged = staging_key(&bundle.storage_key);
+    // Staged bytes, or bytes an earlier finalize promoted before it could mark the bundle
+    // ready: both are checked the same way.
+    let (at, info) = match blobs.stat(&staged).await? {
+        Some(info) => (staged.as_str(), info),
+        None => match blobs.stat(&bundle.storage_key).await? {
+            Some(info) => (bundle.storage_key.as_str(), info),
+            None => {
+                return Err(ApiError::conflict(
+                    Code::UploadMissing,
+                    format!(
+                        "storage holds no bytes for {version} yet: PUT them to the upload URL first"
+                    ),
+                ));
+            }
+        },
+    };
     if info.size != bundle.size || info.sha256 != bundle.object_sha256 {
         // Never leave wrong bytes where a device could one day fetch them.
-        state.storage.blobs()?.delete(&bundle.storage_key).await?;
+        blobs.delete(at).await?;
         return Err(ApiError::conflict(
             Code::UploadMismatch,
             format!(
@@ -194,10 +200,24 @@ pub async fn finalize(
             ),
         ));
     }
-    Ok(ok(&state
-        .store
-        .mark_ready(app_id, version, now_ms())
-        .await?))
+    if at == staged {
+        blobs.promote(&staged, &bundle.storage_key).await?;
+    }
+    match state.store.mark_ready(app_id, version, now_ms()).await {
+        Ok(ready) => Ok(ok(&ready)),
+        Err(e) => {
+            // Deleted while we promoted: its bytes go with it (a retry finds them otherwise).
+            if state
+                .store
+                .get_bundle(app_id, version)
+                .await
+                .is_ok_and(|b| b.is_none_or(|b| b.status == BundleStatus::Deleted))
+            {
+                delete_bundle_bytes(blobs, &bundle.storage_key).await?;
+            }
+            Err(e.into())
+        }
+    }
 }
 
 pub async fn list(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiError> {
@@ -220,7 +240,7 @@ pub async fn delete(
     allow(state, req, Mode::Write, Some(app_id)).await?;
     existing_bundle(state, app_id, version).await?;
     let gone = state.store.delete_bundle(app_id, version).await?;
-    state.storage.blobs()?.delete(&gone.storage_key).await?;
+    delete_bundle_bytes(state.storage.blobs()?, &gone.storage_key).await?;
     Ok(ok(&BundleDeleted {
         version: version.to_string(),
         deleted: true,
