@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// the open-files limit allows, less a margin).
     #[arg(long, env = "UPDRAFT_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Device events kept per app (the embedded store); past it the oldest are deleted.
+    #[arg(long, env = "UPDRAFT_EVENTS_PER_APP", default_value_t = updraft_core::device::EVENTS_PER_APP, value_parser = clap::value_parser!(usize))]
+    pub events_per_app: usize,
 }
 
 /// The storage behind the routes, and what it needs at shutdown.
@@ -136,7 +139,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
     } else {
         let db_path = args.data_dir.join("updraft.db");
-        let store = SqliteStore::open(&db_path)
+        let store = SqliteStore::open_with_event_quota(&db_path, args.events_per_app.max(1))
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", db_path.display()))?;
         let blobs = LocalBlobs::open(&args.data_dir, &public_url)
             .context("cannot prepare the blob directory")?;

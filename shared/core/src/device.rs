@@ -155,6 +155,9 @@ pub struct DailyStat {
 
 /// Keep the newest this many events per device…
 pub const EVENTS_PER_DEVICE: usize = 1000;
+/// …and per app (by default; `updraft serve --events-per-app`), evicting the oldest: device
+/// ids are free, so the per-device bound alone does not bound an app's storage.
+pub const EVENTS_PER_APP: usize = 1_000_000;
 /// …and none older than this.
 pub const EVENT_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 

@@ -90,6 +90,7 @@ impl AppStore for SqliteStore {
             };
             for sql in [
                 "DELETE FROM events WHERE app_id = ?1",
+                "DELETE FROM event_counts WHERE app_id = ?1",
                 "DELETE FROM counters WHERE app_id = ?1",
                 "DELETE FROM devices WHERE app_id = ?1",
                 "DELETE FROM apps WHERE app_id = ?1",

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use updraft_core::device::EVENTS_PER_APP;
 
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
@@ -58,6 +59,19 @@ CREATE TABLE IF NOT EXISTS events (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_device ON events (app_id, device_id, seq);
+-- Each app's number of stored events, kept exact by triggers whoever inserts or deletes
+-- (writes, per-device trims, expiry, app deletion), for the per-app quota.
+CREATE TABLE IF NOT EXISTS event_counts (
+    app_id TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS event_counted AFTER INSERT ON events BEGIN
+    INSERT INTO event_counts (app_id, n) VALUES (NEW.app_id, 1)
+    ON CONFLICT (app_id) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS event_uncounted AFTER DELETE ON events BEGIN
+    UPDATE event_counts SET n = n - 1 WHERE app_id = OLD.app_id;
+END;
 -- Retention walks events in seq order (they arrive in time order), so no index on `at`:
 -- one b-tree fewer to update on every event.
 DROP INDEX IF EXISTS events_by_time;
@@ -108,6 +122,13 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             "ALTER TABLE overrides ADD COLUMN by_device INTEGER NOT NULL DEFAULT 0",
         )?;
     }
+    // Events stored before the counts existed.
+    conn.execute(
+        "INSERT INTO event_counts (app_id, n)
+         SELECT app_id, COUNT(*) FROM events
+         WHERE NOT EXISTS (SELECT 1 FROM event_counts) GROUP BY app_id",
+        [],
+    )?;
     Ok(())
 }
 
@@ -117,20 +138,31 @@ pub struct SqliteStore {
     pub(crate) conn: Arc<Mutex<Connection>>,
     pub(crate) writer: Arc<EventWriter>,
     path: PathBuf,
+    /// Most events kept per app; past it the oldest go.
+    pub(crate) events_per_app: usize,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and its schema.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        Self::open_with_event_quota(path, EVENTS_PER_APP)
+    }
+
+    /// Opens it keeping at most `events_per_app` events per app (oldest evicted first).
+    pub fn open_with_event_quota(
+        path: impl AsRef<Path>,
+        events_per_app: usize,
+    ) -> StoreResult<Self> {
         let path = path.as_ref().to_path_buf();
         let conn = open_connection(&path).map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
         migrate(&conn).map_err(unavailable)?;
-        let writer = EventWriter::start(&path).map_err(unavailable)?;
+        let writer = EventWriter::start(&path, events_per_app).map_err(unavailable)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             writer: Arc::new(writer),
             path,
+            events_per_app,
         })
     }
 

@@ -66,7 +66,8 @@ impl DeviceStore for SqliteStore {
     }
 
     async fn record_events(&self, events: &[DeviceEvent]) -> StoreResult<()> {
-        self.with(|c| write_events(c, events))
+        let quota = self.events_per_app;
+        self.with(|c| write_events(c, events, quota))
     }
 
     fn enqueue_event(&self, event: DeviceEvent) {

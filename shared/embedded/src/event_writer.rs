@@ -7,7 +7,7 @@ use std::sync::{Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use updraft_core::device::{
     DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, latest_per_device, now_ms, tally,
 };
@@ -30,12 +30,12 @@ pub(crate) struct EventWriter {
 const BURST: usize = 2048;
 
 impl EventWriter {
-    pub(crate) fn start(path: &Path) -> rusqlite::Result<Self> {
+    pub(crate) fn start(path: &Path, events_per_app: usize) -> rusqlite::Result<Self> {
         let conn = open_connection(path)?;
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
             .name("updraft-events".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, events_per_app))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Ok(EventWriter {
             tx: Mutex::new(Some(tx)),
@@ -80,7 +80,7 @@ const EXPIRE_EVERY: Duration = Duration::from_secs(60);
 /// a syscall to wake it, and a busy moment's events share one transaction.
 const GATHER: Duration = Duration::from_millis(5);
 
-fn run(mut conn: Connection, rx: Receiver<Msg>) {
+fn run(mut conn: Connection, rx: Receiver<Msg>, events_per_app: usize) {
     let mut expired_at = Instant::now() - EXPIRE_EVERY;
     // A full burst means the queue had more: write on at once rather than gather, or a
     // writer slower than the arrivals would let the queue (and memory) grow without end.
@@ -116,7 +116,7 @@ fn run(mut conn: Connection, rx: Receiver<Msg>) {
         }
         behind = events.len() >= BURST;
         if !events.is_empty()
-            && let Err(e) = write_events(&mut conn, &events)
+            && let Err(e) = write_events(&mut conn, &events, events_per_app)
         {
             tracing::error!(error = %e, count = events.len(), "could not record device events");
         }
@@ -126,8 +126,13 @@ fn run(mut conn: Connection, rx: Receiver<Msg>) {
     }
 }
 
-/// Appends events, moves counters, updates device records and trims logs, in one transaction.
-pub(crate) fn write_events(conn: &mut Connection, events: &[DeviceEvent]) -> StoreResult<()> {
+/// Appends events, moves counters, updates device records and trims logs (per device, then
+/// per app, oldest first), in one transaction.
+pub(crate) fn write_events(
+    conn: &mut Connection,
+    events: &[DeviceEvent],
+    events_per_app: usize,
+) -> StoreResult<()> {
     let tx = conn.transaction().map_err(unavailable)?;
     {
         let mut insert = tx
@@ -177,9 +182,31 @@ pub(crate) fn write_events(conn: &mut Connection, events: &[DeviceEvent]) -> Sto
                    SELECT seq FROM events WHERE app_id = ?1 AND device_id = ?2 ORDER BY seq DESC LIMIT 1 OFFSET ?3)",
             )
             .map_err(unavailable)?;
-        for (app, dev) in seen {
+        for &(app, dev) in &seen {
             trim.execute(params![app, dev, EVENTS_PER_DEVICE as i64])
                 .map_err(unavailable)?;
+        }
+        // The app's oldest events beyond its quota. They are the first rows of the app in
+        // `seq` order, so the scan stops as soon as it has them.
+        let mut over = tx
+            .prepare_cached("SELECT n - ?2 FROM event_counts WHERE app_id = ?1 AND n > ?2")
+            .map_err(unavailable)?;
+        let mut evict = tx
+            .prepare_cached(
+                "DELETE FROM events WHERE seq IN (
+                   SELECT seq FROM events WHERE app_id = ?1 ORDER BY seq LIMIT ?2)",
+            )
+            .map_err(unavailable)?;
+        let mut apps: Vec<&str> = seen.iter().map(|(app, _)| *app).collect();
+        apps.dedup();
+        for app in apps {
+            let excess: Option<i64> = over
+                .query_row(params![app, events_per_app as i64], |r| r.get(0))
+                .optional()
+                .map_err(unavailable)?;
+            if let Some(excess) = excess {
+                evict.execute(params![app, excess]).map_err(unavailable)?;
+            }
         }
     }
     tx.commit().map_err(unavailable)
@@ -234,7 +261,7 @@ mod tests {
             .map(|i| event("a", old + i))
             .chain((0..5).map(|i| event("b", now + i)))
             .collect();
-        write_events(&mut conn, &events).unwrap();
+        write_events(&mut conn, &events, 1_000).unwrap();
         // The store's own sweeper may expire some of them first: count what is left.
         assert!(expire_events(&conn, now).unwrap() <= 10);
         assert_eq!(
@@ -255,5 +282,43 @@ mod tests {
             expire_events(&conn, now + EVENT_RETENTION_MS + 10).unwrap(),
             5
         );
+    }
+
+    #[test]
+    fn an_app_keeps_its_newest_events_up_to_its_quota() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.db");
+        let store = crate::SqliteStore::open_with_event_quota(&path, 50).unwrap();
+        let mut conn = open_connection(&path).unwrap();
+        let now = now_ms();
+        // 30 fresh device ids, 3 events each, in time order: 90 events for a quota of 50.
+        for d in 0..30 {
+            let batch: Vec<DeviceEvent> = (0..3)
+                .map(|i| event(&format!("dev-{d:02}"), now + d * 10 + i))
+                .collect();
+            write_events(&mut conn, &batch, 50).unwrap();
+        }
+        let mut other = event("dev-x", now);
+        other.app_id = "com.other.app".into();
+        write_events(&mut conn, &[other], 50).unwrap();
+        let count = |app: &str| -> (i64, i64, i64) {
+            conn.query_row(
+                "SELECT COUNT(*), MIN(at), (SELECT n FROM event_counts WHERE app_id = ?1)
+                 FROM events WHERE app_id = ?1",
+                [app],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
+        };
+        let (n, oldest, counted) = count("com.test.app");
+        assert_eq!(
+            (n, counted),
+            (50, 50),
+            "the quota, and the count kept exact"
+        );
+        // The 40 oldest went: the newest 50 are the last 16 devices' and part of one more.
+        assert_eq!(oldest, now + 13 * 10 + 1);
+        assert_eq!(count("com.other.app").0, 1, "another app keeps its own");
+        drop(store);
     }
 }
