@@ -15,11 +15,7 @@ use crate::key::{ApiKey, Mode};
 #[serde(deny_unknown_fields)]
 pub struct NewApp {
     /// Reverse-domain id, as in `capacitor.config` (`appId`).
-    #[schema(
-        max_length = 128,
-        pattern = r"^[A-Za-z0-9]+(\.[A-Za-z0-9_-]+)+$",
-        examples("com.example.app")
-    )]
+    #[schema(schema_with = crate::openapi::app_id)]
     pub app_id: String,
     /// Defaults to the app id.
     #[serde(default, skip_serializing_if = "Option::is_none")]

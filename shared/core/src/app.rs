@@ -13,9 +13,13 @@ pub struct App {
     pub created_at: i64,
 }
 
-/// The app id rule of the plugin protocol: `^[a-z0-9]+(\.[\w-]+)+$`, case-insensitive.
+/// Longest app id.
+pub const MAX_APP_ID_LEN: usize = 128;
+
+/// The app id rule of the plugin protocol: `^[a-z0-9]+(\.[\w-]+)+$`, case-insensitive
+/// (`openapi::app_id` says the same to clients).
 pub fn is_valid_app_id(id: &str) -> bool {
-    if id.is_empty() || id.len() > 128 {
+    if id.is_empty() || id.len() > MAX_APP_ID_LEN {
         return false;
     }
     let mut parts = id.split('.');

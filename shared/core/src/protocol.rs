@@ -11,12 +11,7 @@ use crate::code::Code;
 /// Unknown fields are ignored: plugins add fields over time.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DeviceRequest {
-    /// Reverse-domain app id.
-    #[schema(
-        max_length = 128,
-        pattern = r"^[A-Za-z0-9]+(\.[A-Za-z0-9_-]+)+$",
-        examples("com.example.app")
-    )]
+    #[schema(schema_with = crate::openapi::app_id)]
     pub app_id: String,
     /// The plugin's UUID for this install (any case; stored lowercased).
     #[schema(

@@ -159,17 +159,22 @@ fn json(schema: RefOr<Schema>) -> utoipa::openapi::Content {
     ContentBuilder::new().schema(Some(schema)).build()
 }
 
+/// The app id rule (`app::is_valid_app_id`) as a schema, wherever an app id is read.
+pub fn app_id() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(
+            "Reverse-domain app id, as in `capacitor.config` (`appId`).",
+        ))
+        .max_length(Some(crate::app::MAX_APP_ID_LEN))
+        .pattern(Some(r"^[A-Za-z0-9]+(\.[A-Za-z0-9_-]+)+$"))
+        .examples(["com.example.app"])
+}
+
 /// A path parameter, by its name in the route table.
 fn path_parameter(name: &str) -> utoipa::openapi::path::Parameter {
     let (description, schema) = match name {
-        "app_id" => (
-            "Reverse-domain app id.",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .max_length(Some(128))
-                .pattern(Some(r"^[A-Za-z0-9]+(\.[A-Za-z0-9_-]+)+$"))
-                .examples(["com.example.app"]),
-        ),
+        "app_id" => ("Reverse-domain app id.", app_id()),
         "device_id" => (
             "Device UUID.",
             ObjectBuilder::new()

@@ -81,7 +81,7 @@ mod tests {
         assert_eq!(minutes["maximum"], crate::device::DEBUG_MINUTES_MAX);
         let app_id = &s["NewApp"]["properties"]["app_id"];
         assert!(crate::app::is_valid_app_id("com.example.app"));
-        assert_eq!(app_id["maxLength"], 128);
+        assert_eq!(app_id["maxLength"], crate::app::MAX_APP_ID_LEN);
         assert!(!crate::app::is_valid_app_id(&format!(
             "com.{}",
             "a".repeat(125)
