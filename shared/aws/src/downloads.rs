@@ -16,7 +16,7 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4;
 use updraft_core::blobs::DownloadUrls;
-use updraft_core::http_util::percent_encode;
+use updraft_core::http_util::percent_encode_path;
 use updraft_core::store::{StoreError, StoreResult};
 
 use crate::config::DownloadMode;
@@ -27,14 +27,6 @@ const DAY: u64 = 24 * 3600;
 /// Credentials this close to expiry are fetched again before signing: a URL dies with the
 /// credentials that signed it, and devices may start the download minutes after the check.
 const FRESH_FOR: Duration = Duration::from_secs(15 * 60);
-
-/// A storage key as a URL path: each segment percent-encoded as SigV4 expects, `/` kept.
-fn encoded_path(key: &str) -> String {
-    key.split('/')
-        .map(percent_encode)
-        .collect::<Vec<_>>()
-        .join("/")
-}
 
 /// Where the bucket answers, as the S3 SDK addresses it.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +42,7 @@ impl S3Location {
     /// The object's URL: virtual-hosted on AWS, path-style on a custom endpoint when asked
     /// and for bucket names with dots (which break TLS on virtual hosts).
     fn object_url(&self, key: &str) -> String {
-        let path = encoded_path(key);
+        let path = percent_encode_path(key);
         let path_style = self.force_path_style || self.bucket.contains('.');
         match (&self.endpoint, path_style) {
             (Some(base), true) => format!("{}/{}/{path}", base.trim_end_matches('/'), self.bucket),
@@ -151,7 +143,7 @@ impl Downloads {
         };
         let url = match &self.mode {
             DownloadMode::CloudFront { domain, signer } => {
-                let url = format!("https://{domain}/{}", encoded_path(key));
+                let url = format!("https://{domain}/{}", percent_encode_path(key));
                 match signer {
                     // Expiry rounded to the day, as for S3: one URL per bundle per day.
                     Some(s) => s.sign(&url, day * DAY + DOWNLOAD_TTL.as_secs()),

@@ -78,9 +78,10 @@ impl EdgeCache {
         Ok(id)
     }
 
-    /// The path a storage key is downloaded from (`Downloads` puts keys at the root).
+    /// The path a storage key is downloaded from (`Downloads` puts keys at the root, encoded
+    /// the same way).
     pub fn path_of(key: &str) -> String {
-        format!("/{key}")
+        format!("/{}", updraft_core::http_util::percent_encode_path(key))
     }
 
     /// Drops the edge's copies of one key.

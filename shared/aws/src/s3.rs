@@ -195,7 +195,11 @@ impl Blobs for S3Blobs {
         self.client
             .copy_object()
             .bucket(&self.bucket)
-            .copy_source(format!("{}/{}", self.bucket, percent_path(from)))
+            .copy_source(format!(
+                "{}/{}",
+                self.bucket,
+                updraft_core::http_util::percent_encode_path(from)
+            ))
             .key(to)
             .checksum_algorithm(ChecksumAlgorithm::Sha256)
             .content_type("application/zip")
@@ -204,14 +208,6 @@ impl Blobs for S3Blobs {
             .map_err(storage)?;
         self.delete(from).await
     }
-}
-
-/// A key in a `CopySource` header: URL-encoded, `/` kept.
-fn percent_path(key: &str) -> String {
-    key.split('/')
-        .map(updraft_core::http_util::percent_encode)
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 #[async_trait]

@@ -78,3 +78,11 @@ const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHA
 pub fn percent_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
+
+/// A storage key as a URL path: each segment percent-encoded (as SigV4 expects), `/` kept.
+pub fn percent_encode_path(key: &str) -> String {
+    key.split('/')
+        .map(percent_encode)
+        .collect::<Vec<_>>()
+        .join("/")
+}

@@ -12,7 +12,7 @@ use updraft_core::blobs::{
     BlobInfo, Blobs, DownloadUrls, STAGING_LIFETIME_SECS, STAGING_PREFIX, UploadTicket,
 };
 use updraft_core::device::now_ms;
-use updraft_core::http_util::{percent_encode, query_pairs};
+use updraft_core::http_util::{percent_encode_path, query_pairs};
 use updraft_core::key::random_hex;
 use updraft_core::store::{StoreError, StoreResult};
 
@@ -108,13 +108,6 @@ impl LocalBlobs {
         let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC takes any key length");
         mac.update(text.as_bytes());
         mac.verify_slice(&sig).is_ok() // constant time
-    }
-
-    fn encoded_key(key: &str) -> String {
-        key.split('/')
-            .map(percent_encode)
-            .collect::<Vec<_>>()
-            .join("/")
     }
 
     /// Checks a download URL's signature and expiry.
@@ -316,7 +309,7 @@ impl Blobs for LocalBlobs {
         let url = format!(
             "{}/blobs/{}?size={size}&sha256={sha256}&exp={exp}&sig={sig}",
             self.public_url,
-            Self::encoded_key(key)
+            percent_encode_path(key)
         );
         let mut headers = std::collections::BTreeMap::new();
         headers.insert("content-type".to_string(), "application/zip".to_string());
@@ -400,7 +393,7 @@ impl DownloadUrls for LocalBlobs {
         Ok(format!(
             "{}/blobs/{}?exp={exp}&sig={sig}",
             self.public_url,
-            Self::encoded_key(key)
+            percent_encode_path(key)
         ))
     }
 }
