@@ -61,7 +61,8 @@ pub struct ServeArgs {
     /// the open-files limit allows, less a margin).
     #[arg(long, env = "UPDRAFT_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
-    /// Device events kept per app (the embedded store); past it the oldest are deleted.
+    /// Device events kept per app; past it the oldest go first (deleted at once on the
+    /// embedded store, given shorter lifetimes on DynamoDB).
     #[arg(long, env = "UPDRAFT_EVENTS_PER_APP", default_value_t = updraft_core::device::EVENTS_PER_APP, value_parser = clap::value_parser!(usize))]
     pub events_per_app: usize,
 }
@@ -117,8 +118,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ip_per_min: args.rate_ip_per_min,
     };
     let (state, backend) = if args.store == "aws" {
-        let settings = updraft_aws::AwsSettings::from_env()
+        let mut settings = updraft_aws::AwsSettings::from_env()
             .map_err(|e| anyhow::anyhow!("--store aws: {e}"))?;
+        settings.events_per_app = args.events_per_app.max(1);
         let (store, blobs) = settings.connect().await;
         if args.create_resources {
             updraft_aws::create_table_if_missing(&store.client(), &settings.table)

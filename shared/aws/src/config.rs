@@ -37,6 +37,8 @@ pub struct AwsSettings {
     pub dynamodb_timeout: std::time::Duration,
     /// Which certificate authorities the SDK's HTTPS client trusts.
     pub tls_roots: TlsRoots,
+    /// About how many device events each app keeps (see `event_quota`).
+    pub events_per_app: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,7 +59,8 @@ impl AwsSettings {
     /// there; by default, in CloudFront mode, the distribution that reads the bucket),
     /// `UPDRAFT_CF_KEY_PAIR_ID` + `UPDRAFT_CF_PRIVATE_KEY` (PEM) for signed
     /// CloudFront URLs, `UPDRAFT_S3_FORCE_PATH_STYLE`, `UPDRAFT_DYNAMODB_TIMEOUT_MS` (default
-    /// 5000), `UPDRAFT_TLS_ROOTS` (`system`, the default, or `amazon`). Region, credentials
+    /// 5000), `UPDRAFT_TLS_ROOTS` (`system`, the default, or `amazon`), `UPDRAFT_EVENTS_PER_APP`
+    /// (default 1,000,000). Region, credentials
     /// and endpoints (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`) are the SDK's own
     /// variables, read by `connect` or `connect_lambda`.
     pub fn from_env() -> Result<AwsSettings, String> {
@@ -102,7 +105,19 @@ impl AwsSettings {
                 ));
             }
         };
+        let events_per_app = match var("UPDRAFT_EVENTS_PER_APP") {
+            None => updraft_core::device::EVENTS_PER_APP,
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(format!(
+                        "UPDRAFT_EVENTS_PER_APP `{v}` is not a positive number of events"
+                    ));
+                }
+            },
+        };
         Ok(AwsSettings {
+            events_per_app,
             dynamodb_timeout,
             tls_roots,
             table: need("UPDRAFT_TABLE")?,
@@ -194,7 +209,9 @@ impl Connection {
             conf = conf.endpoint_url(url);
         }
         let dynamo = aws_sdk_dynamodb::Client::from_conf(conf.build());
-        crate::DynamoStore::new(dynamo, &self.settings.table).counting(requests)
+        crate::DynamoStore::new(dynamo, &self.settings.table)
+            .counting(requests)
+            .with_event_quota(self.settings.events_per_app)
     }
 
     /// Uploads, checks and deletes bundles, and signs their download URLs.

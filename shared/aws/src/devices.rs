@@ -2,8 +2,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Delete, Put, PutRequest, ReturnValue, TransactWriteItem, Update, WriteRequest,
 };
+use std::collections::BTreeMap;
+
 use updraft_core::device::{
-    DailyStat, DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, latest_per_device, tally,
+    DailyStat, DeviceEvent, EVENTS_PER_DEVICE, latest_per_device, now_ms, tally,
 };
 use updraft_core::key::random_hex;
 use updraft_core::store::{AssignedBy, DeviceStore, Override, StoreError, StoreResult};
@@ -121,13 +123,21 @@ impl DeviceStore for DynamoStore {
 
     async fn record_events(&self, events: &[DeviceEvent]) -> StoreResult<()> {
         let mut puts = Vec::with_capacity(events.len());
+        // Each app's logged events count against its quota, once per batch.
+        let mut logged: BTreeMap<&str, usize> = BTreeMap::new();
+        for e in events.iter().filter(|e| e.log) {
+            *logged.entry(&e.app_id).or_default() += 1;
+        }
+        let now = now_ms();
+        let mut lifetimes = BTreeMap::new();
+        for (app, n) in logged {
+            lifetimes.insert(app, self.event_lifetime(app, n, now).await?);
+        }
         for e in events.iter().filter(|e| e.log) {
             let mut item = key(events_pk(&e.app_id, &e.device_id), event_sk(e.at));
             item.insert("doc".into(), to_doc(e)?);
-            item.insert(
-                TTL_ATTR.into(),
-                number_attr((e.at + EVENT_RETENTION_MS) / 1000),
-            );
+            let lifetime = lifetimes[e.app_id.as_str()];
+            item.insert(TTL_ATTR.into(), number_attr((e.at + lifetime) / 1000));
             puts.push(
                 WriteRequest::builder()
                     .put_request(
@@ -250,12 +260,17 @@ impl DeviceStore for DynamoStore {
     ) -> StoreResult<Vec<DeviceEvent>> {
         // Newest first, at most the retained number, then oldest first for the caller.
         let after = &format!("{since:013}$"); // '$' sorts after every "{since}#…" key
+        let now = now_ms() / 1000;
         let mut items = pages(EVENTS_PER_DEVICE, |start, have| async move {
             let out = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND sk > :after")
+                // DynamoDB's TTL deletes within days of the expiry; until then, skip them.
+                .filter_expression("#ttl > :now")
+                .expression_attribute_names("#ttl", TTL_ATTR)
+                .expression_attribute_values(":now", number_attr(now))
                 .expression_attribute_values(":pk", string_attr(events_pk(app_id, device_id)))
                 .expression_attribute_values(":after", string_attr(after.clone()))
                 .scan_index_forward(false)

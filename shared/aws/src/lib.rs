@@ -9,6 +9,7 @@ mod config;
 mod devices;
 mod downloads;
 mod edge_cache;
+mod event_quota;
 mod keys;
 mod metrics;
 mod pending;

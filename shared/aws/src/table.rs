@@ -5,6 +5,7 @@
 //! | `APP#{app}` | `A` | app: `doc`, `stamp` (bumped by every channel write), `next_channel_id`, `override_count` |
 //! | `APP#{app}` | `C#{name}` | channel: `doc`, `bundle`, `served` (the served bundle's record, denormalised) |
 //! | `APP#{app}` | `D#{device}` | device record (TTL) |
+//! | `APP#{app}` | `E` | events logged this hour and the last (`event_quota`, TTL) |
 //! | `APP#{app}` | `O#{device}` | operator override: `channel` |
 //! | `APP#{app}` | `V#{version}` | bundle: `doc`, `status`, `storage_key` |
 //! | `KEY#{sha256}` | `K` | API key: `doc`, `id` |
@@ -30,6 +31,8 @@ pub struct DynamoStore {
     requests: crate::RequestCounter,
     /// Bookkeeping writes still running after their answer (`DeviceStore::settle`).
     pub(crate) pending: crate::pending::Pending,
+    /// About how many events an app keeps (`event_quota`).
+    pub(crate) events_per_app: usize,
 }
 
 impl DynamoStore {
@@ -39,7 +42,14 @@ impl DynamoStore {
             table: table.to_string(),
             requests: crate::RequestCounter::default(),
             pending: Default::default(),
+            events_per_app: updraft_core::device::EVENTS_PER_APP,
         }
+    }
+
+    /// Keeps about `events_per_app` events per app (at least one).
+    pub fn with_event_quota(mut self, events_per_app: usize) -> Self {
+        self.events_per_app = events_per_app.max(1);
+        self
     }
 
     /// Shares the counter the client's interceptor fills (see `AwsSettings::connect`).
@@ -51,6 +61,11 @@ impl DynamoStore {
     /// DynamoDB requests made so far, by operation.
     pub fn requests(&self) -> &crate::RequestCounter {
         &self.requests
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
     }
 
     /// The SDK client, for provisioning in tests and `updraft serve --store aws`.

@@ -27,6 +27,7 @@ async fn fresh(name: &str) -> (DynamoStore, S3Blobs) {
         // Generous: the local servers share two cores with the whole test suite.
         dynamodb_timeout: std::time::Duration::from_secs(30),
         tls_roots: updraft_aws::TlsRoots::System,
+        events_per_app: updraft_core::device::EVENTS_PER_APP,
     };
     let (store, blobs) = settings.connect().await;
     create_table_if_missing(&store.client(), &settings.table)
@@ -356,4 +357,96 @@ async fn deleting_bytes_invalidates_their_path_at_the_edge() {
         .map(|p| p.items().to_vec())
         .unwrap_or_default();
     assert_eq!(paths, vec![format!("/{key}")]);
+}
+
+/// The TTLs (seconds) of a device's stored events, read from the table as they are.
+async fn stored_lifetimes(store: &DynamoStore, app: &str, device: &str) -> Vec<i64> {
+    let out = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("EV#{app}#{device}")),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.items()
+        .iter()
+        .map(|i| i["expires_at"].as_n().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// An app's event quota on DynamoDB: an app logging faster than its quota per retention
+/// period gives new events shorter lives (so it holds about its quota), other apps keep the
+/// full week, and expired events are never read back, though TTL has not deleted them yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_logging_past_its_quota_keeps_about_its_quota() {
+    use updraft_core::device::{EVENT_RETENTION_MS, now_ms};
+    use updraft_core::store::DeviceStore;
+    let (store, _) = fresh("quota").await;
+    // 1,680 a week is ten an hour.
+    let store = store.with_event_quota(1680);
+    let event = |app: &str, device: &str, at: i64| {
+        let mut e = updraft_core::conformance::event(device, "set", "1.0.1", None, at);
+        e.app_id = app.into();
+        e
+    };
+    let week = EVENT_RETENTION_MS / 1000;
+    let start = now_ms();
+
+    // Within the rate: a week each.
+    let calm: Vec<_> = (0..5)
+        .map(|_| event("com.flood.app", "calm", start))
+        .collect();
+    store.record_events(&calm).await.unwrap();
+    let ttls = stored_lifetimes(&store, "com.flood.app", "calm").await;
+    assert_eq!(ttls, vec![start / 1000 + week; 5]);
+
+    // A flood from fresh device ids: 205 in the hour, so 1,680 / 205 ≈ 8.2 hours each.
+    let at = now_ms();
+    for batch in 0..4 {
+        let flood: Vec<_> = (0..50)
+            .map(|i| event("com.flood.app", &format!("d{batch}-{i}"), at))
+            .collect();
+        store.record_events(&flood).await.unwrap();
+    }
+    let last = stored_lifetimes(&store, "com.flood.app", "d3-49").await;
+    let hours = (last[0] - at / 1000) as f64 / 3600.0;
+    assert!(
+        (7.5..=8.5).contains(&hours),
+        "the last of 205 events an hour against 1,680 a week lives {hours:.2} h"
+    );
+    let first = stored_lifetimes(&store, "com.flood.app", "d0-0").await;
+    assert!(first[0] > last[0], "the flood's later events expire sooner");
+    // Another app is not charged for it.
+    store
+        .record_events(&[event("com.quiet.app", "q", at)])
+        .await
+        .unwrap();
+    assert_eq!(
+        stored_lifetimes(&store, "com.quiet.app", "q").await,
+        vec![at / 1000 + week]
+    );
+
+    // An expired event still in the table (TTL deletes within days) is not read back.
+    let old = start - EVENT_RETENTION_MS - 60_000;
+    store
+        .record_events(&[
+            event("com.quiet.app", "old", old),
+            event("com.quiet.app", "old", start),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        stored_lifetimes(&store, "com.quiet.app", "old").await.len(),
+        2
+    );
+    let read = store
+        .device_events("com.quiet.app", "old", 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(read.iter().map(|e| e.at).collect::<Vec<_>>(), vec![start]);
 }

@@ -386,7 +386,8 @@ pub async fn keys(store: Arc<dyn Store>) {
     );
 }
 
-fn event(
+/// A production device's event in the suite's app (`com.conf.app`).
+pub fn event(
     device: &str,
     action: &str,
     version: &str,

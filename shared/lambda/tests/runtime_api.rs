@@ -434,6 +434,7 @@ async fn admin_key_from_its_hash_on_a_fresh_table() {
         // Generous: the local servers share two cores with the whole test suite.
         dynamodb_timeout: std::time::Duration::from_secs(30),
         tls_roots: updraft_aws::TlsRoots::System,
+        events_per_app: updraft_core::device::EVENTS_PER_APP,
     };
     let (store, _) = settings.connect().await;
     updraft_aws::create_table_if_missing(&store.client(), &table)
