@@ -145,6 +145,23 @@ enum ChannelCmd {
     /// Delete a channel.
     #[command(after_help = "Example: updraft channel delete beta")]
     Delete { name: String, app: Option<String> },
+    /// Serve a bundle to a share of the channel's devices; change the share, pause, resume.
+    #[command(
+        after_help = "Examples:\n  updraft channel rollout production --bundle 1.4.0 --percent 10\n  updraft channel rollout production --percent 50\n  updraft channel rollout production --pause"
+    )]
+    Rollout(commands::channel::RolloutArgs),
+    /// Complete the rollout: its bundle becomes the one every device gets.
+    #[command(after_help = "Example: updraft channel promote production")]
+    Promote { name: String, app: Option<String> },
+    /// Abort the rollout, or serve the previous bundle (or --to) again.
+    #[command(after_help = "Example: updraft channel rollback production --to 1.3.0")]
+    Rollback {
+        name: String,
+        app: Option<String>,
+        /// Serve this version (it counts as re-promoted if it was rolled back).
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -229,6 +246,13 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<()> {
         }
         Command::Channel(ChannelCmd::Delete { name, app }) => {
             channel::delete(&ctx, name, app).await
+        }
+        Command::Channel(ChannelCmd::Rollout(args)) => channel::rollout(&ctx, args).await,
+        Command::Channel(ChannelCmd::Promote { name, app }) => {
+            channel::promote(&ctx, name, app).await
+        }
+        Command::Channel(ChannelCmd::Rollback { name, app, to }) => {
+            channel::rollback(&ctx, name, app, to).await
         }
         Command::Bundle(BundleCmd::Upload(args)) | Command::Upload(args) => {
             bundle::upload(&ctx, args).await

@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use updraft_core::api::{ChannelFields, NewBundle, RegisteredBundle};
+use updraft_core::api::{ChannelFields, NewBundle, RegisteredBundle, RolloutStart};
 use updraft_core::blobs::UploadTicket;
 use updraft_core::bundle::Bundle;
 use updraft_core::channel::Channel;
@@ -45,6 +45,9 @@ pub struct UploadArgs {
     /// Point this channel at the new bundle once it is ready.
     #[arg(long)]
     pub channel: Option<String>,
+    /// With --channel: roll it out to this percentage of the channel's devices instead.
+    #[arg(long, value_name = "PERCENT", requires = "channel")]
+    pub rollout: Option<f64>,
     /// Lowest native version this bundle runs on (for channels with --disable-auto-update metadata).
     #[arg(long)]
     pub min_update_version: Option<String>,
@@ -202,23 +205,27 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
     let api = ctx.api()?;
     let app_path = format!("/v1/apps/{}", seg(&app_id));
     ctx.out.say(format!("Zipping {} …", dir.display()));
+    // Checked before anything is uploaded.
+    let share = match args.rollout {
+        Some(p) => Some(updraft_core::rollout::share_from_percent(p).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     let z = make_zip(ctx, &args.zip, &dir)?;
 
     // Refuse to ship the exact bytes a channel already serves under another name.
     let bundles: Vec<Bundle> = api.get(&format!("{app_path}/bundles")).await?;
     let channels: Vec<Channel> = api.get(&format!("{app_path}/channels")).await?;
     for c in &channels {
-        let Some(served) = c.bundle.as_deref() else {
-            continue;
-        };
-        let same = bundles
-            .iter()
-            .any(|b| b.version == served && b.checksum == z.sha256 && served != version);
-        if same {
-            bail!(
-                "same content as {served} on {}: nothing changed since that upload",
-                c.name
-            );
+        for served in c.versions_in_use() {
+            let same = bundles
+                .iter()
+                .any(|b| b.version == served && b.checksum == z.sha256 && served != version);
+            if same {
+                bail!(
+                    "same content as {served} on {}: nothing changed since that upload",
+                    c.name
+                );
+            }
         }
     }
 
@@ -265,17 +272,27 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
         z.sha256
     );
     if let Some(channel) = &args.channel {
-        let c: Channel = api
-            .patch(
-                &format!("{app_path}/channels/{}", seg(channel)),
-                &ChannelFields {
+        let channel_path = format!("{app_path}/channels/{}", seg(channel));
+        let (c, who): (Channel, String) = match share {
+            Some(share) => {
+                let start = RolloutStart {
+                    bundle: version.clone(),
+                    share,
+                    repromote: false,
+                };
+                let c = api.post(&format!("{channel_path}/rollout"), &start).await?;
+                (c, format!("{}% of devices", f64::from(share) / 100.0))
+            }
+            None => {
+                let fields = ChannelFields {
                     bundle: Some(Some(version.clone())),
                     ..ChannelFields::default()
-                },
-            )
-            .await?;
+                };
+                (api.patch(&channel_path, &fields).await?, "Devices".into())
+            }
+        };
         human.push_str(&format!(
-            "\nChannel {}\nDevices on {channel} get {version} on their next check.",
+            "\nChannel {}\n{who} on {channel} get {version} on their next check.",
             super::channel::describe(&c)
         ));
         result["channel"] = serde_json::to_value(&c)?;
@@ -338,10 +355,7 @@ pub async fn cleanup(ctx: &Ctx, app: Option<String>, keep: usize, yes: bool) -> 
     let app_path = format!("/v1/apps/{}", seg(&app_id));
     let bundles: Vec<Bundle> = api.get(&format!("{app_path}/bundles")).await?;
     let channels: Vec<Channel> = api.get(&format!("{app_path}/channels")).await?;
-    let served: Vec<&str> = channels
-        .iter()
-        .filter_map(|c| c.bundle.as_deref())
-        .collect();
+    let served: Vec<&str> = channels.iter().flat_map(Channel::versions_in_use).collect();
     // Newest first by semver; keep the newest `keep` and anything a channel serves.
     let mut all: Vec<(semver::Version, String)> = bundles
         .iter()

@@ -1,7 +1,10 @@
 use serde_json::json;
-use updraft_core::api::ChannelFields;
+use updraft_core::api::{
+    AutoRollbackFields, ChannelFields, RollbackRequest, RolloutChange, RolloutStart,
+};
 use updraft_core::channel::{BUILTIN, Channel};
 use updraft_core::device_request::Platform;
+use updraft_core::rollout::share_from_percent;
 
 use super::Ctx;
 use crate::client::seg;
@@ -79,6 +82,21 @@ pub struct SetArgs {
     pub downgrade: bool,
     #[arg(long)]
     pub no_downgrade: bool,
+    /// Serve --bundle although it was rolled back on this channel.
+    #[arg(long, requires = "bundle")]
+    pub repromote: bool,
+    /// Roll back automatically when a release fails on start (on by default).
+    #[arg(long, value_parser = ["on", "off"])]
+    pub auto_rollback: Option<String>,
+    /// Failure rate (percent, the 95 % lower bound) that triggers a rollback (default 20).
+    #[arg(long, value_name = "PERCENT")]
+    pub rollback_threshold: Option<f64>,
+    /// Failed starts needed before a rollback (default 5).
+    #[arg(long, value_name = "N")]
+    pub rollback_min_failures: Option<u32>,
+    /// Minutes of reports a rollback looks at (default 60).
+    #[arg(long, value_name = "MINUTES")]
+    pub rollback_window: Option<u32>,
 }
 
 impl SetArgs {
@@ -87,6 +105,16 @@ impl SetArgs {
             // `metadata` is the older word for `version_number`; the server takes both.
             Some(rule) => Some(serde_json::from_value(json!(rule))?),
             None => None,
+        };
+        let threshold = match self.rollback_threshold {
+            Some(p) => Some(share_from_percent(p).map_err(anyhow::Error::msg)?),
+            None => None,
+        };
+        let auto_rollback = AutoRollbackFields {
+            enabled: self.auto_rollback.as_deref().map(|v| v == "on"),
+            threshold,
+            min_failures: self.rollback_min_failures,
+            window_minutes: self.rollback_window,
         };
         let bundle = match (&self.bundle, self.builtin) {
             (Some(b), _) => Some(Some(b.clone())),
@@ -108,6 +136,9 @@ impl SetArgs {
             // Downgrades allowed means the under-native rule is off.
             disable_auto_update_under_native: flag(self.no_downgrade, self.downgrade),
             bundle,
+            repromote: self.repromote.then_some(true),
+            auto_rollback: (auto_rollback != AutoRollbackFields::default())
+                .then_some(auto_rollback),
         })
     }
 }
@@ -124,8 +155,17 @@ pub fn describe(c: &Channel) -> String {
         .filter(|p| c.enabled_for(*p))
         .map(Platform::as_str)
         .collect();
+    let rollout = match &c.rollout {
+        Some(r) => format!(
+            ", {} to {}% of devices{}",
+            r.bundle,
+            r.percent(),
+            if r.paused { " (paused)" } else { "" }
+        ),
+        None => String::new(),
+    };
     format!(
-        "{}{}: {serves} → {} (self-assign {}, auto-update limit {})",
+        "{}{}: {serves}{rollout} → {} (self-assign {}, auto-update limit {}, auto-rollback {})",
         c.name,
         if c.public { " (default)" } else { "" },
         if platforms.is_empty() {
@@ -135,6 +175,7 @@ pub fn describe(c: &Channel) -> String {
         },
         if c.allow_device_self_set { "on" } else { "off" },
         c.disable_auto_update.as_str(),
+        if c.auto_rollback.enabled { "on" } else { "off" },
     )
 }
 
@@ -184,6 +225,11 @@ pub async fn set(ctx: &Ctx, args: SetArgs) -> anyhow::Result<()> {
             "nothing to change: pass --bundle, --builtin or a flag (see `updraft channel set --help`)"
         );
     }
+    if let Some(fields) = &patch.auto_rollback {
+        let mut check = updraft_core::health::AutoRollback::default();
+        fields.apply(&mut check);
+        check.validate().map_err(anyhow::Error::msg)?;
+    }
     let c: Channel = ctx
         .api()?
         .patch(
@@ -221,5 +267,109 @@ pub async fn delete(ctx: &Ctx, name: String, app: Option<String>) -> anyhow::Res
         ))
         .await?;
     ctx.out.done(format!("Deleted channel {name}."), &v);
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RolloutArgs {
+    /// Channel name.
+    pub name: String,
+    /// App id (default: from capacitor.config).
+    pub app: Option<String>,
+    /// Start rolling out this ready bundle version (a new cohort of devices).
+    #[arg(long, requires = "percent")]
+    pub bundle: Option<String>,
+    /// Share of the channel's devices that get it, 0–100 (decimals allowed: 0.5).
+    #[arg(long)]
+    pub percent: Option<f64>,
+    /// Stop adding devices; those on the new bundle keep it.
+    #[arg(long, conflicts_with_all = ["resume", "bundle"])]
+    pub pause: bool,
+    #[arg(long, conflicts_with = "bundle")]
+    pub resume: bool,
+    /// Roll out a bundle that was rolled back on this channel.
+    #[arg(long, requires = "bundle")]
+    pub repromote: bool,
+}
+
+fn channel_path(app_id: &str, name: &str) -> String {
+    format!("/v1/apps/{}/channels/{}", seg(app_id), seg(name))
+}
+
+pub async fn rollout(ctx: &Ctx, args: RolloutArgs) -> anyhow::Result<()> {
+    let app_id = ctx.app_id(args.app.as_deref())?;
+    let share = match args.percent {
+        Some(p) => Some(share_from_percent(p).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let path = format!("{}/rollout", channel_path(&app_id, &args.name));
+    let api = ctx.api()?;
+    let c: Channel = match (&args.bundle, share) {
+        (Some(bundle), Some(share)) => {
+            let body = RolloutStart {
+                bundle: bundle.clone(),
+                share,
+                repromote: args.repromote,
+            };
+            api.post(&path, &body).await?
+        }
+        _ => {
+            let change = RolloutChange {
+                share,
+                paused: flag(args.pause, args.resume),
+            };
+            if change == RolloutChange::default() {
+                anyhow::bail!(
+                    "nothing to change: pass --bundle V --percent P to start, or --percent, --pause or --resume"
+                );
+            }
+            api.patch(&path, &change).await?
+        }
+    };
+    ctx.out.done(format!("Channel {}", describe(&c)), &c);
+    Ok(())
+}
+
+pub async fn promote(ctx: &Ctx, name: String, app: Option<String>) -> anyhow::Result<()> {
+    let app_id = ctx.app_id(app.as_deref())?;
+    let c: Channel = ctx
+        .api()?
+        .post(
+            &format!("{}/promote", channel_path(&app_id, &name)),
+            &json!({}),
+        )
+        .await?;
+    ctx.out.done(
+        format!(
+            "Promoted: every device gets it now.\nChannel {}",
+            describe(&c)
+        ),
+        &c,
+    );
+    Ok(())
+}
+
+pub async fn rollback(
+    ctx: &Ctx,
+    name: String,
+    app: Option<String>,
+    to: Option<String>,
+) -> anyhow::Result<()> {
+    let app_id = ctx.app_id(app.as_deref())?;
+    let c: Channel = ctx
+        .api()?
+        .post(
+            &format!("{}/rollback", channel_path(&app_id, &name)),
+            &RollbackRequest { to },
+        )
+        .await?;
+    let marked = c.rolled_back.last().cloned().unwrap_or_default();
+    ctx.out.done(
+        format!(
+            "Rolled back {marked}: no automatic path serves it again (re-promote with --repromote).\nChannel {}",
+            describe(&c)
+        ),
+        &c,
+    );
     Ok(())
 }

@@ -9,16 +9,20 @@ use updraft_core::store::{AppStore, AppView, StoreError, StoreResult};
 use crate::table::*;
 
 /// The served bundle kept on a channel item (so the hot path reads one partition range).
-pub(crate) fn served_of(item: &Item) -> StoreResult<Option<Bundle>> {
-    match get_s(item, "served") {
-        None => Ok(None),
-        Some(doc) => {
+/// The bundles a channel item carries: its stable one and its rollout's target.
+pub(crate) fn served_of(item: &Item) -> StoreResult<Vec<Bundle>> {
+    let mut out = Vec::new();
+    for attr in ["served", "rollout_served"] {
+        if let Some(doc) = get_s(item, attr) {
             let mut b: Bundle = serde_json::from_str(doc)
                 .map_err(|e| StoreError::Unavailable(format!("corrupt record: {e}")))?;
-            b.storage_key = get_s(item, "served_key").unwrap_or_default().to_string();
-            Ok(Some(b))
+            b.storage_key = get_s(item, &format!("{attr}_key"))
+                .unwrap_or_default()
+                .to_string();
+            out.push(b);
         }
     }
+    Ok(out)
 }
 
 #[async_trait]
@@ -150,10 +154,10 @@ impl AppStore for DynamoStore {
             .filter(|i| get_s(i, "sk").is_some_and(|s| s.starts_with("C#")))
         {
             channels.push(from_doc(item)?);
-            if let Some(b) = served_of(item)?
-                && !served.iter().any(|x| x.version == b.version)
-            {
-                served.push(b);
+            for b in served_of(item)? {
+                if !served.iter().any(|x| x.version == b.version) {
+                    served.push(b);
+                }
             }
         }
         channels.sort_by_key(|c| c.id);

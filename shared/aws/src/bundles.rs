@@ -122,7 +122,7 @@ impl BundleStore for DynamoStore {
                 .ok_or_else(|| StoreError::NotFound(format!("no bundle {version} in {app_id}")))?;
             for item in self.query_prefix(app_pk(app_id), "C#").await? {
                 let c: Channel = from_doc(&item)?;
-                if c.bundle.as_deref() == Some(version) {
+                if c.versions_in_use().any(|v| v == version) {
                     return Err(StoreError::bundle_in_use(&c.name, version));
                 }
             }

@@ -2,7 +2,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, ReturnValue, TransactWriteItem, Update};
 use updraft_core::channel::Channel;
 use updraft_core::code::Code;
-use updraft_core::store::{ChannelStore, DeviceStore, StoreError, StoreResult};
+use updraft_core::store::{
+    ChannelStore, DeviceStore, StoreError, StoreResult, next_revision, servable,
+};
 
 use crate::table::*;
 
@@ -70,64 +72,59 @@ impl DynamoStore {
             let stamp = self.app_stamp(app_id).await?;
             let current = self.query_prefix(app_pk(app_id), "C#").await?;
             let mut others = Vec::new();
-            let mut exists = false;
+            let mut stored = None;
             for item in &current {
                 let c: Channel = from_doc(item)?;
                 if c.name == saved.name {
-                    exists = true;
-                    if !create {
-                        saved.id = c.id;
-                    }
+                    stored = Some(c);
                 } else if saved.public && c.public && c.shares_platform_with(&saved) {
                     others.push(c);
                 }
             }
-            if create && exists {
+            if create && stored.is_some() {
                 return Err(StoreError::conflict(
                     Code::ChannelExists,
                     format!("channel {} already exists", saved.name),
                 ));
             }
-            if !create && !exists {
+            if !create && stored.is_none() {
                 return Err(StoreError::NotFound(format!(
                     "no channel {} in {app_id}",
                     saved.name
                 )));
             }
-            let served = match saved.bundle_version() {
-                None => None,
-                Some(v) => match self.get(app_pk(app_id), &bundle_sk(v)).await? {
-                    Some(item) if get_s(&item, "status") == Some("ready") => Some(item),
-                    Some(item) if get_s(&item, "status") == Some("pending") => {
-                        return Err(StoreError::conflict(
-                            Code::BundleNotReady,
-                            format!("bundle {v} is not ready"),
-                        ));
-                    }
-                    _ => return Err(StoreError::NotFound(format!("no bundle {v} in {app_id}"))),
-                },
-            };
-            let mut item = key(app_pk(app_id), channel_sk(&saved.name));
-            item.insert("doc".into(), to_doc(&saved)?);
-            if let Some(b) = &saved.bundle {
+            let id = stored.as_ref().map_or(saved.id, |c| c.id);
+            let mut next = next_revision(stored.as_ref(), channel)?;
+            next.id = id;
+            let mut item = key(app_pk(app_id), channel_sk(&next.name));
+            item.insert("doc".into(), to_doc(&next)?);
+            if let Some(b) = &next.bundle {
                 item.insert("bundle".into(), string_attr(b.clone()));
             }
-            if let Some(bundle_item) = &served {
-                item.insert(
-                    "served".into(),
-                    string_attr(get_s(bundle_item, "doc").unwrap_or_default()),
-                );
-                item.insert(
-                    "served_key".into(),
-                    string_attr(get_s(bundle_item, "storage_key").unwrap_or_default()),
-                );
+            // Each bundle the channel sends is copied into its item, for the hot path's one
+            // read, and must still be ready when the transaction commits.
+            let mut sent = Vec::new();
+            if let Some(v) = next.bundle_version() {
+                sent.push(("served", v));
             }
-            let mut writes = vec![
-                stamp_bump(&self.table, app_id, stamp),
-                put(&self.table, item),
-            ];
-            if let Some(v) = saved.bundle_version() {
-                writes.push(
+            if let Some(r) = &next.rollout {
+                sent.push(("rollout_served", r.bundle.as_str()));
+            }
+            let mut checks = Vec::new();
+            for (attr, v) in sent {
+                let bundle_item = self.get(app_pk(app_id), &bundle_sk(v)).await?;
+                let status = bundle_item.as_ref().and_then(bundle_status);
+                servable(app_id, v, status)?;
+                let bundle_item = bundle_item.unwrap_or_default();
+                item.insert(
+                    attr.into(),
+                    string_attr(get_s(&bundle_item, "doc").unwrap_or_default()),
+                );
+                item.insert(
+                    format!("{attr}_key"),
+                    string_attr(get_s(&bundle_item, "storage_key").unwrap_or_default()),
+                );
+                checks.push(
                     TransactWriteItem::builder()
                         .condition_check(
                             ConditionCheck::builder()
@@ -142,9 +139,16 @@ impl DynamoStore {
                         .build(),
                 );
             }
+            let bundle_checks = 2..2 + checks.len();
+            let mut writes = vec![
+                stamp_bump(&self.table, app_id, stamp),
+                put(&self.table, item),
+            ];
+            writes.extend(checks);
             for mut other in others {
                 other.public = false;
-                other.updated_at = saved.updated_at;
+                other.updated_at = next.updated_at;
+                other.revision += 1;
                 writes.push(
                     TransactWriteItem::builder()
                         .update(
@@ -160,8 +164,8 @@ impl DynamoStore {
                 );
             }
             match self.transact(writes).await? {
-                Txn::Done => return Ok(saved),
-                Txn::Cancelled(r) if Txn::failed_at(&r, 2) => {
+                Txn::Done => return Ok(next),
+                Txn::Cancelled(r) if bundle_checks.clone().any(|i| Txn::failed_at(&r, i)) => {
                     return Err(StoreError::conflict(
                         Code::BundleNotReady,
                         "the bundle changed meanwhile",

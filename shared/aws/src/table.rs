@@ -138,6 +138,16 @@ pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
 }
+/// A bundle item's status; a deleted bundle counts as none.
+pub(crate) fn bundle_status(item: &Item) -> Option<updraft_core::bundle::BundleStatus> {
+    use updraft_core::bundle::BundleStatus;
+    match get_s(item, "status")? {
+        "ready" => Some(BundleStatus::Ready),
+        "pending" => Some(BundleStatus::Pending),
+        _ => None,
+    }
+}
+
 pub(crate) fn get_n(item: &Item, name: &str) -> i64 {
     item.get(name)
         .and_then(|v| v.as_n().ok())

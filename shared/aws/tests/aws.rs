@@ -158,13 +158,23 @@ async fn update_checks_stay_within_the_read_budget() {
         })
         .await
         .unwrap();
-    let mut b = updraft_core::conformance::bundle("1.0.1", 'a');
-    b.storage_key = format!("{app}/b.zip");
-    store.register_bundle(app, &b).await.unwrap();
-    store.mark_ready(app, "1.0.1", 1).await.unwrap();
+    for (v, c) in [("1.0.1", 'a'), ("1.0.2", 'b')] {
+        let mut b = updraft_core::conformance::bundle(v, c);
+        b.storage_key = format!("{app}/{v}.zip");
+        store.register_bundle(app, &b).await.unwrap();
+        store.mark_ready(app, v, 1).await.unwrap();
+    }
+    // A rollout of 1.0.2 to half the devices: it costs no read either.
     let mut ch = updraft_core::channel::Channel::new("production");
     ch.public = true;
     ch.bundle = Some("1.0.1".into());
+    ch.rollout = Some(updraft_core::rollout::Rollout {
+        id: "budget".into(),
+        bundle: "1.0.2".into(),
+        share: 5000,
+        paused: false,
+        started_at: 0,
+    });
     store.create_channel(app, &ch).await.unwrap();
     // A long view lifetime: the counts below must not depend on how fast this machine is.
     let config = updraft_core::state::Config {
@@ -180,19 +190,21 @@ async fn update_checks_stay_within_the_read_budget() {
 
     // Cold: one Query reads the app, its channels and the served bundle.
     counter.reset();
-    assert_eq!(
-        check(&state, "11111111-1111-4111-8111-111111111111").await["version"],
-        "1.0.1"
-    );
+    let first = check(&state, "11111111-1111-4111-8111-111111111111").await;
+    assert!(first["version"] == "1.0.1" || first["version"] == "1.0.2");
     assert_eq!(counter.reads(), 1, "{:?}", counter.snapshot());
 
-    // Steady state, no overrides: no read at all.
+    // Steady state, no overrides: no read at all, and the rollout reaches about half.
     counter.reset();
+    let mut on_target = 0;
     for i in 0..200 {
         let device = format!("22222222-2222-4222-8222-{i:012}");
-        assert_eq!(check(&state, &device).await["version"], "1.0.1");
+        let version = check(&state, &device).await["version"].clone();
+        assert!(version == "1.0.1" || version == "1.0.2", "{version}");
+        on_target += usize::from(version == "1.0.2");
     }
     assert_eq!(counter.reads(), 0, "{:?}", counter.snapshot());
+    assert!((60..140).contains(&on_target), "{on_target} of 200 at 50 %");
 
     // With overrides: the override lookup, and nothing else.
     // Through the state's store, which forgets the app's view as every write path does.

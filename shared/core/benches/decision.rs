@@ -6,7 +6,7 @@ use std::hint::black_box;
 use updraft_core::app::App;
 use updraft_core::bundle::{Bundle, BundleStatus};
 use updraft_core::channel::Channel;
-use updraft_core::decision::{Decision, decide, resolve_channel};
+use updraft_core::decision::{Decision, decide_for};
 use updraft_core::device_request::{Strictness, into_object, parse_body, parse_device};
 
 const BODY: &[u8] = br#"{"platform":"android","device_id":"6AAB1F2B-6B2A-4F4C-9D4B-1A2B3C4D5E6F","app_id":"com.example.app","custom_id":"","version_build":"1.2.0","version_code":"120","version_os":"14","version_name":"1.2.3","plugin_version":"8.51.14","is_emulator":false,"is_prod":true,"defaultChannel":"","install_source":"com.android.vending"}"#;
@@ -53,17 +53,7 @@ fn check(app: &App, channels: &[Channel], bundles: &[Bundle], body: &[u8]) -> Ve
     let obj = into_object(parse_body(body).unwrap()).unwrap();
     let device = parse_device(&obj, Strictness::Check).unwrap();
     let served = |v: &str| bundles.iter().find(|b| b.version == v);
-    let resolved = resolve_channel(
-        channels,
-        None,
-        &device.default_channel,
-        device.platform,
-        |c| c.bundle_version().is_none_or(|v| served(v).is_some()),
-    );
-    let bundle = resolved
-        .and_then(|r| r.channel.bundle_version())
-        .and_then(served);
-    match decide(&device, app, resolved, bundle) {
+    match decide_for(&device, app, channels, None, served) {
         Decision::Update {
             bundle,
             with_metadata,

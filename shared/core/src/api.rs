@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::blobs::UploadTicket;
 use crate::bundle::BundleStatus;
 use crate::channel::{AutoUpdateRule, Channel};
+use crate::health::AutoRollback;
 use crate::key::{ApiKey, Mode};
 
 /// `POST /v1/apps`.
@@ -75,6 +76,79 @@ pub struct ChannelFields {
         deserialize_with = "present"
     )]
     pub bundle: Option<Option<String>>,
+    /// Serve `bundle` although it was rolled back on this channel (it stops counting as
+    /// rolled back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repromote: Option<bool>,
+    /// Automatic-rollback settings to change; absent ones keep their values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_rollback: Option<AutoRollbackFields>,
+}
+
+/// Automatic-rollback settings to change (see `AutoRollback`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoRollbackFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Basis points of failure rate (lower bound), 1–10000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_failures: Option<u32>,
+    /// 1–10080.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_minutes: Option<u32>,
+}
+
+impl AutoRollbackFields {
+    pub fn apply(&self, to: &mut AutoRollback) {
+        if let Some(v) = self.enabled {
+            to.enabled = v;
+        }
+        if let Some(v) = self.threshold {
+            to.threshold = v;
+        }
+        if let Some(v) = self.min_failures {
+            to.min_failures = v;
+        }
+        if let Some(v) = self.window_minutes {
+            to.window_minutes = v;
+        }
+    }
+}
+
+/// `POST /v1/apps/{app_id}/channels/{channel}/rollout`: serve `bundle` to `share` of the
+/// channel's devices. A new target starts a new cohort.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutStart {
+    pub bundle: String,
+    /// Basis points, 0–10000.
+    pub share: u16,
+    /// Roll out a bundle that was rolled back on this channel.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repromote: bool,
+}
+
+/// `PATCH /v1/apps/{app_id}/channels/{channel}/rollout`: change the share, pause or resume.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutChange {
+    /// Basis points, 0–10000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<bool>,
+}
+
+/// `POST /v1/apps/{app_id}/channels/{channel}/rollback`: abort the rollout, or else serve the
+/// previous bundle (or `to`) again. The bundle left is marked rolled back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 /// A field that is present, even as `null` (`Some(None)`), as opposed to absent (`None`).
@@ -110,7 +184,10 @@ impl ChannelFields {
             c.disable_auto_update = rule;
         }
         if let Some(bundle) = &self.bundle {
-            c.bundle.clone_from(bundle);
+            c.point_at(bundle.clone());
+        }
+        if let Some(fields) = &self.auto_rollback {
+            fields.apply(&mut c.auto_rollback);
         }
         c
     }

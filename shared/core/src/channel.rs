@@ -2,7 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::device_request::Platform;
+use crate::device_request::{DeviceInfo, Platform};
+use crate::health::AutoRollback;
+use crate::rollout::Rollout;
+
+/// How many bundles a channel remembers having served (its rollback targets).
+pub const PREVIOUS_KEPT: usize = 10;
 
 /// Which version jumps a channel refuses to deliver automatically, relative to the native version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
@@ -66,6 +71,22 @@ pub struct Channel {
     /// A ready bundle version, `"builtin"`, or none (devices get `no_bundle`).
     #[serde(default)]
     pub bundle: Option<String>,
+    /// A staged rollout of another bundle to part of the channel's devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+    #[serde(default)]
+    pub auto_rollback: AutoRollback,
+    /// Bundles served before, newest last: where a rollback goes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous: Vec<String>,
+    /// Versions rolled back on this channel: no automatic path serves them again until an
+    /// operator explicitly re-promotes one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rolled_back: Vec<String>,
+    /// Moves with every write; a write must name the revision it read, so two operators'
+    /// changes never interleave.
+    #[serde(default)]
+    pub revision: u64,
     #[serde(default)]
     pub created_at: i64,
     #[serde(default)]
@@ -90,9 +111,58 @@ impl Channel {
             disable_auto_update: AutoUpdateRule::Major,
             disable_auto_update_under_native: true,
             bundle: None,
+            rollout: None,
+            auto_rollback: AutoRollback::default(),
+            previous: Vec::new(),
+            rolled_back: Vec::new(),
+            revision: 0,
             created_at: 0,
             updated_at: 0,
         }
+    }
+
+    /// The bundle (version or `builtin`) this device gets: the rollout's target when the
+    /// device is in its cohort, else the stable bundle.
+    pub fn serves(&self, device: &DeviceInfo) -> Option<&str> {
+        match &self.rollout {
+            Some(r) if r.includes(&device.device_id, &device.version_name) => Some(&r.bundle),
+            _ => self.bundle.as_deref(),
+        }
+    }
+
+    /// Every bundle version the channel may send: its stable one and its rollout's target.
+    pub fn versions_in_use(&self) -> impl Iterator<Item = &str> {
+        self.bundle_version()
+            .into_iter()
+            .chain(self.rollout.as_ref().map(|r| r.bundle.as_str()))
+    }
+
+    /// Makes `bundle` the stable bundle, remembering the one it replaces. A rollout of that
+    /// bundle is thereby complete.
+    pub fn point_at(&mut self, bundle: Option<String>) {
+        if self.bundle == bundle {
+            return;
+        }
+        if let Some(old) = self.bundle.take() {
+            self.previous.retain(|v| *v != old);
+            self.previous.push(old);
+            if self.previous.len() > PREVIOUS_KEPT {
+                self.previous.remove(0);
+            }
+        }
+        if self
+            .rollout
+            .as_ref()
+            .is_some_and(|r| Some(&r.bundle) == bundle.as_ref())
+        {
+            self.rollout = None;
+        }
+        self.bundle = bundle;
+    }
+
+    /// Whether `version` was rolled back on this channel.
+    pub fn was_rolled_back(&self, version: &str) -> bool {
+        self.rolled_back.iter().any(|v| v == version)
     }
 
     pub fn enabled_for(&self, platform: Platform) -> bool {

@@ -71,7 +71,7 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@cases $fresh;
             apps, channels_and_bundles, public_channel_is_unique_per_platform, overrides, keys,
             events_and_counters, debug_sessions, racing_registrations, racing_channel_updates,
-            delete_app_cascades);
+            rollouts, delete_app_cascades);
     };
     (@cases $fresh:path; $($case:ident),*) => {
         $(
@@ -588,18 +588,28 @@ pub async fn racing_channel_updates(s: Arc<dyn Store>) {
         s.register_bundle(id, &bundle(v, c)).await.unwrap();
         s.mark_ready(id, v, now_ms()).await.unwrap();
     }
+    // Two operators read the same channel and each points it elsewhere: exactly one wins,
+    // the other is told the channel moved (no write is lost silently).
+    let read = s.get_channel(id, "production").await.unwrap().unwrap();
     let mut handles = Vec::new();
     for v in ["4.0.0", "4.0.1"] {
-        let s = s.clone();
+        let (s, mut ch) = (s.clone(), read.clone());
         handles.push(tokio::spawn(async move {
-            let mut ch = s.get_channel(id, "production").await.unwrap().unwrap();
             ch.bundle = Some(v.into());
-            s.update_channel(id, &ch).await
+            (v, s.update_channel(id, &ch).await)
         }));
     }
+    let mut winners = Vec::new();
     for h in handles {
-        h.await.unwrap().unwrap();
+        match h.await.unwrap() {
+            (v, Ok(saved)) => {
+                assert_eq!(saved.revision, read.revision + 1);
+                winners.push(v);
+            }
+            (_, Err(e)) => assert_eq!(code(e), "concurrent_update"),
+        }
     }
+    assert_eq!(winners.len(), 1, "exactly one of two racing writes wins");
     let final_bundle = s
         .get_channel(id, "production")
         .await
@@ -607,7 +617,7 @@ pub async fn racing_channel_updates(s: Arc<dyn Store>) {
         .unwrap()
         .bundle
         .unwrap();
-    assert!(final_bundle == "4.0.0" || final_bundle == "4.0.1");
+    assert_eq!(final_bundle, winners[0]);
     let view = s.app_view(id).await.unwrap().unwrap();
     assert_eq!(
         view.served
@@ -617,6 +627,74 @@ pub async fn racing_channel_updates(s: Arc<dyn Store>) {
         vec![final_bundle],
         "the hot path sees the same bundle"
     );
+    // A write from the fresh state goes through.
+    let mut fresh = s.get_channel(id, "production").await.unwrap().unwrap();
+    fresh.public = true;
+    assert!(s.update_channel(id, &fresh).await.is_ok());
+}
+
+/// A rollout's target is served beside the stable bundle: it must be ready, the hot path's
+/// one read carries it, and it cannot be deleted while the rollout runs.
+pub async fn rollouts(s: Arc<dyn Store>) {
+    given_app_and_channel(&*s).await;
+    let id = APP;
+    for (v, c) in [("1.0.0", 'a'), ("1.1.0", 'b'), ("1.2.0", 'c')] {
+        s.register_bundle(id, &bundle(v, c)).await.unwrap();
+    }
+    for v in ["1.0.0", "1.1.0"] {
+        s.mark_ready(id, v, now_ms()).await.unwrap();
+    }
+    let mut ch = s.get_channel(id, "production").await.unwrap().unwrap();
+    ch.bundle = Some("1.0.0".into());
+    let ch = s.update_channel(id, &ch).await.unwrap();
+    let with_target = |v: &str| {
+        let mut c = ch.clone();
+        c.rollout = Some(crate::rollout::Rollout {
+            id: "r1".into(),
+            bundle: v.into(),
+            share: 1000,
+            paused: false,
+            started_at: 1,
+        });
+        c
+    };
+    assert_eq!(
+        code(
+            s.update_channel(id, &with_target("1.2.0"))
+                .await
+                .unwrap_err()
+        ),
+        "bundle_not_ready"
+    );
+    assert_eq!(
+        code(
+            s.update_channel(id, &with_target("9.9.9"))
+                .await
+                .unwrap_err()
+        ),
+        "not_found"
+    );
+    let saved = s.update_channel(id, &with_target("1.1.0")).await.unwrap();
+    assert_eq!(
+        s.get_channel(id, "production").await.unwrap(),
+        Some(saved.clone())
+    );
+    let view = s.app_view(id).await.unwrap().unwrap();
+    let mut served: Vec<_> = view.served.iter().map(|b| b.version.as_str()).collect();
+    served.sort();
+    assert_eq!(served, ["1.0.0", "1.1.0"]);
+    assert_eq!(view.channels[0].rollout, saved.rollout);
+    assert_eq!(
+        code(s.delete_bundle(id, "1.1.0").await.unwrap_err()),
+        "bundle_in_use"
+    );
+    // Aborted: the target is neither served nor protected any more.
+    let mut aborted = saved.clone();
+    aborted.rollout = None;
+    s.update_channel(id, &aborted).await.unwrap();
+    let view = s.app_view(id).await.unwrap().unwrap();
+    assert_eq!(view.served.len(), 1);
+    s.delete_bundle(id, "1.1.0").await.unwrap();
 }
 
 pub async fn delete_app_cascades(store: Arc<dyn Store>) {

@@ -42,6 +42,29 @@ pub fn resolve_channel<'a>(
     })
 }
 
+/// Steps 2–8 over an app's channels: the device's channel (its stored one, else the
+/// default), the bundle that channel serves it, and the answer. `served` finds a ready
+/// bundle by version. Every caller decides through here.
+pub fn decide_for<'a>(
+    device: &DeviceInfo,
+    app: &App,
+    channels: &'a [Channel],
+    stored_channel: Option<&str>,
+    served: impl Fn(&str) -> Option<&'a Bundle>,
+) -> Decision<'a> {
+    let resolved = resolve_channel(
+        channels,
+        stored_channel,
+        &device.default_channel,
+        device.platform,
+        |c| c.bundle_version().is_none_or(|v| served(v).is_some()),
+    );
+    let bundle = resolved
+        .and_then(|r| r.channel.serves(device))
+        .and_then(&served);
+    decide(device, app, resolved, bundle)
+}
+
 /// Why a device gets no update: a soft error the plugin reads as "no update".
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refusal {
@@ -82,7 +105,8 @@ fn up_to_date() -> Refusal {
     Refusal::new(Code::NoNewVersionAvailable, "No new version available")
 }
 
-/// Steps 2 and 4–8 of the protocol. `bundle` is the ready bundle the channel points at, if any.
+/// Steps 2 and 4–8 of the protocol. `bundle` is the ready bundle the channel serves this
+/// device (`Channel::serves`), if any.
 pub fn decide<'a>(
     device: &DeviceInfo,
     app: &App,
@@ -105,7 +129,7 @@ pub fn decide<'a>(
             "No channel serves this device: make a channel public or set defaultChannel",
         ));
     };
-    let Some(target) = channel.bundle.as_deref() else {
+    let Some(target) = channel.serves(device) else {
         return Decision::NoUpdate(Refusal::new(Code::NoBundle, "Cannot get bundle"));
     };
     if target == BUILTIN {

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use crate::app::App;
 use crate::blobs::{BlobInfo, Blobs, DownloadUrls, UploadTicket};
 use crate::bundle::{Bundle, BundleStatus};
-use crate::channel::{BUILTIN, Channel};
+use crate::channel::Channel;
 use crate::code::Code;
 use crate::device::{
     DailyStat, DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, Tally, now_ms, tally,
@@ -20,6 +20,7 @@ use crate::store::{
     AppStore, AppView, AssignedBy, BundleStore, ChannelStore, DeviceStore, KeyStore, Override,
     Registered, StoreError, StoreResult,
 };
+use crate::store::{next_revision, servable};
 
 type AppDevice = (String, String);
 
@@ -116,21 +117,13 @@ impl Data {
             .ok_or_else(|| no_app(app_id))
     }
 
-    /// The bundle a channel points at must be ready now.
+    /// The bundles a channel uses must be ready now.
     fn check_bundle_ready(&self, app_id: &str, channel: &Channel) -> StoreResult<()> {
-        let Some(version) = channel.bundle.as_deref().filter(|b| *b != BUILTIN) else {
-            return Ok(());
-        };
-        match self.bundles.get(&key(app_id, version)).map(|b| b.status) {
-            Some(BundleStatus::Ready) => Ok(()),
-            Some(BundleStatus::Pending) => Err(StoreError::conflict(
-                Code::BundleNotReady,
-                format!("bundle {version} is not ready"),
-            )),
-            _ => Err(StoreError::NotFound(format!(
-                "no bundle {version} in {app_id}"
-            ))),
+        for version in channel.versions_in_use() {
+            let status = self.bundles.get(&key(app_id, version)).map(|b| b.status);
+            servable(app_id, version, status)?;
         }
+        Ok(())
     }
 
     /// At most one public channel per platform: publishing one un-publishes the others.
@@ -142,6 +135,7 @@ impl Data {
             if other.name != channel.name && other.public && other.shares_platform_with(channel) {
                 other.public = false;
                 other.updated_at = channel.updated_at;
+                other.revision += 1;
             }
         }
     }
@@ -209,7 +203,7 @@ impl AppStore for MemoryStore {
             .filter(|((a, v), b)| {
                 a == app_id
                     && b.status == BundleStatus::Ready
-                    && channels.iter().any(|c| c.bundle.as_deref() == Some(v))
+                    && channels.iter().any(|c| c.versions_in_use().any(|u| u == v))
             })
             .map(|(_, b)| b.clone())
             .collect();
@@ -246,7 +240,7 @@ impl ChannelStore for MemoryStore {
         }
         d.unpublish_overlapping(app_id, channel);
         d.next_channel_id += 1;
-        let mut saved = channel.clone();
+        let mut saved = next_revision(None, channel)?;
         saved.id = d.next_channel_id;
         d.channels
             .entry(app_id.to_string())
@@ -257,18 +251,18 @@ impl ChannelStore for MemoryStore {
 
     async fn update_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel> {
         let mut d = self.data()?;
-        let id = d
+        let stored = d
             .channels
             .get(app_id)
             .and_then(|list| list.iter().find(|c| c.name == channel.name))
-            .map(|c| c.id)
             .ok_or_else(|| {
                 StoreError::NotFound(format!("no channel {} in {app_id}", channel.name))
             })?;
+        let id = stored.id;
+        let mut saved = next_revision(Some(stored), channel)?;
+        saved.id = id;
         d.check_bundle_ready(app_id, channel)?;
         d.unpublish_overlapping(app_id, channel);
-        let mut saved = channel.clone();
-        saved.id = id;
         if let Some(slot) = d
             .channels
             .get_mut(app_id)
@@ -363,11 +357,10 @@ impl BundleStore for MemoryStore {
             .filter(|b| b.status != BundleStatus::Deleted)
             .cloned()
             .ok_or_else(|| StoreError::NotFound(format!("no bundle {version} in {app_id}")))?;
-        if let Some(channel) = d
-            .channels
-            .get(app_id)
-            .and_then(|list| list.iter().find(|c| c.bundle.as_deref() == Some(version)))
-        {
+        if let Some(channel) = d.channels.get(app_id).and_then(|list| {
+            list.iter()
+                .find(|c| c.versions_in_use().any(|v| v == version))
+        }) {
             return Err(StoreError::bundle_in_use(&channel.name, version));
         }
         b.status = BundleStatus::Deleted;

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::app::App;
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, BundleStatus};
 use crate::channel::Channel;
 use crate::code::Code;
 use crate::device::{DailyStat, DeviceEvent};
@@ -64,6 +64,41 @@ impl std::fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A channel may serve only ready bundles: every store's answer for the status it read of
+/// a version the channel uses (`None`: no such bundle, or a deleted one).
+pub fn servable(app_id: &str, version: &str, status: Option<BundleStatus>) -> StoreResult<()> {
+    match status {
+        Some(BundleStatus::Ready) => Ok(()),
+        Some(BundleStatus::Pending) => Err(StoreError::conflict(
+            Code::BundleNotReady,
+            format!("bundle {version} is not ready: finalize its upload first"),
+        )),
+        _ => Err(StoreError::NotFound(format!(
+            "no bundle {version} in {app_id}"
+        ))),
+    }
+}
+
+/// The channel to store for a write of `written` over `stored` (none: a new channel):
+/// refused when the channel moved since the writer read it, else with the next revision.
+pub fn next_revision(stored: Option<&Channel>, written: &Channel) -> StoreResult<Channel> {
+    let mut saved = written.clone();
+    match stored {
+        None => saved.revision = 1,
+        Some(s) if s.revision == written.revision => saved.revision = s.revision + 1,
+        Some(s) => {
+            return Err(StoreError::conflict(
+                Code::ConcurrentUpdate,
+                format!(
+                    "channel {} changed since it was read (revision {} is now {}): read it again",
+                    s.name, written.revision, s.revision
+                ),
+            ));
+        }
+    }
+    Ok(saved)
+}
 
 /// Everything an update check reads about an app, in one request.
 #[derive(Debug, Clone, PartialEq)]

@@ -468,3 +468,60 @@ fn channel_with_missing_bundle_counts_as_absent() {
     let channels = vec![channel("1.1.0", json!({}))];
     assert!(resolve_channel(&channels, None, "", Platform::Ios, |_| false).is_none());
 }
+
+/// What a device gets from a public channel serving 1.0.1 with a rollout of 1.1.0.
+fn staged(device_id: &str, running: &str, share: u16, paused: bool) -> String {
+    use updraft_core::decision::decide_for;
+    let d = device(json!({"device_id": device_id, "version_name": running}));
+    let mut ch = channel("1.0.1", json!({}));
+    ch.rollout = Some(updraft_core::rollout::Rollout {
+        id: "r1".into(),
+        bundle: "1.1.0".into(),
+        share,
+        paused,
+        started_at: 0,
+    });
+    let bundles = [bundle("1.0.1"), bundle("1.1.0")];
+    let channels = vec![ch];
+    match decide_for(&d, &app(), &channels, None, |v| {
+        bundles.iter().find(|b| b.version == v)
+    }) {
+        Decision::Update { bundle, .. } => bundle.version.clone(),
+        Decision::RevertToBuiltin => "builtin".into(),
+        Decision::NoUpdate(r) => r.code.to_string(),
+    }
+}
+
+#[test]
+fn a_rollout_serves_its_target_to_its_cohort_and_the_stable_bundle_to_the_rest() {
+    let ids: Vec<String> = (0..2000)
+        .map(|i| format!("6aab1f2b-6b2a-4f4c-9d4b-{i:012}"))
+        .collect();
+    let target = ids
+        .iter()
+        .filter(|id| staged(id, "builtin", 2500, false) == "1.1.0")
+        .count();
+    let stable = ids
+        .iter()
+        .filter(|id| staged(id, "builtin", 2500, false) == "1.0.1")
+        .count();
+    assert_eq!(target + stable, ids.len());
+    assert!((400..600).contains(&target), "{target} of 2000 at 25 %");
+    // The same device gets the same answer every time.
+    let first = staged(&ids[0], "builtin", 2500, false);
+    assert!((0..10).all(|_| staged(&ids[0], "builtin", 2500, false) == first));
+}
+
+#[test]
+fn a_device_on_the_target_stays_there_when_the_share_drops_or_pauses() {
+    let id = "6aab1f2b-6b2a-4f4c-9d4b-000000000001";
+    assert_eq!(staged(id, "1.1.0", 0, false), "no_new_version_available");
+    assert_eq!(staged(id, "1.1.0", 5000, true), "no_new_version_available");
+    // Not on it yet: a paused rollout takes nobody new, even at 100 %.
+    assert_eq!(
+        staged(id, "1.0.1", 10_000, true),
+        "no_new_version_available"
+    );
+    assert_eq!(staged(id, "builtin", 10_000, true), "1.0.1");
+    assert_eq!(staged(id, "builtin", 10_000, false), "1.1.0");
+}

@@ -117,7 +117,8 @@ impl AppStore for SqliteStore {
                 let mut stmt = tx
                     .prepare(
                         "SELECT b.doc, b.storage_key FROM bundles b WHERE b.app_id = ?1 AND b.status = 'ready'
-                         AND b.version IN (SELECT bundle FROM channels WHERE app_id = ?1)",
+                         AND (b.version IN (SELECT bundle FROM channels WHERE app_id = ?1)
+                              OR b.version IN (SELECT rollout_bundle FROM channels WHERE app_id = ?1))",
                     )
                     .map_err(unavailable)?;
                 let rows = stmt

@@ -102,7 +102,7 @@ impl BundleStore for SqliteStore {
                 .ok_or_else(|| StoreError::NotFound(format!("no bundle {version} in {app_id}")))?;
             let serving: Option<String> = tx
                 .query_row(
-                    "SELECT name FROM channels WHERE app_id = ?1 AND bundle = ?2 LIMIT 1",
+                    "SELECT name FROM channels WHERE app_id = ?1 AND (bundle = ?2 OR rollout_bundle = ?2) LIMIT 1",
                     params![app_id, version],
                     |r| r.get(0),
                 )

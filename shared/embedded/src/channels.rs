@@ -1,8 +1,9 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, params};
-use updraft_core::channel::{BUILTIN, Channel};
+use updraft_core::bundle::BundleStatus;
+use updraft_core::channel::Channel;
 use updraft_core::code::Code;
-use updraft_core::store::{ChannelStore, StoreError, StoreResult};
+use updraft_core::store::{ChannelStore, StoreError, StoreResult, next_revision, servable};
 
 use crate::db::{SqliteStore, from_doc, is_unique_violation, to_doc, unavailable};
 
@@ -26,29 +27,29 @@ pub(crate) fn load_channels(tx: &Transaction<'_>, app_id: &str) -> StoreResult<V
         .collect()
 }
 
-/// Inside the transaction: the bundle must be ready now, not just when the handler looked.
+/// Inside the transaction: the bundles must be ready now, not just when the handler looked.
 fn check_bundle_ready(tx: &Transaction<'_>, app_id: &str, channel: &Channel) -> StoreResult<()> {
-    let Some(version) = channel.bundle.as_deref().filter(|b| *b != BUILTIN) else {
-        return Ok(());
-    };
-    let status: Option<String> = tx
-        .query_row(
-            "SELECT status FROM bundles WHERE app_id = ?1 AND version = ?2",
-            params![app_id, version],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(unavailable)?;
-    match status.as_deref() {
-        Some("ready") => Ok(()),
-        Some("pending") => Err(StoreError::conflict(
-            Code::BundleNotReady,
-            format!("bundle {version} is not ready"),
-        )),
-        _ => Err(StoreError::NotFound(format!(
-            "no bundle {version} in {app_id}"
-        ))),
+    for version in channel.versions_in_use() {
+        let status: Option<String> = tx
+            .query_row(
+                "SELECT status FROM bundles WHERE app_id = ?1 AND version = ?2",
+                params![app_id, version],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(unavailable)?;
+        let status = match status.as_deref() {
+            Some("ready") => Some(BundleStatus::Ready),
+            Some("pending") => Some(BundleStatus::Pending),
+            _ => None,
+        };
+        servable(app_id, version, status)?;
     }
+    Ok(())
+}
+
+fn rollout_bundle(channel: &Channel) -> Option<&str> {
+    channel.rollout.as_ref().map(|r| r.bundle.as_str())
 }
 
 /// At most one public channel per platform: publishing one un-publishes the others it overlaps.
@@ -60,6 +61,7 @@ fn unpublish_overlapping(tx: &Transaction<'_>, app_id: &str, channel: &Channel) 
         if other.name != channel.name && other.public && other.shares_platform_with(channel) {
             other.public = false;
             other.updated_at = channel.updated_at;
+            other.revision += 1;
             tx.execute(
                 "UPDATE channels SET doc = ?2 WHERE id = ?1",
                 params![other.id, to_doc(&other)?],
@@ -79,9 +81,10 @@ impl ChannelStore for SqliteStore {
                 .map_err(unavailable)?;
             check_bundle_ready(&tx, app_id, channel)?;
             unpublish_overlapping(&tx, app_id, channel)?;
+            let mut saved = next_revision(None, channel)?;
             tx.execute(
-                "INSERT INTO channels (app_id, name, bundle, doc) VALUES (?1, ?2, ?3, ?4)",
-                params![app_id, channel.name, channel.bundle, to_doc(channel)?],
+                "INSERT INTO channels (app_id, name, bundle, rollout_bundle, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![app_id, saved.name, saved.bundle, rollout_bundle(&saved), to_doc(&saved)?],
             )
             .map_err(|e| {
                 if is_unique_violation(&e) {
@@ -93,7 +96,6 @@ impl ChannelStore for SqliteStore {
                     unavailable(e)
                 }
             })?;
-            let mut saved = channel.clone();
             saved.id = tx.last_insert_rowid();
             tx.commit().map_err(unavailable)?;
             Ok(saved)
@@ -105,24 +107,25 @@ impl ChannelStore for SqliteStore {
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
-            let id: Option<i64> = tx
+            let row: Option<(i64, String)> = tx
                 .query_row(
-                    "SELECT id FROM channels WHERE app_id = ?1 AND name = ?2",
+                    "SELECT id, doc FROM channels WHERE app_id = ?1 AND name = ?2",
                     params![app_id, channel.name],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()
                 .map_err(unavailable)?;
-            let id = id.ok_or_else(|| {
+            let (id, doc) = row.ok_or_else(|| {
                 StoreError::NotFound(format!("no channel {} in {app_id}", channel.name))
             })?;
+            let stored: Channel = from_doc(&doc)?;
+            let mut saved = next_revision(Some(&stored), channel)?;
+            saved.id = id;
             check_bundle_ready(&tx, app_id, channel)?;
             unpublish_overlapping(&tx, app_id, channel)?;
-            let mut saved = channel.clone();
-            saved.id = id;
             tx.execute(
-                "UPDATE channels SET bundle = ?2, doc = ?3 WHERE id = ?1",
-                params![id, saved.bundle, to_doc(&saved)?],
+                "UPDATE channels SET bundle = ?2, rollout_bundle = ?3, doc = ?4 WHERE id = ?1",
+                params![id, saved.bundle, rollout_bundle(&saved), to_doc(&saved)?],
             )
             .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;

@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS channels (
     app_id TEXT NOT NULL REFERENCES apps(app_id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     bundle TEXT,
+    -- The rollout's target, beside the stable bundle: both are served, neither deletable.
+    rollout_bundle TEXT,
     doc TEXT NOT NULL,
     UNIQUE (app_id, name)
 );
@@ -112,15 +114,19 @@ pub(crate) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
 /// added with their defaults (an override stored before `by_device` existed counts as an
 /// operator's, which is what it was treated as then).
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let has_by_device: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('overrides') WHERE name = 'by_device')",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_by_device {
-        conn.execute_batch(
-            "ALTER TABLE overrides ADD COLUMN by_device INTEGER NOT NULL DEFAULT 0",
+    let added = [
+        ("overrides", "by_device", "INTEGER NOT NULL DEFAULT 0"),
+        ("channels", "rollout_bundle", "TEXT"),
+    ];
+    for (table, column, kind) in added {
+        let has: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+            [table, column],
+            |r| r.get(0),
         )?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+        }
     }
     // Events stored before the counts existed.
     conn.execute(

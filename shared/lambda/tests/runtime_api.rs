@@ -320,6 +320,23 @@ async fn every_function_answers_like_updraft_serve() {
             Some(ADMIN),
             None,
         ),
+        // Release steps are the channels function's (no rollout here: both refuse alike).
+        (
+            "updraft-channels",
+            "POST",
+            format!("/v1/apps/{APP}/channels/production/promote"),
+            "",
+            Some(ADMIN),
+            Some(json!({})),
+        ),
+        (
+            "updraft-channels",
+            "PATCH",
+            format!("/v1/apps/{APP}/channels/production/rollout"),
+            "",
+            Some(ADMIN),
+            Some(json!({"share": 10})),
+        ),
         (
             "updraft-uploads",
             "GET",

@@ -190,6 +190,30 @@ pub fn operation(h: Handler, s: &mut Schemas) -> Operation {
             .conflict(),
         H::DeleteChannel => op("deleteChannel", "Delete a channel.")
             .answer(200, "Deleted.", s.of::<ChannelDeleted>()),
+        H::StartRollout => op(
+            "startRollout",
+            "Serve a bundle to a share of the channel's devices (a new target starts a new cohort; the same target changes the share).",
+        )
+        .body(s.of::<RolloutStart>())
+        .answer(200, "The channel.", s.of::<Channel>())
+        .conflict(),
+        H::ChangeRollout => op("changeRollout", "Change the rollout's share, pause or resume it.")
+            .body(s.of::<RolloutChange>())
+            .answer(200, "The channel.", s.of::<Channel>())
+            .conflict(),
+        H::PromoteRollout => op(
+            "promoteRollout",
+            "Complete the rollout: its bundle becomes the stable bundle for every device.",
+        )
+        .answer(200, "The channel.", s.of::<Channel>())
+        .conflict(),
+        H::Rollback => op(
+            "rollback",
+            "Abort the rollout, or serve the previous bundle (or `to`) again; the bundle left is marked rolled back.",
+        )
+        .optional_body(s.of::<RollbackRequest>())
+        .answer(200, "The channel.", s.of::<Channel>())
+        .conflict(),
         H::GetOverride => op("getOverride", "A device's channel override.")
             .answer(200, "The override (channel null if none).", s.of::<DeviceChannel>()),
         H::SetOverride => op("setOverride", "Pin a device to a channel.")

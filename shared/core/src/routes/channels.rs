@@ -33,6 +33,22 @@ async fn check_bundle(state: &State, app_id: &str, channel: &Channel) -> Result<
     }
 }
 
+/// The channel with `fields` applied, or why not: a rolled-back bundle needs `repromote`,
+/// and rollback settings must make sense.
+fn with_fields(current: &Channel, fields: &ChannelFields) -> Result<Channel, ApiError> {
+    let mut channel = fields.apply(current);
+    if let Some(Some(version)) = &fields.bundle
+        && current.bundle.as_ref() != Some(version)
+    {
+        crate::release::admit(&mut channel, version, fields.repromote == Some(true))?;
+    }
+    channel
+        .auto_rollback
+        .validate()
+        .map_err(|m| ApiError::bad_request(Code::InvalidAutoRollback, m))?;
+    Ok(channel)
+}
+
 pub async fn create(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiError> {
     allow(state, req, Mode::Write, Some(app_id)).await?;
     let fields: ChannelFields = parse_json(req.body())?;
@@ -49,7 +65,7 @@ pub async fn create(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiE
         ));
     }
     existing(state, app_id).await?;
-    let mut channel = fields.apply(&Channel::new(name));
+    let mut channel = with_fields(&Channel::new(name), &fields)?;
     channel.created_at = now_ms();
     channel.updated_at = channel.created_at;
     check_bundle(state, app_id, &channel).await?;
@@ -63,7 +79,11 @@ pub async fn list(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiErr
     Ok(ok(&state.store.list_channels(app_id).await?))
 }
 
-async fn existing_channel(state: &State, app_id: &str, name: &str) -> Result<Channel, ApiError> {
+pub(super) async fn existing_channel(
+    state: &State,
+    app_id: &str,
+    name: &str,
+) -> Result<Channel, ApiError> {
     state
         .store
         .get_channel(app_id, name)
@@ -86,7 +106,7 @@ pub async fn update(state: &State, req: &Req, app_id: &str, name: &str) -> Resul
             "a channel cannot be renamed",
         ));
     }
-    let mut channel = fields.apply(&current);
+    let mut channel = with_fields(&current, &fields)?;
     channel.updated_at = now_ms();
     check_bundle(state, app_id, &channel).await?;
     let saved = state.store.update_channel(app_id, &channel).await?;

@@ -8,6 +8,7 @@ mod channels;
 mod devices;
 mod keys;
 pub mod openapi;
+mod rollouts;
 mod stats;
 pub(crate) mod table;
 mod updates;
@@ -127,6 +128,10 @@ async fn dispatch(state: &State, m: &table::Matched, req: Req) -> Result<Resp, A
         H::GetChannel => channels::get(state, req, app, m.param("channel")).await,
         H::UpdateChannel => channels::update(state, req, app, m.param("channel")).await,
         H::DeleteChannel => channels::delete(state, req, app, m.param("channel")).await,
+        H::StartRollout => rollouts::start(state, req, app, m.param("channel")).await,
+        H::ChangeRollout => rollouts::change(state, req, app, m.param("channel")).await,
+        H::PromoteRollout => rollouts::promote(state, req, app, m.param("channel")).await,
+        H::Rollback => rollouts::rollback(state, req, app, m.param("channel")).await,
         H::GetOverride => devices::get_override(state, req, app, m.param("device_id")).await,
         H::SetOverride => devices::set_override(state, req, app, m.param("device_id")).await,
         H::DeleteOverride => devices::delete_override(state, req, app, m.param("device_id")).await,

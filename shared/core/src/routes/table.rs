@@ -34,6 +34,10 @@ pub(crate) enum Handler {
     GetChannel,
     UpdateChannel,
     DeleteChannel,
+    StartRollout,
+    ChangeRollout,
+    PromoteRollout,
+    Rollback,
     GetOverride,
     SetOverride,
     DeleteOverride,
@@ -87,6 +91,10 @@ routes! {
     GET    "/v1/apps/{app_id}/channels/{channel}"                     => Channels::GetChannel;
     PATCH  "/v1/apps/{app_id}/channels/{channel}"                     => Channels::UpdateChannel;
     DELETE "/v1/apps/{app_id}/channels/{channel}"                     => Channels::DeleteChannel;
+    POST   "/v1/apps/{app_id}/channels/{channel}/rollout"             => Channels::StartRollout;
+    PATCH  "/v1/apps/{app_id}/channels/{channel}/rollout"             => Channels::ChangeRollout;
+    POST   "/v1/apps/{app_id}/channels/{channel}/promote"             => Channels::PromoteRollout;
+    POST   "/v1/apps/{app_id}/channels/{channel}/rollback"            => Channels::Rollback;
     GET    "/v1/apps/{app_id}/devices/{device_id}/channel"            => Channels::GetOverride;
     PUT    "/v1/apps/{app_id}/devices/{device_id}/channel"            => Channels::SetOverride;
     DELETE "/v1/apps/{app_id}/devices/{device_id}/channel"            => Channels::DeleteOverride;
@@ -252,5 +260,93 @@ mod tests {
             find("/v1/apps/%FF/stats").is_err(),
             "invalid UTF-8 is refused"
         );
+    }
+
+    /// The HTTP API events of each function in `infra/template.yaml`: (function, method, path).
+    fn template_events() -> Vec<(String, String, String)> {
+        let template = include_str!("../../../../infra/template.yaml");
+        let mut function = String::new();
+        let mut events = Vec::new();
+        for line in template.lines() {
+            if line.starts_with("  ") && !line.starts_with("   ") && line.trim_end().ends_with(':')
+            {
+                function = line.trim().trim_end_matches(':').to_string();
+            }
+            let Some(props) = line
+                .trim()
+                .strip_prefix("Properties: {ApiId: !Ref HttpApi, ")
+            else {
+                continue;
+            };
+            let field = |name: &str| {
+                props
+                    .split(", ")
+                    .find_map(|f| f.strip_prefix(name))
+                    .map(|v| v.trim_end_matches('}').trim_matches('"').to_string())
+                    .unwrap_or_default()
+            };
+            events.push((function.clone(), field("Method: "), field("Path: ")));
+        }
+        events
+    }
+
+    /// How specifically an API Gateway route (`method`, `path`) matches a request, as API
+    /// Gateway ranks them (literal segments over parameters over greedy ones, a method over
+    /// ANY, `$default` last), or `None` when it does not match.
+    fn gateway_match(
+        method: &str,
+        path: &str,
+        req_method: &Method,
+        req_path: &str,
+    ) -> Option<(u8, usize, u8)> {
+        if method != "ANY" && method != req_method.as_str() {
+            return None;
+        }
+        let by_method = u8::from(method != "ANY");
+        if path == "$default" {
+            return Some((0, 0, by_method));
+        }
+        let want: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let got: Vec<&str> = req_path.trim_start_matches('/').split('/').collect();
+        let mut literal = 0;
+        for (i, w) in want.iter().enumerate() {
+            if w.ends_with("+}") {
+                return (got.len() > i).then_some((1, literal, by_method));
+            }
+            let g = got.get(i)?;
+            if w.starts_with('{') {
+                continue;
+            }
+            if w != g {
+                return None;
+            }
+            literal += 1;
+        }
+        (want.len() == got.len()).then_some((2, literal, by_method))
+    }
+
+    #[test]
+    fn the_template_sends_every_route_to_the_function_of_its_job() {
+        let events = template_events();
+        assert!(
+            events.len() > 10,
+            "events read from the template: {events:?}"
+        );
+        for r in all() {
+            let sample = r.path.replace('{', "x").replace('}', "");
+            let best = events
+                .iter()
+                .filter_map(|(f, m, p)| Some((gateway_match(m, p, &r.method, &sample)?, f)))
+                .max_by_key(|(rank, _)| *rank)
+                .map(|(_, f)| f.as_str());
+            let want = format!("{:?}Function", r.job);
+            assert_eq!(
+                best,
+                Some(want.as_str()),
+                "{} {} reaches {best:?} on AWS, not the function hosting it",
+                r.method,
+                r.path
+            );
+        }
     }
 }

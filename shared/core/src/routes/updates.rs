@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::bundle::Bundle;
-use crate::decision::{Decision, decide, resolve_channel};
+use crate::decision::{Decision, decide_for};
 use crate::device::{Counter, DeviceEvent, now_ms};
 use crate::device_request::{DeviceInfo, Strictness, into_object, parse_body, parse_device};
 use crate::error::ApiError;
@@ -69,20 +69,9 @@ pub async fn check(state: &State, req: &Req) -> Result<Resp, ApiError> {
     let over = stored_override(state, &view, &device)
         .await?
         .map(|c| c.name.as_str());
-    let resolved = resolve_channel(
-        &view.channels,
-        over,
-        &device.default_channel,
-        device.platform,
-        |c| {
-            c.bundle_version()
-                .is_none_or(|v| view.served_bundle(v).is_some())
-        },
-    );
-    let bundle = resolved
-        .and_then(|r| r.channel.bundle_version())
-        .and_then(|v| view.served_bundle(v));
-    let decision = decide(&device, &view.app, resolved, bundle);
+    let decision = decide_for(&device, &view.app, &view.channels, over, |v| {
+        view.served_bundle(v)
+    });
     let (resp, outcome) = match decision {
         Decision::Update {
             bundle,

@@ -1,0 +1,338 @@
+//! Staged rollouts end to end: the real CLI against a real `updraft serve`, devices over HTTP.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::*;
+use serde_json::{Value, json};
+
+struct Project {
+    dir: tempfile::TempDir,
+    config: tempfile::TempDir,
+}
+
+impl Project {
+    fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("capacitor.config.json"),
+            json!({"appId": APP, "appName": "Rollouts", "webDir": "dist"}).to_string(),
+        )
+        .unwrap();
+        Project {
+            dir,
+            config: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn build(&self, marker: &str) {
+        let dist = self.dir.path().join("dist");
+        std::fs::create_dir_all(&dist).unwrap();
+        std::fs::write(
+            dist.join("index.html"),
+            format!("<html><body>{marker}</body></html>"),
+        )
+        .unwrap();
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(bin())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("UPDRAFT_CONFIG_DIR", self.config.path())
+            .env_remove("UPDRAFT_API_KEY")
+            .env_remove("UPDRAFT_API_URL")
+            .output()
+            .unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.run(&all);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    }
+}
+
+fn device_id(i: usize) -> String {
+    format!(
+        "{:08x}-0000-4000-8000-{i:012x}",
+        i * 2_654_435_761 % (1 << 32)
+    )
+}
+
+/// What each of `n` devices running `running` is offered: a version, or the refusal code.
+async fn offers(s: &Server, n: usize, running: &str) -> Vec<String> {
+    // One client (and connection) for all of them.
+    let http = client();
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let body = device_body(
+            APP,
+            json!({"device_id": device_id(i), "version_name": running}),
+        );
+        let resp = http
+            .post(format!("{}/updates", s.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (status, _, v) = answer_json(resp).await;
+        assert_eq!(status, 200, "{v}");
+        out.push(
+            v["version"]
+                .as_str()
+                .or(v["error"].as_str())
+                .unwrap()
+                .to_string(),
+        );
+    }
+    out
+}
+
+fn count(offers: &[String], version: &str) -> usize {
+    offers.iter().filter(|v| *v == version).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_rollout_grows_pauses_is_promoted_and_rolled_back() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(data.path());
+    let p = Project::new();
+    p.json(&["login", ADMIN, "--api-url", &s.url]);
+    p.json(&["app", "add"]);
+    p.json(&["channel", "add", "production", "--default"]);
+    p.build("one");
+    p.json(&["upload", "--bundle", "1.0.1", "--channel", "production"]);
+
+    // 1.1.0 to 10 % of the channel: the stable bundle stays for the rest.
+    p.build("two");
+    let up = p.json(&[
+        "upload",
+        "--bundle",
+        "1.1.0",
+        "--channel",
+        "production",
+        "--rollout",
+        "10",
+    ]);
+    assert_eq!(up["channel"]["bundle"], "1.0.1");
+    assert_eq!(up["channel"]["rollout"]["bundle"], "1.1.0");
+    assert_eq!(up["channel"]["rollout"]["share"], 1000);
+    // Fewer on DynamoDB: moto writes each check's bookkeeping far slower than devices check.
+    let n = if on_aws() { 250 } else { 1000 };
+    let few = n / 5;
+    let at_10 = offers(&s, n, "builtin").await;
+    let target = count(&at_10, "1.1.0");
+    assert_eq!(target + count(&at_10, "1.0.1"), n);
+    assert!(
+        (n / 20..=n * 3 / 20).contains(&target),
+        "{target} of {n} at 10 %"
+    );
+    // Sticky: the same devices get the same answer again.
+    assert_eq!(offers(&s, n, "builtin").await, at_10);
+
+    // Raised to 50 %: only devices are added.
+    let c = p.json(&["channel", "rollout", "production", "--percent", "50"]);
+    assert_eq!(c["rollout"]["share"], 5000);
+    let at_50 = offers(&s, n, "builtin").await;
+    for (before, after) in at_10.iter().zip(&at_50) {
+        assert!(
+            before != "1.1.0" || after == "1.1.0",
+            "a device left the cohort"
+        );
+    }
+    let target = count(&at_50, "1.1.0");
+    assert!(
+        (n * 2 / 5..=n * 3 / 5).contains(&target),
+        "{target} of {n} at 50 %"
+    );
+
+    // Paused: nobody new joins; devices already on 1.1.0 keep it.
+    let c = p.json(&["channel", "rollout", "production", "--pause"]);
+    assert_eq!(c["rollout"]["paused"], true);
+    assert_eq!(count(&offers(&s, few, "builtin").await, "1.1.0"), 0);
+    let on_target = offers(&s, few, "1.1.0").await;
+    assert_eq!(count(&on_target, "no_new_version_available"), few);
+    p.json(&["channel", "rollout", "production", "--resume"]);
+
+    // Promoted: every device gets it, the rollout is over.
+    let c = p.json(&["channel", "promote", "production"]);
+    assert_eq!(
+        (c["bundle"].as_str(), &c["rollout"]),
+        (Some("1.1.0"), &Value::Null)
+    );
+    assert_eq!(count(&offers(&s, few, "builtin").await, "1.1.0"), few);
+
+    // Rolled back: the previous bundle again, and 1.1.0 is marked.
+    let c = p.json(&["channel", "rollback", "production"]);
+    assert_eq!(c["bundle"], "1.0.1");
+    assert_eq!(c["rolled_back"], json!(["1.1.0"]));
+    assert_eq!(count(&offers(&s, few, "1.1.0").await, "1.0.1"), few);
+    let why = p.fails(&[
+        "channel",
+        "rollout",
+        "production",
+        "--bundle",
+        "1.1.0",
+        "--percent",
+        "5",
+    ]);
+    assert!(
+        why.contains("rolled back") && why.contains("--repromote"),
+        "{why}"
+    );
+    let c = p.json(&[
+        "channel",
+        "rollout",
+        "production",
+        "--bundle",
+        "1.1.0",
+        "--percent",
+        "5",
+        "--repromote",
+    ]);
+    assert_eq!(c["rollout"]["share"], 500);
+    assert_eq!(c["rolled_back"], Value::Null);
+
+    // Aborting the rollout sends its devices back to the stable bundle.
+    let c = p.json(&["channel", "rollback", "production"]);
+    assert_eq!(
+        (c["bundle"].as_str(), &c["rollout"]),
+        (Some("1.0.1"), &Value::Null)
+    );
+    assert_eq!(count(&offers(&s, few, "1.1.0").await, "1.0.1"), few);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_rollout_requests_are_refused_and_change_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(data.path());
+    admin(&s, "POST", "/v1/apps", Some(json!({"app_id": APP}))).await;
+    upload_bundle(&s, APP, "1.0.1", &payload(1, 300)).await;
+    upload_bundle(&s, APP, "1.1.0", &payload(2, 300)).await;
+    register_bundle(&s, APP, "1.2.0", &payload(3, 300)).await;
+    let channels = format!("/v1/apps/{APP}/channels");
+    let (status, _) = admin(
+        &s,
+        "POST",
+        &channels,
+        Some(json!({"name": "production", "public": true, "bundle": "1.0.1"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let path = format!("{channels}/production");
+    let (_, before) = admin(&s, "GET", &path, None).await;
+
+    let cases = [
+        (
+            "POST",
+            "rollout",
+            json!({"bundle": "1.1.0", "share": 10001}),
+            400,
+            "invalid_share",
+        ),
+        (
+            "POST",
+            "rollout",
+            json!({"bundle": "1.1.0", "share": -1}),
+            400,
+            "invalid_json_body",
+        ),
+        (
+            "POST",
+            "rollout",
+            json!({"bundle": "9.9.9", "share": 10}),
+            404,
+            "not_found",
+        ),
+        (
+            "POST",
+            "rollout",
+            json!({"bundle": "1.2.0", "share": 10}),
+            409,
+            "bundle_not_ready",
+        ),
+        (
+            "POST",
+            "rollout",
+            json!({"bundle": "1.0.1", "share": 10}),
+            409,
+            "invalid_version",
+        ),
+        (
+            "POST",
+            "rollout",
+            json!({"bundle": "builtin", "share": 10}),
+            400,
+            "invalid_version",
+        ),
+        (
+            "POST",
+            "rollout",
+            json!({"bundle": "1.1.0", "share": 10, "x": 1}),
+            400,
+            "invalid_json_body",
+        ),
+        ("PATCH", "rollout", json!({"share": 20}), 409, "no_rollout"),
+        ("POST", "promote", json!({}), 409, "no_rollout"),
+        (
+            "POST",
+            "rollback",
+            json!({}),
+            409,
+            "nothing_to_roll_back_to",
+        ),
+    ];
+    for (method, tail, body, want_status, want_code) in cases {
+        let (status, v) = admin(&s, method, &format!("{path}/{tail}"), Some(body.clone())).await;
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (want_status, Some(want_code)),
+            "{method} {tail} {body}: {v}"
+        );
+        let (_, now) = admin(&s, "GET", &path, None).await;
+        assert_eq!(now, before, "{method} {tail} {body} changed the channel");
+    }
+    let (status, v) = admin(
+        &s,
+        "PATCH",
+        &path,
+        Some(json!({"auto_rollback": {"threshold": 0}})),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (400, Some("invalid_auto_rollback"))
+    );
+
+    // The CLI checks a percentage before it sends anything.
+    let p = Project::new();
+    p.json(&["login", ADMIN, "--api-url", &s.url]);
+    let why = p.fails(&[
+        "channel",
+        "rollout",
+        "production",
+        "--bundle",
+        "1.1.0",
+        "--percent",
+        "150",
+    ]);
+    assert!(why.contains("0 to 100 percent"), "{why}");
+    let why = p.fails(&["channel", "rollout", "production"]);
+    assert!(why.contains("nothing to change"), "{why}");
+    let (_, now) = admin(&s, "GET", &path, None).await;
+    assert_eq!(now, before);
+}
