@@ -336,3 +336,207 @@ async fn bad_rollout_requests_are_refused_and_change_nothing() {
     let (_, now) = admin(&s, "GET", &path, None).await;
     assert_eq!(now, before);
 }
+
+/// Events as the plugin reports them, from device `i`, for `version`.
+fn report(i: usize, action: &str, version: &str) -> Value {
+    device_body(
+        APP,
+        json!({"device_id": device_id(i), "action": action, "version_name": version}),
+    )
+}
+
+async fn post_stats(s: &Server, events: Vec<Value>) {
+    for chunk in events.chunks(200) {
+        let (status, v) = device(s, "POST", "/stats", Value::Array(chunk.to_vec())).await;
+        assert_eq!(status, 200, "{v}");
+        assert!(
+            v["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["status"] == "ok"),
+            "{v}"
+        );
+    }
+}
+
+/// An app whose public `production` channel served 1.0.1 and now serves 1.1.0.
+async fn released(s: &Server) -> String {
+    admin(s, "POST", "/v1/apps", Some(json!({"app_id": APP}))).await;
+    upload_bundle(s, APP, "1.0.1", &payload(1, 300)).await;
+    upload_bundle(s, APP, "1.1.0", &payload(2, 300)).await;
+    let channels = format!("/v1/apps/{APP}/channels");
+    admin(
+        s,
+        "POST",
+        &channels,
+        Some(json!({"name": "production", "public": true, "bundle": "1.0.1"})),
+    )
+    .await;
+    let path = format!("{channels}/production");
+    let (status, _) = admin(s, "PATCH", &path, Some(json!({"bundle": "1.1.0"}))).await;
+    assert_eq!(status, 200);
+    path
+}
+
+/// Waits (polling, up to 30 s) until the channel no longer serves `version`.
+async fn until_not_served(s: &Server, path: &str, version: &str) -> Value {
+    for _ in 0..300 {
+        let (_, c) = admin(s, "GET", path, None).await;
+        if c["bundle"] != version && c["rollout"]["bundle"] != version {
+            return c;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{version} was not rolled back");
+}
+
+/// Waits (polling, up to 30 s) until the channel's status counts `installs` installs of the
+/// version it serves, and answers the status.
+async fn until_counted(s: &Server, path: &str, installs: usize) -> Value {
+    for _ in 0..300 {
+        let (_, status) = admin(s, "GET", &format!("{path}/status"), None).await;
+        if status["health"][0]["installs"] == installs {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{installs} installs were never counted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_that_fails_on_start_is_rolled_back_automatically() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(data.path());
+    let path = released(&s).await;
+    let n = 300;
+    assert_eq!(count(&offers(&s, n, "builtin").await, "1.1.0"), n);
+
+    // Every device installs it and fails to start it, as the plugin reports that.
+    for i in 0..n {
+        post_stats(
+            &s,
+            vec![report(i, "set", "1.1.0"), report(i, "update_fail", "1.1.0")],
+        )
+        .await;
+        let (_, c) = admin(&s, "GET", &path, None).await;
+        if c["bundle"] != "1.1.0" {
+            break;
+        }
+    }
+    let c = until_not_served(&s, &path, "1.1.0").await;
+    assert_eq!(c["bundle"], "1.0.1");
+    assert_eq!(c["rolled_back"], json!(["1.1.0"]));
+    // Devices get the previous bundle on their next check, 1.1.0 included.
+    assert_eq!(count(&offers(&s, n, "1.1.0").await, "1.0.1"), n);
+
+    // More failures change nothing: one rollback, one history entry, with its figures.
+    post_stats(
+        &s,
+        (0..50).map(|i| report(i, "update_fail", "1.1.0")).collect(),
+    )
+    .await;
+    let (_, history) = admin(&s, "GET", &format!("{path}/history"), None).await;
+    let autos: Vec<&Value> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["by"] == "auto-rollback")
+        .collect();
+    assert_eq!(autos.len(), 1, "{history}");
+    let entry = autos[0];
+    assert_eq!(
+        (entry["from"].as_str(), entry["to"].as_str()),
+        (Some("1.1.0"), Some("1.0.1"))
+    );
+    assert!(
+        entry["health"]["failures"].as_u64().unwrap() >= 5,
+        "{entry}"
+    );
+    assert!(
+        entry["reason"].as_str().unwrap().contains("failed starts"),
+        "{entry}"
+    );
+    assert_eq!(history[0], *entry, "the newest entry");
+    let (_, status) = admin(&s, "GET", &format!("{path}/status"), None).await;
+    assert_eq!(status["channel"]["bundle"], "1.0.1");
+    assert_eq!(status["history"][0], *entry);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_release_with_rare_failures_is_never_rolled_back() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(data.path());
+    let path = released(&s).await;
+    // 3,000 installs, one in 200 failing to start (0.5 %), spread as a fleet would.
+    let n = 3000;
+    let mut events = Vec::new();
+    for i in 0..n {
+        events.push(report(i, "set", "1.1.0"));
+        if i % 200 == 199 {
+            events.push(report(i, "update_fail", "1.1.0"));
+        }
+    }
+    post_stats(&s, events).await;
+    // The status reads the same counts the rule does (after the background count lands).
+    let status = until_counted(&s, &path, n).await;
+    let h = &status["health"][0];
+    assert_eq!(
+        (
+            h["version"].as_str(),
+            h["installs"].as_u64(),
+            h["failures"].as_u64()
+        ),
+        (Some("1.1.0"), Some(n as u64), Some(15))
+    );
+    assert_eq!(h["rolls_back"], false);
+    assert!(h["lower_bound"].as_f64().unwrap() < 0.01, "{h}");
+    assert_eq!(status["channel"]["bundle"], "1.1.0");
+    let (_, history) = admin(&s, "GET", &format!("{path}/history"), None).await;
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["by"] != "auto-rollback"),
+        "{history}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_batches_that_cross_the_threshold_roll_back_once() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(data.path());
+    let path = released(&s).await;
+    // Just under the rule: 4 failed starts of 8 reports.
+    post_stats(
+        &s,
+        (0..4)
+            .flat_map(|i| [report(i, "set", "1.1.0"), report(i, "update_fail", "1.1.0")])
+            .collect(),
+    )
+    .await;
+    // Once those are counted (and did nothing), two batches at once, each enough to cross it.
+    let status = until_counted(&s, &path, 4).await;
+    assert_eq!(
+        status["channel"]["bundle"], "1.1.0",
+        "four failures are not enough"
+    );
+    assert_eq!(status["health"][0]["rolls_back"], false);
+    let batch = |from: usize| {
+        (from..from + 3)
+            .flat_map(|i| [report(i, "set", "1.1.0"), report(i, "update_fail", "1.1.0")])
+            .collect::<Vec<_>>()
+    };
+    tokio::join!(post_stats(&s, batch(10)), post_stats(&s, batch(20)));
+    let c = until_not_served(&s, &path, "1.1.0").await;
+    assert_eq!(c["bundle"], "1.0.1");
+    let (_, history) = admin(&s, "GET", &format!("{path}/history"), None).await;
+    let autos = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["kind"] == "auto_rolled_back")
+        .count();
+    assert_eq!(autos, 1, "{history}");
+}

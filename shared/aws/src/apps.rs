@@ -115,12 +115,14 @@ impl AppStore for DynamoStore {
             }
             keys.push(key(app_pk(app_id), sk));
         }
-        let stats = self.query_prefix(stats_pk(app_id), "").await?;
-        keys.extend(
-            stats
-                .iter()
-                .map(|i| key(stats_pk(app_id), get_s(i, "sk").unwrap_or_default())),
-        );
+        for pk in [stats_pk(app_id), health_pk(app_id)] {
+            let items = self.query_prefix(pk.clone(), "").await?;
+            keys.extend(
+                items
+                    .iter()
+                    .map(|i| key(pk.clone(), get_s(i, "sk").unwrap_or_default())),
+            );
+        }
         // The app item goes last: until then the app still answers, never half-deleted.
         keys.sort_by_key(|k| get_s(k, "sk") == Some(APP_SK));
         self.delete_keys(keys).await?;

@@ -2,11 +2,18 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, ReturnValue, TransactWriteItem, Update};
 use updraft_core::channel::Channel;
 use updraft_core::code::Code;
+use updraft_core::history::ChannelChange;
+use updraft_core::key::random_hex;
 use updraft_core::store::{
     ChannelStore, DeviceStore, StoreError, StoreResult, next_revision, servable,
 };
 
 use crate::table::*;
+
+/// A channel's history entries sort under this, oldest first: `H#{channel}#{at}#{random}`.
+fn history_prefix(channel: &str) -> String {
+    format!("H#{channel}#")
+}
 
 pub(crate) fn stamp_bump(table: &str, app_id: &str, stamp: i64) -> TransactWriteItem {
     // Every channel write moves the app's stamp, conditioned on the value it read: channel
@@ -63,6 +70,7 @@ impl DynamoStore {
         app_id: &str,
         channel: &Channel,
         create: bool,
+        change: Option<&ChannelChange>,
     ) -> StoreResult<Channel> {
         let mut saved = channel.clone();
         if create {
@@ -145,6 +153,19 @@ impl DynamoStore {
                 put(&self.table, item),
             ];
             writes.extend(checks);
+            if let Some(change) = change {
+                let mut entry = key(
+                    app_pk(app_id),
+                    format!(
+                        "{}{:013}#{}",
+                        history_prefix(&next.name),
+                        change.at,
+                        random_hex(4)
+                    ),
+                );
+                entry.insert("doc".into(), to_doc(change)?);
+                writes.push(put(&self.table, entry));
+            }
             for mut other in others {
                 other.public = false;
                 other.updated_at = next.updated_at;
@@ -185,11 +206,43 @@ impl DynamoStore {
 #[async_trait]
 impl ChannelStore for DynamoStore {
     async fn create_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel> {
-        self.write_channel(app_id, channel, true).await
+        self.write_channel(app_id, channel, true, None).await
     }
 
-    async fn update_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel> {
-        self.write_channel(app_id, channel, false).await
+    async fn update_channel(
+        &self,
+        app_id: &str,
+        channel: &Channel,
+        change: Option<&ChannelChange>,
+    ) -> StoreResult<Channel> {
+        self.write_channel(app_id, channel, false, change).await
+    }
+
+    async fn channel_history(
+        &self,
+        app_id: &str,
+        name: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<ChannelChange>> {
+        let (pk, prefix) = (&app_pk(app_id), &history_prefix(name));
+        let items = pages(limit, |start, have| async move {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", string_attr(pk.clone()))
+                .expression_attribute_values(":prefix", string_attr(prefix.clone()))
+                .scan_index_forward(false)
+                .limit((limit - have).max(1) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+        })
+        .await?;
+        items.iter().take(limit).map(from_doc).collect()
     }
 
     async fn get_channel(&self, app_id: &str, name: &str) -> StoreResult<Option<Channel>> {
@@ -219,6 +272,17 @@ impl ChannelStore for DynamoStore {
                 self.delete_override(app_id, device).await?;
             }
         }
+        // Its history goes with it (a new channel of that name starts afresh).
+        let history = self
+            .query_prefix(app_pk(app_id), &history_prefix(name))
+            .await?;
+        self.delete_keys(
+            history
+                .iter()
+                .map(|i| key(app_pk(app_id), get_s(i, "sk").unwrap_or_default()))
+                .collect(),
+        )
+        .await?;
         for attempt in 0..STAMP_ATTEMPTS {
             let stamp = match self.app_stamp(app_id).await {
                 Ok(s) => s,

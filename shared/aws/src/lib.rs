@@ -10,9 +10,9 @@ mod devices;
 mod downloads;
 mod edge_cache;
 mod event_quota;
+mod health;
 mod keys;
 mod metrics;
-mod pending;
 mod s3;
 mod table;
 

@@ -11,6 +11,8 @@
 //! | `KEY#{sha256}` | `K` | API key: `doc`, `id` |
 //! | `ST#{app}` | `{day}#{version}` | daily counters (atomic `ADD`) |
 //! | `EV#{app}#{device}` | `{at}#{rand}` | device event (TTL) |
+//! | `APP#{app}` | `H#{channel}#{at}#{rand}` | channel history entry |
+//! | `HL#{app}` | `{channel}#{version}#{bucket}` | release health counts (atomic `ADD`, TTL) |
 
 use std::collections::HashMap;
 
@@ -30,7 +32,7 @@ pub struct DynamoStore {
     pub(crate) table: String,
     requests: crate::RequestCounter,
     /// Bookkeeping writes still running after their answer (`DeviceStore::settle`).
-    pub(crate) pending: crate::pending::Pending,
+    pub(crate) pending: updraft_core::background::Pending,
     /// About how many events an app keeps (`event_quota`).
     pub(crate) events_per_app: usize,
 }
@@ -101,6 +103,9 @@ pub(crate) fn key_pk(hash: &str) -> String {
 }
 pub(crate) fn stats_pk(app: &str) -> String {
     format!("ST#{app}")
+}
+pub(crate) fn health_pk(app: &str) -> String {
+    format!("HL#{app}")
 }
 pub(crate) fn events_pk(app: &str, device: &str) -> String {
     format!("EV#{app}#{device}")

@@ -151,6 +151,25 @@ pub struct RollbackRequest {
     pub to: Option<String>,
 }
 
+/// `GET …/channels/{channel}/status`: what the channel serves, each served version's
+/// health over the channel's window, and its latest changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChannelStatus {
+    pub channel: Channel,
+    pub health: Vec<VersionHealth>,
+    /// Newest first.
+    pub history: Vec<crate::history::ChannelChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VersionHealth {
+    pub version: String,
+    #[serde(flatten)]
+    pub health: crate::health::Health,
+    /// Whether these figures cross the channel's automatic-rollback rule.
+    pub rolls_back: bool,
+}
+
 /// A field that is present, even as `null` (`Some(None)`), as opposed to absent (`None`).
 fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,

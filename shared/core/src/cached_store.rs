@@ -8,19 +8,23 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::app::App;
+use crate::background::Pending;
 use crate::bundle::Bundle;
 use crate::channel::Channel;
 use crate::device::{DailyStat, DeviceEvent};
+use crate::history::ChannelChange;
 use crate::key::ApiKey;
 use crate::store::{
-    AppStore, AppView, AssignedBy, BundleStore, ChannelStore, DeviceStore, KeyStore, Override,
-    Registered, Store, StoreResult,
+    AppStore, AppView, AssignedBy, BundleStore, ChannelStore, DeviceStore, HealthCount,
+    HealthStore, KeyStore, Override, Registered, Store, StoreResult,
 };
 use crate::view_cache::ViewCache;
 
 pub struct CachedStore {
     inner: Arc<dyn Store>,
     views: ViewCache,
+    /// Work handlers start after their answer (release health); `settle` waits for it.
+    background: Pending,
 }
 
 impl CachedStore {
@@ -28,7 +32,13 @@ impl CachedStore {
         CachedStore {
             inner,
             views: ViewCache::new(view_ttl),
+            background: Pending::default(),
         }
+    }
+
+    /// Runs `work` after the answer; the host's `settle` waits for it.
+    pub fn spawn_after_answer(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.background.spawn(work);
     }
 
     /// The app's view as update checks read it: from memory while fresh (see `ViewCache`).
@@ -74,9 +84,22 @@ impl ChannelStore for CachedStore {
         self.writing(app_id, self.inner.create_channel(app_id, channel))
             .await
     }
-    async fn update_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel> {
-        self.writing(app_id, self.inner.update_channel(app_id, channel))
+    async fn update_channel(
+        &self,
+        app_id: &str,
+        channel: &Channel,
+        change: Option<&ChannelChange>,
+    ) -> StoreResult<Channel> {
+        self.writing(app_id, self.inner.update_channel(app_id, channel, change))
             .await
+    }
+    async fn channel_history(
+        &self,
+        app_id: &str,
+        name: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<ChannelChange>> {
+        self.inner.channel_history(app_id, name, limit).await
     }
     async fn get_channel(&self, app_id: &str, name: &str) -> StoreResult<Option<Channel>> {
         self.inner.get_channel(app_id, name).await
@@ -142,6 +165,8 @@ impl DeviceStore for CachedStore {
         self.inner.enqueue_event(event)
     }
     async fn settle(&self) {
+        // Background work may enqueue writes of its own: wait for it first.
+        self.background.settle().await;
         self.inner.settle().await
     }
     async fn start_debug(&self, app_id: &str, device_id: &str, until: i64) -> StoreResult<()> {
@@ -165,6 +190,24 @@ impl DeviceStore for CachedStore {
     }
     async fn daily_stats(&self, app_id: &str) -> StoreResult<Vec<DailyStat>> {
         self.inner.daily_stats(app_id).await
+    }
+}
+
+#[async_trait]
+impl HealthStore for CachedStore {
+    async fn count_health(&self, app_id: &str, counts: &[HealthCount]) -> StoreResult<()> {
+        self.inner.count_health(app_id, counts).await
+    }
+    async fn health_since(
+        &self,
+        app_id: &str,
+        channel: &str,
+        version: &str,
+        since: i64,
+    ) -> StoreResult<(u64, u64)> {
+        self.inner
+            .health_since(app_id, channel, version, since)
+            .await
     }
 }
 
@@ -229,8 +272,21 @@ mod tests {
         async fn create_channel(&self, _: &str, c: &Channel) -> StoreResult<Channel> {
             Ok(c.clone())
         }
-        async fn update_channel(&self, _: &str, c: &Channel) -> StoreResult<Channel> {
+        async fn update_channel(
+            &self,
+            _: &str,
+            c: &Channel,
+            _: Option<&ChannelChange>,
+        ) -> StoreResult<Channel> {
             Ok(c.clone())
+        }
+        async fn channel_history(
+            &self,
+            _: &str,
+            _: &str,
+            _: usize,
+        ) -> StoreResult<Vec<ChannelChange>> {
+            unused!()
         }
         async fn get_channel(&self, _: &str, _: &str) -> StoreResult<Option<Channel>> {
             unused!()
@@ -292,6 +348,15 @@ mod tests {
             unused!()
         }
         async fn daily_stats(&self, _: &str) -> StoreResult<Vec<DailyStat>> {
+            unused!()
+        }
+    }
+    #[async_trait]
+    impl HealthStore for Counting {
+        async fn count_health(&self, _: &str, _: &[HealthCount]) -> StoreResult<()> {
+            unused!()
+        }
+        async fn health_since(&self, _: &str, _: &str, _: &str, _: i64) -> StoreResult<(u64, u64)> {
             unused!()
         }
     }
@@ -362,7 +427,7 @@ mod tests {
             (
                 "update_channel",
                 Box::pin(async {
-                    let _ = s.update_channel(a, &ch).await;
+                    let _ = s.update_channel(a, &ch, None).await;
                 }),
             ),
             (

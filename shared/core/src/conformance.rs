@@ -71,7 +71,7 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@cases $fresh;
             apps, channels_and_bundles, public_channel_is_unique_per_platform, overrides, keys,
             events_and_counters, debug_sessions, racing_registrations, racing_channel_updates,
-            rollouts, delete_app_cascades);
+            rollouts, history_and_health, delete_app_cascades);
     };
     (@cases $fresh:path; $($case:ident),*) => {
         $(
@@ -209,7 +209,7 @@ pub async fn channels_and_bundles(store: Arc<dyn Store>) {
     );
     let mut ch2 = s.get_channel(id, "production").await.unwrap().unwrap();
     ch2.bundle = Some(BUILTIN.into());
-    s.update_channel(id, &ch2).await.unwrap();
+    s.update_channel(id, &ch2, None).await.unwrap();
     assert_eq!(
         s.get_channel(id, "production")
             .await
@@ -249,7 +249,7 @@ pub async fn channels_and_bundles(store: Arc<dyn Store>) {
     assert!(!s.delete_channel(id, "beta").await.unwrap());
     assert_eq!(
         code(
-            s.update_channel(id, &Channel::new("beta"))
+            s.update_channel(id, &Channel::new("beta"), None)
                 .await
                 .unwrap_err()
         ),
@@ -285,7 +285,7 @@ pub async fn public_channel_is_unique_per_platform(store: Arc<dyn Store>) {
     );
     let mut all = s.get_channel(id, "production").await.unwrap().unwrap();
     all.public = true;
-    s.update_channel(id, &all).await.unwrap();
+    s.update_channel(id, &all, None).await.unwrap();
     let list = s.list_channels(id).await.unwrap();
     assert_eq!(
         both(&list),
@@ -596,7 +596,7 @@ pub async fn racing_channel_updates(s: Arc<dyn Store>) {
         let (s, mut ch) = (s.clone(), read.clone());
         handles.push(tokio::spawn(async move {
             ch.bundle = Some(v.into());
-            (v, s.update_channel(id, &ch).await)
+            (v, s.update_channel(id, &ch, None).await)
         }));
     }
     let mut winners = Vec::new();
@@ -630,7 +630,7 @@ pub async fn racing_channel_updates(s: Arc<dyn Store>) {
     // A write from the fresh state goes through.
     let mut fresh = s.get_channel(id, "production").await.unwrap().unwrap();
     fresh.public = true;
-    assert!(s.update_channel(id, &fresh).await.is_ok());
+    assert!(s.update_channel(id, &fresh, None).await.is_ok());
 }
 
 /// A rollout's target is served beside the stable bundle: it must be ready, the hot path's
@@ -646,7 +646,7 @@ pub async fn rollouts(s: Arc<dyn Store>) {
     }
     let mut ch = s.get_channel(id, "production").await.unwrap().unwrap();
     ch.bundle = Some("1.0.0".into());
-    let ch = s.update_channel(id, &ch).await.unwrap();
+    let ch = s.update_channel(id, &ch, None).await.unwrap();
     let with_target = |v: &str| {
         let mut c = ch.clone();
         c.rollout = Some(crate::rollout::Rollout {
@@ -660,7 +660,7 @@ pub async fn rollouts(s: Arc<dyn Store>) {
     };
     assert_eq!(
         code(
-            s.update_channel(id, &with_target("1.2.0"))
+            s.update_channel(id, &with_target("1.2.0"), None)
                 .await
                 .unwrap_err()
         ),
@@ -668,13 +668,16 @@ pub async fn rollouts(s: Arc<dyn Store>) {
     );
     assert_eq!(
         code(
-            s.update_channel(id, &with_target("9.9.9"))
+            s.update_channel(id, &with_target("9.9.9"), None)
                 .await
                 .unwrap_err()
         ),
         "not_found"
     );
-    let saved = s.update_channel(id, &with_target("1.1.0")).await.unwrap();
+    let saved = s
+        .update_channel(id, &with_target("1.1.0"), None)
+        .await
+        .unwrap();
     assert_eq!(
         s.get_channel(id, "production").await.unwrap(),
         Some(saved.clone())
@@ -691,10 +694,112 @@ pub async fn rollouts(s: Arc<dyn Store>) {
     // Aborted: the target is neither served nor protected any more.
     let mut aborted = saved.clone();
     aborted.rollout = None;
-    s.update_channel(id, &aborted).await.unwrap();
+    s.update_channel(id, &aborted, None).await.unwrap();
     let view = s.app_view(id).await.unwrap().unwrap();
     assert_eq!(view.served.len(), 1);
     s.delete_bundle(id, "1.1.0").await.unwrap();
+}
+
+/// A channel's history is written with the change it records, or not at all; release
+/// health sums per channel, version and window.
+pub async fn history_and_health(s: Arc<dyn Store>) {
+    use crate::history::{ChangeKind, ChannelChange};
+    use crate::store::HealthCount;
+    given_app_and_channel(&*s).await;
+    let id = APP;
+    for (v, c) in [("1.0.0", 'a'), ("1.1.0", 'b')] {
+        s.register_bundle(id, &bundle(v, c)).await.unwrap();
+        s.mark_ready(id, v, now_ms()).await.unwrap();
+    }
+    let read = s.get_channel(id, "production").await.unwrap().unwrap();
+    let mut next = read.clone();
+    let mut written = Vec::new();
+    for (i, v) in ["1.0.0", "1.1.0"].into_iter().enumerate() {
+        let before = next.clone();
+        next.point_at(Some(v.into()));
+        let change = ChannelChange::between(&before, &next, "key1", ChangeKind::Set, i as i64)
+            .expect("the bundle changed");
+        next = s.update_channel(id, &next, Some(&change)).await.unwrap();
+        written.push(change);
+    }
+    written.reverse();
+    assert_eq!(
+        s.channel_history(id, "production", 10).await.unwrap(),
+        written,
+        "newest first"
+    );
+    assert_eq!(
+        s.channel_history(id, "production", 1).await.unwrap().len(),
+        1
+    );
+    // A stale write records nothing.
+    let mut stale = read.clone();
+    stale.point_at(Some("1.0.0".into()));
+    let change = ChannelChange::between(&read, &stale, "key2", ChangeKind::Set, 9).unwrap();
+    assert_eq!(
+        code(
+            s.update_channel(id, &stale, Some(&change))
+                .await
+                .unwrap_err()
+        ),
+        "concurrent_update"
+    );
+    assert_eq!(
+        s.channel_history(id, "production", 10).await.unwrap(),
+        written
+    );
+    assert!(s.channel_history(id, "beta", 10).await.unwrap().is_empty());
+
+    let now = crate::health::bucket(now_ms());
+    let count =
+        |channel: &str, version: &str, bucket: i64, installs: u64, failures: u64| HealthCount {
+            channel: channel.into(),
+            version: version.into(),
+            bucket,
+            installs,
+            failures,
+        };
+    s.count_health(
+        id,
+        &[
+            count("production", "1.1.0", now, 10, 1),
+            count("production", "1.1.0", now - 3, 5, 2),
+            count("production", "1.0.0", now, 7, 7),
+            count("beta", "1.1.0", now, 100, 100),
+        ],
+    )
+    .await
+    .unwrap();
+    s.count_health(id, &[count("production", "1.1.0", now, 1, 1)])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.health_since(id, "production", "1.1.0", now)
+            .await
+            .unwrap(),
+        (11, 2)
+    );
+    assert_eq!(
+        s.health_since(id, "production", "1.1.0", now - 3)
+            .await
+            .unwrap(),
+        (16, 4)
+    );
+    assert_eq!(
+        s.health_since(id, "production", "1.2.0", now - 3)
+            .await
+            .unwrap(),
+        (0, 0)
+    );
+
+    // The channel's history goes with it.
+    assert!(s.delete_channel(id, "production").await.unwrap());
+    assert!(
+        s.channel_history(id, "production", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn delete_app_cascades(store: Arc<dyn Store>) {

@@ -8,6 +8,27 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Health is counted in buckets of this many milliseconds (five minutes)…
+pub const BUCKET_MS: i64 = 5 * 60_000;
+/// …and a window is at most a day of them.
+pub const MAX_WINDOW_MINUTES: u32 = 24 * 60;
+
+/// The bucket a moment falls in.
+pub fn bucket(at_ms: i64) -> i64 {
+    at_ms.div_euclid(BUCKET_MS)
+}
+
+/// The first bucket of a window of `minutes` ending at `now` (the current bucket included).
+pub fn window_start(now_ms: i64, minutes: u32) -> i64 {
+    let buckets = ((i64::from(minutes) * 60_000 + BUCKET_MS - 1) / BUCKET_MS).max(1);
+    bucket(now_ms) - buckets + 1
+}
+
+/// The oldest bucket any window may still read: older ones can be deleted.
+pub fn oldest_kept(now_ms: i64) -> i64 {
+    window_start(now_ms, MAX_WINDOW_MINUTES)
+}
+
 /// z for a two-sided 95 % interval.
 const Z: f64 = 1.959_964;
 
@@ -88,8 +109,10 @@ impl AutoRollback {
         if self.min_failures == 0 {
             return Err("at least one failure must be seen before a rollback".into());
         }
-        if !(1..=10_080).contains(&self.window_minutes) {
-            return Err("the window is 1 to 10080 minutes (a week)".into());
+        if !(1..=MAX_WINDOW_MINUTES).contains(&self.window_minutes) {
+            return Err(format!(
+                "the window is 1 to {MAX_WINDOW_MINUTES} minutes (a day)"
+            ));
         }
         Ok(())
     }

@@ -15,10 +15,11 @@ use crate::code::Code;
 use crate::device::{
     DailyStat, DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, Tally, now_ms, tally,
 };
+use crate::history::ChannelChange;
 use crate::key::ApiKey;
 use crate::store::{
-    AppStore, AppView, AssignedBy, BundleStore, ChannelStore, DeviceStore, KeyStore, Override,
-    Registered, StoreError, StoreResult,
+    AppStore, AppView, AssignedBy, BundleStore, ChannelStore, DeviceStore, HealthCount,
+    HealthStore, KeyStore, Override, Registered, StoreError, StoreResult,
 };
 use crate::store::{next_revision, servable};
 
@@ -39,6 +40,10 @@ struct Data {
     /// Per (app, version, day).
     counters: BTreeMap<(String, String, String), Tally>,
     keys: BTreeMap<String, ApiKey>,
+    /// Per (app, channel), oldest first.
+    history: BTreeMap<AppDevice, Vec<ChannelChange>>,
+    /// Per (app, channel, version, bucket): installs, failures.
+    health: BTreeMap<(String, String, String, i64), (u64, u64)>,
 }
 
 #[derive(Default)]
@@ -188,6 +193,8 @@ impl AppStore for MemoryStore {
         d.sessions.retain(|(a, _), _| a != app_id);
         d.events.retain(|e| e.app_id != app_id);
         d.counters.retain(|(a, _, _), _| a != app_id);
+        d.history.retain(|(a, _), _| a != app_id);
+        d.health.retain(|(a, _, _, _), _| a != app_id);
         Ok(keys)
     }
 
@@ -249,7 +256,12 @@ impl ChannelStore for MemoryStore {
         Ok(saved)
     }
 
-    async fn update_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel> {
+    async fn update_channel(
+        &self,
+        app_id: &str,
+        channel: &Channel,
+        change: Option<&ChannelChange>,
+    ) -> StoreResult<Channel> {
         let mut d = self.data()?;
         let stored = d
             .channels
@@ -270,7 +282,28 @@ impl ChannelStore for MemoryStore {
         {
             *slot = saved.clone();
         }
+        if let Some(change) = change {
+            d.history
+                .entry(key(app_id, &channel.name))
+                .or_default()
+                .push(change.clone());
+        }
         Ok(saved)
+    }
+
+    async fn channel_history(
+        &self,
+        app_id: &str,
+        name: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<ChannelChange>> {
+        let d = self.data()?;
+        let all = d
+            .history
+            .get(&key(app_id, name))
+            .cloned()
+            .unwrap_or_default();
+        Ok(all.into_iter().rev().take(limit).collect())
     }
 
     async fn get_channel(&self, app_id: &str, name: &str) -> StoreResult<Option<Channel>> {
@@ -300,7 +333,46 @@ impl ChannelStore for MemoryStore {
         };
         let before = list.len();
         list.retain(|c| c.name != name);
-        Ok(list.len() < before)
+        let existed = list.len() < before;
+        d.history.remove(&key(app_id, name));
+        Ok(existed)
+    }
+}
+
+#[async_trait]
+impl HealthStore for MemoryStore {
+    async fn count_health(&self, app_id: &str, counts: &[HealthCount]) -> StoreResult<()> {
+        let mut d = self.data()?;
+        let oldest = crate::health::oldest_kept(now_ms());
+        d.health.retain(|(_, _, _, b), _| *b >= oldest);
+        for c in counts {
+            let slot = d
+                .health
+                .entry((
+                    app_id.into(),
+                    c.channel.clone(),
+                    c.version.clone(),
+                    c.bucket,
+                ))
+                .or_default();
+            slot.0 += c.installs;
+            slot.1 += c.failures;
+        }
+        Ok(())
+    }
+
+    async fn health_since(
+        &self,
+        app_id: &str,
+        channel: &str,
+        version: &str,
+        since: i64,
+    ) -> StoreResult<(u64, u64)> {
+        let d = self.data()?;
+        Ok(d.health
+            .iter()
+            .filter(|((a, c, v, b), _)| a == app_id && c == channel && v == version && *b >= since)
+            .fold((0, 0), |acc, (_, n)| (acc.0 + n.0, acc.1 + n.1)))
     }
 }
 

@@ -202,6 +202,43 @@ pub fn roll_back(channel: &Channel, to: Option<&str>) -> Result<(Channel, Rolled
     ))
 }
 
+/// The automatic rollback of `version`, if the channel still sends it: a rollout of it is
+/// aborted; as the stable bundle it gives way to the newest earlier bundle that was not
+/// rolled back, else to builtin. A rollout of another version keeps running.
+pub fn auto_roll_back(channel: &Channel, version: &str) -> Option<Channel> {
+    if channel
+        .rollout
+        .as_ref()
+        .is_some_and(|r| r.bundle == version)
+    {
+        return roll_back(channel, None).ok().map(|(c, _)| c);
+    }
+    if channel.bundle_version() != Some(version) {
+        return None;
+    }
+    let mut stable = channel.clone();
+    let rollout = stable.rollout.take();
+    let mut next = match roll_back(&stable, None) {
+        Ok((c, _)) => c,
+        Err(_) => to_builtin(&stable, version),
+    };
+    next.rollout = rollout.filter(|r| Some(&r.bundle) != next.bundle.as_ref());
+    Some(next)
+}
+
+/// `version` stops being sent, and devices go back to the bundle inside the app.
+pub fn to_builtin(channel: &Channel, version: &str) -> Channel {
+    let mut c = channel.clone();
+    if c.rollout.as_ref().is_some_and(|r| r.bundle == version) {
+        c.rollout = None;
+    }
+    mark_rolled_back(&mut c, version);
+    if c.bundle_version() == Some(version) {
+        c.point_at(Some(BUILTIN.to_string()));
+    }
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +323,30 @@ mod tests {
         let c = start_rollout(&c, &again, "r2".into(), 0).unwrap();
         assert!(!c.was_rolled_back("1.2.0"));
         assert_eq!(c.rollout.unwrap().id, "r2", "a new cohort");
+    }
+
+    #[test]
+    fn an_automatic_rollback_takes_back_only_the_failing_version() {
+        let staged = start_rollout(&channel(), &start("1.2.0", 1000), "r1".into(), 0).unwrap();
+        // The rollout's target fails: the rollout is aborted, the stable bundle stays.
+        let c = auto_roll_back(&staged, "1.2.0").unwrap();
+        assert_eq!(
+            (c.bundle.as_deref(), c.rollout.is_none()),
+            (Some("1.1.0"), true)
+        );
+        assert!(c.was_rolled_back("1.2.0"));
+        // The stable bundle fails during a rollout of another: it goes, the rollout stays.
+        let c = auto_roll_back(&staged, "1.1.0").unwrap();
+        assert_eq!(c.bundle.as_deref(), Some("1.0.0"));
+        assert_eq!(c.rollout, staged.rollout);
+        // A version the channel no longer sends: nothing to do.
+        assert!(auto_roll_back(&c, "1.1.0").is_none());
+        // Nothing earlier to go back to: the native bundle.
+        let mut first = Channel::new("beta");
+        first.point_at(Some("2.0.0".into()));
+        let c = auto_roll_back(&first, "2.0.0").unwrap();
+        assert_eq!(c.bundle.as_deref(), Some(BUILTIN));
+        assert!(c.was_rolled_back("2.0.0"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::bundle::{Bundle, BundleStatus};
 use crate::channel::Channel;
 use crate::code::Code;
 use crate::device::{DailyStat, DeviceEvent};
+use crate::history::ChannelChange;
 use crate::key::ApiKey;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -154,8 +155,22 @@ pub trait ChannelStore: Send + Sync {
     /// Assigns the numeric id. Conflict `channel_exists`; a `bundle` that is not ready → Invalid.
     /// Making it public un-publics any other channel sharing a platform, atomically.
     async fn create_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel>;
-    /// Replaces the channel's fields (not its id or name) under the same rules as create.
-    async fn update_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel>;
+    /// Replaces the channel's fields (not its id or name) under the same rules as create, if
+    /// the stored channel still has the revision `channel` was read at (`next_revision`).
+    /// `change` joins the channel's history in the same atomic write.
+    async fn update_channel(
+        &self,
+        app_id: &str,
+        channel: &Channel,
+        change: Option<&ChannelChange>,
+    ) -> StoreResult<Channel>;
+    /// The channel's changes, newest first, at most `limit`.
+    async fn channel_history(
+        &self,
+        app_id: &str,
+        name: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<ChannelChange>>;
     async fn get_channel(&self, app_id: &str, name: &str) -> StoreResult<Option<Channel>>;
     async fn list_channels(&self, app_id: &str) -> StoreResult<Vec<Channel>>;
     /// Also removes device overrides to it. Returns whether it existed.
@@ -214,6 +229,32 @@ pub trait DeviceStore: Send + Sync {
     async fn daily_stats(&self, app_id: &str) -> StoreResult<Vec<DailyStat>>;
 }
 
+/// Installs and failed starts of one version on one channel in one time bucket
+/// (`health::bucket`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCount {
+    pub channel: String,
+    pub version: String,
+    pub bucket: i64,
+    pub installs: u64,
+    pub failures: u64,
+}
+
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    /// Adds each count to its bucket, atomically per bucket. Buckets older than the longest
+    /// window are forgotten.
+    async fn count_health(&self, app_id: &str, counts: &[HealthCount]) -> StoreResult<()>;
+    /// Installs and failures of the version on the channel, summed over buckets `≥ since`.
+    async fn health_since(
+        &self,
+        app_id: &str,
+        channel: &str,
+        version: &str,
+        since: i64,
+    ) -> StoreResult<(u64, u64)>;
+}
+
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     async fn create_key(&self, key: &ApiKey) -> StoreResult<()>;
@@ -240,9 +281,12 @@ pub struct Override {
 
 /// The port traits, for code that calls them on a concrete store (`State::store`).
 pub mod ports {
-    pub use super::{AppStore, BundleStore, ChannelStore, DeviceStore, KeyStore};
+    pub use super::{AppStore, BundleStore, ChannelStore, DeviceStore, HealthStore, KeyStore};
 }
 
 /// One adapter provides every port.
-pub trait Store: AppStore + ChannelStore + BundleStore + DeviceStore + KeyStore {}
-impl<T: AppStore + ChannelStore + BundleStore + DeviceStore + KeyStore> Store for T {}
+pub trait Store:
+    AppStore + ChannelStore + BundleStore + DeviceStore + HealthStore + KeyStore
+{
+}
+impl<T: AppStore + ChannelStore + BundleStore + DeviceStore + HealthStore + KeyStore> Store for T {}

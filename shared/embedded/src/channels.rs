@@ -3,6 +3,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use updraft_core::bundle::BundleStatus;
 use updraft_core::channel::Channel;
 use updraft_core::code::Code;
+use updraft_core::history::ChannelChange;
 use updraft_core::store::{ChannelStore, StoreError, StoreResult, next_revision, servable};
 
 use crate::db::{SqliteStore, from_doc, is_unique_violation, to_doc, unavailable};
@@ -102,7 +103,12 @@ impl ChannelStore for SqliteStore {
         })
     }
 
-    async fn update_channel(&self, app_id: &str, channel: &Channel) -> StoreResult<Channel> {
+    async fn update_channel(
+        &self,
+        app_id: &str,
+        channel: &Channel,
+        change: Option<&ChannelChange>,
+    ) -> StoreResult<Channel> {
         self.with(|c| {
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -128,8 +134,39 @@ impl ChannelStore for SqliteStore {
                 params![id, saved.bundle, rollout_bundle(&saved), to_doc(&saved)?],
             )
             .map_err(unavailable)?;
+            if let Some(change) = change {
+                tx.execute(
+                    "INSERT INTO channel_history (app_id, channel, doc) VALUES (?1, ?2, ?3)",
+                    params![app_id, saved.name, to_doc(change)?],
+                )
+                .map_err(unavailable)?;
+            }
             tx.commit().map_err(unavailable)?;
             Ok(saved)
+        })
+    }
+
+    async fn channel_history(
+        &self,
+        app_id: &str,
+        name: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<ChannelChange>> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT doc FROM channel_history WHERE app_id = ?1 AND channel = ?2
+                     ORDER BY seq DESC LIMIT ?3",
+                )
+                .map_err(unavailable)?;
+            let docs = stmt
+                .query_map(params![app_id, name, limit as i64], |r| {
+                    r.get::<_, String>(0)
+                })
+                .map_err(unavailable)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            docs.iter().map(|d| from_doc(d)).collect()
         })
     }
 
@@ -162,11 +199,13 @@ impl ChannelStore for SqliteStore {
     async fn delete_channel(&self, app_id: &str, name: &str) -> StoreResult<bool> {
         self.with(|c| {
             let tx = c.transaction().map_err(unavailable)?;
-            tx.execute(
-                "DELETE FROM overrides WHERE app_id = ?1 AND channel = ?2",
-                params![app_id, name],
-            )
-            .map_err(unavailable)?;
+            for table in ["overrides", "channel_history", "health"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE app_id = ?1 AND channel = ?2"),
+                    params![app_id, name],
+                )
+                .map_err(unavailable)?;
+            }
             let n = tx
                 .execute(
                     "DELETE FROM channels WHERE app_id = ?1 AND name = ?2",

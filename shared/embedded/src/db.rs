@@ -26,6 +26,24 @@ CREATE TABLE IF NOT EXISTS channels (
     doc TEXT NOT NULL,
     UNIQUE (app_id, name)
 );
+-- Every change of what a channel serves, written in the transaction that makes it.
+CREATE TABLE IF NOT EXISTS channel_history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    app_id TEXT NOT NULL REFERENCES apps(app_id) ON DELETE CASCADE,
+    channel TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS channel_history_by_channel ON channel_history (app_id, channel, seq);
+-- Installs and failed starts per channel, version and five-minute bucket (release health).
+CREATE TABLE IF NOT EXISTS health (
+    app_id TEXT NOT NULL REFERENCES apps(app_id) ON DELETE CASCADE,
+    channel TEXT NOT NULL,
+    version TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    installs INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    PRIMARY KEY (app_id, channel, version, bucket)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bundles (
     app_id TEXT NOT NULL REFERENCES apps(app_id) ON DELETE CASCADE,
     version TEXT NOT NULL,

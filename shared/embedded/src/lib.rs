@@ -10,6 +10,7 @@ mod channels;
 mod db;
 mod devices;
 mod event_writer;
+mod health;
 mod keys;
 
 pub use blobs::{LocalBlobs, UploadError};

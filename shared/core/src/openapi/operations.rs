@@ -11,6 +11,7 @@ use crate::app::App;
 use crate::bundle::Bundle;
 use crate::channel::Channel;
 use crate::device::{DailyStat, DeviceEvent};
+use crate::history::ChannelChange;
 use crate::key::ApiKey;
 use crate::protocol::*;
 use crate::routes::table::Handler;
@@ -214,6 +215,16 @@ pub fn operation(h: Handler, s: &mut Schemas) -> Operation {
         .optional_body(s.of::<RollbackRequest>())
         .answer(200, "The channel.", s.of::<Channel>())
         .conflict(),
+        H::ChannelHistory => op(
+            "channelHistory",
+            "Every change of what the channel serves, newest first (at most 100): who, when, from, to, why.",
+        )
+        .answer(200, "The history.", array(s.of::<ChannelChange>())),
+        H::ChannelStatus => op(
+            "channelStatus",
+            "What the channel serves, each served version's health over its window, and its latest changes.",
+        )
+        .answer(200, "The status.", s.of::<ChannelStatus>()),
         H::GetOverride => op("getOverride", "A device's channel override.")
             .answer(200, "The override (channel null if none).", s.of::<DeviceChannel>()),
         H::SetOverride => op("setOverride", "Pin a device to a channel.")

@@ -9,6 +9,7 @@ use super::auth::allow;
 use crate::channel::{BUILTIN, Channel, is_valid_channel_name};
 use crate::device::now_ms;
 use crate::error::ApiError;
+use crate::history::{ChangeKind, ChannelChange};
 use crate::http_util::{Req, Resp, created, ok, parse_json};
 use crate::key::Mode;
 use crate::state::State;
@@ -97,7 +98,7 @@ pub async fn get(state: &State, req: &Req, app_id: &str, name: &str) -> Result<R
 }
 
 pub async fn update(state: &State, req: &Req, app_id: &str, name: &str) -> Result<Resp, ApiError> {
-    allow(state, req, Mode::Write, Some(app_id)).await?;
+    let caller = allow(state, req, Mode::Write, Some(app_id)).await?;
     let fields: ChannelFields = parse_json(req.body())?;
     let current = existing_channel(state, app_id, name).await?;
     if fields.name.as_deref().is_some_and(|n| n != name) {
@@ -109,7 +110,11 @@ pub async fn update(state: &State, req: &Req, app_id: &str, name: &str) -> Resul
     let mut channel = with_fields(&current, &fields)?;
     channel.updated_at = now_ms();
     check_bundle(state, app_id, &channel).await?;
-    let saved = state.store.update_channel(app_id, &channel).await?;
+    let change = ChannelChange::between(&current, &channel, &caller.id, ChangeKind::Set, now_ms());
+    let saved = state
+        .store
+        .update_channel(app_id, &channel, change.as_ref())
+        .await?;
     Ok(ok(&saved))
 }
 

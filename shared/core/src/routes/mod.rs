@@ -13,6 +13,8 @@ mod stats;
 pub(crate) mod table;
 mod updates;
 
+pub(crate) use updates::stored_override;
+
 pub use auth::{Bootstrap, bootstrap_admin_hash, bootstrap_admin_key};
 pub use stats::MAX_METADATA_BYTES;
 
@@ -132,6 +134,8 @@ async fn dispatch(state: &State, m: &table::Matched, req: Req) -> Result<Resp, A
         H::ChangeRollout => rollouts::change(state, req, app, m.param("channel")).await,
         H::PromoteRollout => rollouts::promote(state, req, app, m.param("channel")).await,
         H::Rollback => rollouts::rollback(state, req, app, m.param("channel")).await,
+        H::ChannelHistory => rollouts::history(state, req, app, m.param("channel")).await,
+        H::ChannelStatus => rollouts::status(state, req, app, m.param("channel")).await,
         H::GetOverride => devices::get_override(state, req, app, m.param("device_id")).await,
         H::SetOverride => devices::set_override(state, req, app, m.param("device_id")).await,
         H::DeleteOverride => devices::delete_override(state, req, app, m.param("device_id")).await,

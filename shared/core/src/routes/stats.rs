@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::http_util::{Req, Resp, ok};
 use crate::key::Mode;
 use crate::protocol::{StatsReply, StatsResult};
+use crate::release_health;
 use crate::state::State;
 use crate::version::download_fail_is_real;
 
@@ -194,7 +195,9 @@ async fn single(state: &State, value: &Value) -> Result<Resp, ApiError> {
         state.store.record_events(&[event.clone()]).await?;
         return Err(version_not_found(&event));
     }
+    let health = release_health::report(&device, &event);
     state.store.record_events(&[event]).await?;
+    release_health::observe(state, &device.app_id, health.into_iter().collect());
     Ok(ok(&StatsReply::ok()))
 }
 
@@ -225,6 +228,7 @@ async fn batch(state: &State, items: &[Value]) -> Result<Resp, ApiError> {
     }
     let mut results = Vec::with_capacity(items.len());
     let mut events = Vec::with_capacity(items.len());
+    let mut reports = Vec::new();
     let mut app_known: Option<bool> = None;
     let mut versions = HashMap::new();
     // Each device in the batch spends one request of its own budget (the plugin batches one
@@ -254,6 +258,7 @@ async fn batch(state: &State, items: &[Value]) -> Result<Resp, ApiError> {
         if let Parsed::Record(event) = parsed {
             let mut event = *event;
             if version_known(state, &event, &mut versions).await? {
+                reports.extend(release_health::report(&device, &event));
                 events.push(event);
             } else {
                 results.push(item_error(index, &version_not_found(&event)));
@@ -271,6 +276,9 @@ async fn batch(state: &State, items: &[Value]) -> Result<Resp, ApiError> {
     }
     if !events.is_empty() {
         state.store.record_events(&events).await?;
+    }
+    if let Some(app_id) = events.first().map(|e| e.app_id.clone()) {
+        release_health::observe(state, &app_id, reports);
     }
     Ok(ok(&StatsReply {
         status: "ok",

@@ -38,6 +38,8 @@ pub(crate) enum Handler {
     ChangeRollout,
     PromoteRollout,
     Rollback,
+    ChannelHistory,
+    ChannelStatus,
     GetOverride,
     SetOverride,
     DeleteOverride,
@@ -95,6 +97,8 @@ routes! {
     PATCH  "/v1/apps/{app_id}/channels/{channel}/rollout"             => Channels::ChangeRollout;
     POST   "/v1/apps/{app_id}/channels/{channel}/promote"             => Channels::PromoteRollout;
     POST   "/v1/apps/{app_id}/channels/{channel}/rollback"            => Channels::Rollback;
+    GET    "/v1/apps/{app_id}/channels/{channel}/history"             => Channels::ChannelHistory;
+    GET    "/v1/apps/{app_id}/channels/{channel}/status"              => Channels::ChannelStatus;
     GET    "/v1/apps/{app_id}/devices/{device_id}/channel"            => Channels::GetOverride;
     PUT    "/v1/apps/{app_id}/devices/{device_id}/channel"            => Channels::SetOverride;
     DELETE "/v1/apps/{app_id}/devices/{device_id}/channel"            => Channels::DeleteOverride;

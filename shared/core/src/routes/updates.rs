@@ -45,7 +45,7 @@ pub(super) async fn app_view(state: &State, device: &DeviceInfo) -> Result<Arc<A
 
 /// The device's stored channel, if it counts (`eligibility::stored_channel`); no storage
 /// read at all when the app has no stored channels.
-pub(super) async fn stored_override<'a>(
+pub(crate) async fn stored_override<'a>(
     state: &State,
     view: &'a AppView,
     device: &DeviceInfo,

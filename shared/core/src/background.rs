@@ -1,4 +1,4 @@
-//! Writes that run after the answer, counted so that a host can wait for them: `updraft
+//! Work that runs after the answer (bookkeeping writes, release health), counted so that a host can wait for them: `updraft
 //! serve` at shutdown, a Lambda function after every answer (its sandbox freezes as soon as
 //! the runtime and its extensions ask for the next event, and a frozen write may never run).
 
@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Notify;
 
 #[derive(Clone, Default)]
-pub(crate) struct Pending {
+pub struct Pending {
     inner: Arc<Inner>,
 }
 
@@ -32,7 +32,7 @@ impl Drop for Done {
 
 impl Pending {
     /// Runs `work` in the background.
-    pub(crate) fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+    pub fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
         self.inner.running.fetch_add(1, Ordering::AcqRel);
         let done = Done(self.inner.clone());
         tokio::spawn(async move {
@@ -42,7 +42,7 @@ impl Pending {
     }
 
     /// Returns once no spawned work is running.
-    pub(crate) async fn settle(&self) {
+    pub async fn settle(&self) {
         loop {
             let idle = self.inner.idle.notified();
             if self.inner.running.load(Ordering::Acquire) == 0 {
