@@ -461,6 +461,20 @@ async fn a_release_that_fails_on_start_is_rolled_back_automatically() {
     let (_, status) = admin(&s, "GET", &format!("{path}/status"), None).await;
     assert_eq!(status["channel"]["bundle"], "1.0.1");
     assert_eq!(status["history"][0], *entry);
+
+    // The CLI says it in words, and the same as JSON.
+    let p = Project::new();
+    p.json(&["login", ADMIN, "--api-url", &s.url]);
+    let out = p.run(&["channel", "status", "production"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("auto-rollback rolled 1.1.0 back to 1.0.1: ")
+            && text.contains("failed starts")
+            && text.contains("Rolled back (not served again unless re-promoted): 1.1.0"),
+        "{text}"
+    );
+    assert_eq!(p.json(&["channel", "history", "production"]), history);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -153,6 +153,12 @@ enum ChannelCmd {
     /// Complete the rollout: its bundle becomes the one every device gets.
     #[command(after_help = "Example: updraft channel promote production")]
     Promote { name: String, app: Option<String> },
+    /// What a channel serves, each version's health, and its latest changes.
+    #[command(after_help = "Example: updraft channel status production")]
+    Status { name: String, app: Option<String> },
+    /// Every change of what a channel serves: who, when, from, to, why.
+    #[command(after_help = "Example: updraft channel history production --json")]
+    History { name: String, app: Option<String> },
     /// Abort the rollout, or serve the previous bundle (or --to) again.
     #[command(after_help = "Example: updraft channel rollback production --to 1.3.0")]
     Rollback {
@@ -250,6 +256,12 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<()> {
         Command::Channel(ChannelCmd::Rollout(args)) => channel::rollout(&ctx, args).await,
         Command::Channel(ChannelCmd::Promote { name, app }) => {
             channel::promote(&ctx, name, app).await
+        }
+        Command::Channel(ChannelCmd::Status { name, app }) => {
+            channel::status(&ctx, name, app).await
+        }
+        Command::Channel(ChannelCmd::History { name, app }) => {
+            channel::history(&ctx, name, app).await
         }
         Command::Channel(ChannelCmd::Rollback { name, app, to }) => {
             channel::rollback(&ctx, name, app, to).await

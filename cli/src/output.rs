@@ -4,6 +4,18 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
+/// A moment (ms since the epoch) for people: `2026-12-02T03:25:36Z`.
+pub fn utc_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000) % 86_400;
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        updraft_core::device::utc_day(ms),
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 /// Text from the server (device data above all) made safe for a terminal: control
 /// characters other than newline and tab become `\u{…}` escapes, so a device cannot move
 /// the cursor, retitle the window or hide lines in an operator's `updraft app debug`.

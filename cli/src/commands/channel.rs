@@ -1,9 +1,10 @@
 use serde_json::json;
 use updraft_core::api::{
-    AutoRollbackFields, ChannelFields, RollbackRequest, RolloutChange, RolloutStart,
+    AutoRollbackFields, ChannelFields, ChannelStatus, RollbackRequest, RolloutChange, RolloutStart,
 };
 use updraft_core::channel::{BUILTIN, Channel};
 use updraft_core::device_request::Platform;
+use updraft_core::history::ChannelChange;
 use updraft_core::rollout::share_from_percent;
 
 use super::Ctx;
@@ -371,5 +372,83 @@ pub async fn rollback(
         ),
         &c,
     );
+    Ok(())
+}
+
+/// One history line: when, then who did what and why.
+fn history_line(h: &ChannelChange) -> String {
+    format!(
+        "{}  {}",
+        crate::output::utc_time(h.at),
+        crate::output::printable(&h.describe())
+    )
+}
+
+pub async fn history(ctx: &Ctx, name: String, app: Option<String>) -> anyhow::Result<()> {
+    let app_id = ctx.app_id(app.as_deref())?;
+    let rows: Vec<ChannelChange> = ctx
+        .api()?
+        .get(&format!("{}/history", channel_path(&app_id, &name)))
+        .await?;
+    let human = if rows.is_empty() {
+        format!("Channel {name} has not changed what it serves yet.")
+    } else {
+        rows.iter().map(history_line).collect::<Vec<_>>().join("\n")
+    };
+    ctx.out.done(human, &rows);
+    Ok(())
+}
+
+pub async fn status(ctx: &Ctx, name: String, app: Option<String>) -> anyhow::Result<()> {
+    let app_id = ctx.app_id(app.as_deref())?;
+    let s: ChannelStatus = ctx
+        .api()?
+        .get(&format!("{}/status", channel_path(&app_id, &name)))
+        .await?;
+    let rule = s.channel.auto_rollback;
+    let mut lines = vec![describe(&s.channel)];
+    lines.push(if rule.enabled {
+        format!(
+            "Health, last {} min (automatic rollback at a failure rate of at least {}% with {}+ failed starts):",
+            rule.window_minutes,
+            f64::from(rule.threshold) / 100.0,
+            rule.min_failures
+        )
+    } else {
+        format!(
+            "Health, last {} min (automatic rollback off):",
+            rule.window_minutes
+        )
+    });
+    if s.health.is_empty() {
+        lines.push("  no bundle version served".into());
+    }
+    for h in &s.health {
+        lines.push(format!(
+            "  {:<12} {:>7} installs {:>6} failed starts  failure rate {:>5.1}% (at least {:.1}%){}",
+            h.version,
+            h.health.installs,
+            h.health.failures,
+            h.health.failure_rate * 100.0,
+            h.health.lower_bound * 100.0,
+            if h.rolls_back { "  → rolling back" } else { "" }
+        ));
+    }
+    if !s.channel.rolled_back.is_empty() {
+        lines.push(format!(
+            "Rolled back (not served again unless re-promoted): {}",
+            s.channel.rolled_back.join(", ")
+        ));
+    }
+    if !s.history.is_empty() {
+        lines.push("Recent changes:".into());
+        lines.extend(
+            s.history
+                .iter()
+                .take(5)
+                .map(|h| format!("  {}", history_line(h))),
+        );
+    }
+    ctx.out.done(lines.join("\n"), &s);
     Ok(())
 }

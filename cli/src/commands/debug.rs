@@ -55,17 +55,6 @@ pub fn describe(e: &DeviceEvent) -> String {
     }
 }
 
-fn time_of(ms: i64) -> String {
-    let secs = ms.div_euclid(1000) % 86_400;
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        updraft_core::device::utc_day(ms),
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
 pub async fn debug(
     ctx: &Ctx,
     app: Option<String>,
@@ -113,7 +102,11 @@ pub async fn debug(
         for e in batch {
             since = since.max(e.at);
             if !ctx.out.json {
-                ctx.out.say(format!("{}  {}", time_of(e.at), describe(&e)));
+                ctx.out.say(format!(
+                    "{}  {}",
+                    crate::output::utc_time(e.at),
+                    describe(&e)
+                ));
             }
             if e.action == Action::Set
                 && e.at >= started

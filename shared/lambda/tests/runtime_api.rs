@@ -168,6 +168,45 @@ fn device(patch: Value) -> Value {
     v
 }
 
+/// Registers, uploads (to S3, through the presigned URL) and finalizes a bundle.
+async fn upload(serve: &Serve, version: &str, zip: &[u8]) {
+    let http = http();
+    let sum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(zip));
+    let (status, reg) = via_serve(
+        serve,
+        "POST",
+        &format!("/v1/apps/{APP}/bundles"),
+        "",
+        Some(ADMIN),
+        Some(&json!({"version": version, "size": zip.len(), "checksum": sum})),
+    )
+    .await;
+    assert_eq!(status, 201, "{reg}");
+    let reg: Value = serde_json::from_str(&reg).unwrap();
+    let mut put = http
+        .put(reg["upload"]["url"].as_str().unwrap())
+        .body(zip.to_vec());
+    for (k, v) in reg["upload"]["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| *k != "content-length")
+    {
+        put = put.header(k.as_str(), v.as_str().unwrap());
+    }
+    assert!(put.send().await.unwrap().status().is_success());
+    let (status, done) = via_serve(
+        serve,
+        "POST",
+        &format!("/v1/apps/{APP}/bundles/{version}/finalize"),
+        "",
+        Some(ADMIN),
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+}
+
 /// (function, method, path, query, API key, body)
 type Case = (
     &'static str,
@@ -199,40 +238,7 @@ async fn every_function_answers_like_updraft_serve() {
         201
     );
     let zip: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
-    let sum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&zip));
-    let reg: Value = call(
-        "POST",
-        &format!("/v1/apps/{APP}/bundles"),
-        json!({"version": "1.0.1", "size": zip.len(), "checksum": sum}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let mut put = http
-        .put(reg["upload"]["url"].as_str().unwrap())
-        .body(zip.clone());
-    for (k, v) in reg["upload"]["headers"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, _)| *k != "content-length")
-    {
-        put = put.header(k.as_str(), v.as_str().unwrap());
-    }
-    assert!(put.send().await.unwrap().status().is_success());
-    assert_eq!(
-        call(
-            "POST",
-            &format!("/v1/apps/{APP}/bundles/1.0.1/finalize"),
-            json!({})
-        )
-        .await
-        .unwrap()
-        .status(),
-        200
-    );
+    upload(&serve, "1.0.1", &zip).await;
     assert_eq!(
         call(
             "POST",
@@ -560,4 +566,90 @@ async fn update_check_bookkeeping_reaches_dynamodb_before_the_sandbox_freezes() 
         .sum();
     assert_eq!(checks, CHECKS as u64, "checks counted in DynamoDB: {stats}");
     drop(updates); // SIGKILL: the sandbox is retired.
+}
+
+/// The `stats` function rolls a release that fails on start back before its sandbox
+/// freezes: the rollback is written by the time Lambda may retire the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stats_function_rolls_a_failing_release_back_before_the_freeze() {
+    require_local_servers();
+    let table = format!("updraft-lambda-{}", updraft_core::key::random_hex(4));
+    let serve = start_serve(&table);
+    let admin = |m: &'static str, p: String, b: Value| {
+        let serve = &serve;
+        async move { via_serve(serve, m, &p, "", Some(ADMIN), Some(&b)).await }
+    };
+    assert_eq!(
+        admin("POST", "/v1/apps".into(), json!({"app_id": APP}))
+            .await
+            .0,
+        201
+    );
+    upload(&serve, "1.0.1", &[1u8; 300]).await;
+    upload(&serve, "1.1.0", &[2u8; 300]).await;
+    let channels = format!("/v1/apps/{APP}/channels");
+    let created = admin(
+        "POST",
+        channels.clone(),
+        json!({"name": "production", "public": true, "bundle": "1.0.1"}),
+    )
+    .await;
+    assert_eq!(created.0, 201, "{}", created.1);
+    let path = format!("{channels}/production");
+    assert_eq!(
+        admin("PATCH", path.clone(), json!({"bundle": "1.1.0"}))
+            .await
+            .0,
+        200
+    );
+
+    let (rt, addr) = Runtime::start().await;
+    let stats = start_function("updraft-stats", &addr, &table);
+    // Five devices install 1.1.0 and fail to start it.
+    let batch: Vec<Value> = (0..5)
+        .flat_map(|i| {
+            let id = format!("6aab1f2b-6b2a-4f4c-9d4b-{i:012}");
+            [
+                device(json!({"device_id": id, "action": "set", "version_name": "1.1.0"})),
+                device(json!({"device_id": id, "action": "update_fail", "version_name": "1.1.0"})),
+            ]
+        })
+        .collect();
+    let answer = rt
+        .invoke(event(
+            "POST",
+            "/stats",
+            "",
+            None,
+            Some(&Value::Array(batch)),
+        ))
+        .await;
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    if let Err(e) = rt.0.frozen(Duration::from_secs(30)).await {
+        panic!("the sandbox never reached its freeze point: {e}");
+    }
+    // Frozen for good: what DynamoDB holds now is all the function wrote.
+    let pid = stats.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (_, channel) = via_serve(&serve, "GET", &path, "", Some(ADMIN), None).await;
+    let channel: Value = serde_json::from_str(&channel).unwrap();
+    assert_eq!(channel["bundle"], "1.0.1", "{channel}");
+    assert_eq!(channel["rolled_back"], json!(["1.1.0"]));
+    let (_, history) = via_serve(
+        &serve,
+        "GET",
+        &format!("{path}/history"),
+        "",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    let history: Value = serde_json::from_str(&history).unwrap();
+    assert_eq!(history[0]["by"], "auto-rollback", "{history}");
 }
