@@ -462,3 +462,67 @@ async fn an_app_logging_past_its_quota_keeps_about_its_quota() {
         .unwrap();
     assert_eq!(read.iter().map(|e| e.at).collect::<Vec<_>>(), vec![start]);
 }
+
+/// What a `/stats` batch costs in DynamoDB requests, health counting included: 200
+/// installs of one version from 200 devices (counted like the update check's reads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stats_batch_stays_within_its_write_budget() {
+    use updraft_core::store::{AppStore, BundleStore, ChannelStore};
+    let (store, blobs) = fresh("writes").await;
+    let app = "com.writes.app";
+    store
+        .create_app(&updraft_core::conformance::app(app))
+        .await
+        .unwrap();
+    let mut b = updraft_core::conformance::bundle("1.0.1", 'a');
+    b.storage_key = format!("{app}/1.0.1.zip");
+    store.register_bundle(app, &b).await.unwrap();
+    store.mark_ready(app, "1.0.1", 1).await.unwrap();
+    let mut ch = updraft_core::channel::Channel::new("production");
+    ch.public = true;
+    ch.bundle = Some("1.0.1".into());
+    store.create_channel(app, &ch).await.unwrap();
+    let config = updraft_core::state::Config {
+        view_ttl: std::time::Duration::from_secs(600),
+        rate_limits: updraft_core::rate_limit::RateLimits::OFF,
+        ..Default::default()
+    };
+    let state = updraft_core::State::with_config(
+        Arc::new(store.clone()),
+        updraft_core::blobs::Storage::full(Arc::new(blobs)),
+        config,
+    );
+    let batch = |from: usize| {
+        let events: Vec<serde_json::Value> = (from..from + 200)
+            .map(|i| {
+                serde_json::json!({
+                    "platform": "ios", "device_id": format!("77777777-7777-4777-8777-{i:012}"),
+                    "app_id": app, "version_build": "1.0.0", "version_name": "1.0.1",
+                    "plugin_version": "8.51.14", "is_emulator": false, "is_prod": true,
+                    "action": "set"
+                })
+            })
+            .collect();
+        http::Request::post("/stats")
+            .body(bytes::Bytes::from(serde_json::to_vec(&events).unwrap()))
+            .unwrap()
+    };
+    // The first batch also creates the app's event-rate item and loads the view.
+    let resp = updraft_core::handle(&state, batch(0)).await;
+    assert_eq!(resp.status(), 200);
+    updraft_core::store::DeviceStore::settle(&*state.store).await;
+    let counter = store.requests().clone();
+    counter.reset();
+    let resp = updraft_core::handle(&state, batch(200)).await;
+    assert_eq!(resp.status(), 200);
+    updraft_core::store::DeviceStore::settle(&*state.store).await;
+    let ops = counter.snapshot();
+    // 200 events + 200 device records, 25 per BatchWriteItem; one ADD each for the event
+    // quota, the day's counters and the release health; the app and the version looked up.
+    let want: std::collections::BTreeMap<String, u64> =
+        [("BatchWriteItem", 16), ("UpdateItem", 3), ("GetItem", 2)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+    assert_eq!(ops, want);
+}

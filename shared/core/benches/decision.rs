@@ -98,6 +98,26 @@ fn bench(c: &mut Criterion) {
             )
         })
     });
+    // The same with a rollout on the device's channel: 1.4.0 to half the devices (this
+    // device's slot decides which it gets; the hash is the added cost).
+    let mut staged = channels.clone();
+    staged[0].rollout = Some(updraft_core::rollout::Rollout {
+        id: "bench".into(),
+        bundle: "1.4.0".into(),
+        share: 5000,
+        paused: false,
+        started_at: 0,
+    });
+    group.bench_function("parse_validate_decide_serialize_rollout", |b| {
+        b.iter(|| {
+            check(
+                black_box(&app),
+                black_box(&staged),
+                black_box(&bundles),
+                black_box(BODY),
+            )
+        })
+    });
     group.finish();
 }
 

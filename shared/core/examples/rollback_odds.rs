@@ -44,7 +44,9 @@ fn main() {
         f64::from(rule.threshold) / 100.0,
         rule.min_failures
     );
-    println!("broken releases (share of devices failing to start) -> devices reached before the rollback");
+    println!(
+        "broken releases (share of devices failing to start) -> devices reached before the rollback"
+    );
     for p in [1.0, 0.75, 0.5, 0.35] {
         let runs = 10_000;
         let mut reached: Vec<u64> = (0..runs)

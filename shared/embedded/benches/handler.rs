@@ -40,13 +40,44 @@ fn bench(c: &mut Criterion) {
     rt.block_on(conformance::seed(
         &store,
         &conformance::app("com.bench.app"),
-        &["1.0.1"],
+        &["1.0.1", "1.0.2"],
         &ch,
     ));
     let mut i = 0u64;
     let mut group = c.benchmark_group("update_check");
     group.throughput(Throughput::Elements(1));
     group.bench_function("handler_embedded_warm", |b| {
+        b.iter(|| {
+            i += 1;
+            let req = http::Request::post("/updates").body(body(i)).unwrap();
+            let resp = rt.block_on(updraft_core::handle(&state, req));
+            assert_eq!(resp.status(), 200);
+            resp
+        })
+    });
+    // The same with a rollout of 1.0.2 to half the devices.
+    rt.block_on(async {
+        use updraft_core::store::ports::ChannelStore;
+        let mut ch = state
+            .store
+            .get_channel("com.bench.app", "production")
+            .await
+            .unwrap()
+            .unwrap();
+        ch.rollout = Some(updraft_core::rollout::Rollout {
+            id: "bench".into(),
+            bundle: "1.0.2".into(),
+            share: 5000,
+            paused: false,
+            started_at: 0,
+        });
+        state
+            .store
+            .update_channel("com.bench.app", &ch, None)
+            .await
+            .unwrap();
+    });
+    group.bench_function("handler_embedded_warm_rollout", |b| {
         b.iter(|| {
             i += 1;
             let req = http::Request::post("/updates").body(body(i)).unwrap();
