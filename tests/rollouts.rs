@@ -518,6 +518,29 @@ async fn a_healthy_release_with_rare_failures_is_never_rolled_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_device_repeating_its_failure_cannot_trip_a_rollback() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(data.path());
+    let path = released(&s).await;
+    // One device id reports 30 failed starts (and the odd install), in batches and alone.
+    post_stats(
+        &s,
+        (0..20).map(|_| report(7, "update_fail", "1.1.0")).collect(),
+    )
+    .await;
+    for _ in 0..10 {
+        post_stats(
+            &s,
+            vec![report(7, "set", "1.1.0"), report(7, "update_fail", "1.1.0")],
+        )
+        .await;
+    }
+    let status = until_counted(&s, &path, 10).await;
+    assert_eq!(status["health"][0]["failures"], 1, "{status}");
+    assert_eq!(status["channel"]["bundle"], "1.1.0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_batches_that_cross_the_threshold_roll_back_once() {
     let data = tempfile::tempdir().unwrap();
     let s = Server::start(data.path());

@@ -9,6 +9,12 @@ fn health_sk(channel: &str, version: &str, bucket: i64) -> String {
     format!("{channel}#{version}#{bucket:012}")
 }
 
+/// A device's failed start of a version on a channel: `~` sorts after every bucket key
+/// (channel names never start with it).
+fn failed_sk(channel: &str, version: &str, device: &str) -> String {
+    format!("~{channel}#{version}#{device}")
+}
+
 #[async_trait]
 impl HealthStore for DynamoStore {
     async fn count_health(&self, app_id: &str, counts: &[HealthCount]) -> StoreResult<()> {
@@ -35,6 +41,41 @@ impl HealthStore for DynamoStore {
                 .map_err(unavailable)?;
         }
         Ok(())
+    }
+
+    async fn first_failures(
+        &self,
+        app_id: &str,
+        channel: &str,
+        version: &str,
+        devices: &[String],
+        until: i64,
+    ) -> StoreResult<u64> {
+        // One conditional put per failed start: rare in a healthy release, and in a failing
+        // one, a handful before the rollback stops them.
+        let now = updraft_core::device::now_ms() / 1000;
+        let mut first = 0;
+        for device in devices {
+            let mut item = key(health_pk(app_id), failed_sk(channel, version, device));
+            item.insert(TTL_ATTR.into(), number_attr(until / 1000));
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                // A marker past its time counts as gone (TTL deletes within days).
+                .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+                .expression_attribute_names("#ttl", TTL_ATTR)
+                .expression_attribute_values(":now", number_attr(now))
+                .send()
+                .await;
+            match put {
+                Ok(_) => first += 1,
+                Err(e) if condition_failed(&e) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Ok(first)
     }
 
     async fn health_since(

@@ -198,6 +198,18 @@ impl HealthStore for CachedStore {
     async fn count_health(&self, app_id: &str, counts: &[HealthCount]) -> StoreResult<()> {
         self.inner.count_health(app_id, counts).await
     }
+    async fn first_failures(
+        &self,
+        app_id: &str,
+        channel: &str,
+        version: &str,
+        devices: &[String],
+        until: i64,
+    ) -> StoreResult<u64> {
+        self.inner
+            .first_failures(app_id, channel, version, devices, until)
+            .await
+    }
     async fn health_since(
         &self,
         app_id: &str,
@@ -354,6 +366,16 @@ mod tests {
     #[async_trait]
     impl HealthStore for Counting {
         async fn count_health(&self, _: &str, _: &[HealthCount]) -> StoreResult<()> {
+            unused!()
+        }
+        async fn first_failures(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+            _: &[String],
+            _: i64,
+        ) -> StoreResult<u64> {
             unused!()
         }
         async fn health_since(&self, _: &str, _: &str, _: &str, _: i64) -> StoreResult<(u64, u64)> {

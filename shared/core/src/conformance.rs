@@ -792,6 +792,31 @@ pub async fn history_and_health(s: Arc<dyn Store>) {
         (0, 0)
     );
 
+    // A device's failed start counts once per version and channel.
+    let until = now_ms() + 60_000;
+    let ids = |v: &[&str]| v.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+    let first = |ch: &'static str, v: &'static str, d: Vec<String>| {
+        let s = s.clone();
+        async move { s.first_failures(id, ch, v, &d, until).await.unwrap() }
+    };
+    assert_eq!(first("production", "1.1.0", ids(&["d1", "d2"])).await, 2);
+    assert_eq!(first("production", "1.1.0", ids(&["d1", "d3"])).await, 1);
+    assert_eq!(first("production", "1.0.0", ids(&["d1"])).await, 1);
+    assert_eq!(first("beta", "1.1.0", ids(&["d1"])).await, 1);
+    // Once its time is past, the mark is gone.
+    assert_eq!(
+        s.first_failures(id, "qa", "1.1.0", &ids(&["d9"]), now_ms() - 1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.first_failures(id, "qa", "1.1.0", &ids(&["d9"]), until)
+            .await
+            .unwrap(),
+        1
+    );
+
     // The channel's history goes with it.
     assert!(s.delete_channel(id, "production").await.unwrap());
     assert!(

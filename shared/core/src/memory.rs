@@ -44,6 +44,8 @@ struct Data {
     history: BTreeMap<AppDevice, Vec<ChannelChange>>,
     /// Per (app, channel, version, bucket): installs, failures.
     health: BTreeMap<(String, String, String, i64), (u64, u64)>,
+    /// Per (app, channel, version, device): until when its failed start is remembered.
+    failed: BTreeMap<(String, String, String, String), i64>,
 }
 
 #[derive(Default)]
@@ -195,6 +197,7 @@ impl AppStore for MemoryStore {
         d.counters.retain(|(a, _, _), _| a != app_id);
         d.history.retain(|(a, _), _| a != app_id);
         d.health.retain(|(a, _, _, _), _| a != app_id);
+        d.failed.retain(|(a, _, _, _), _| a != app_id);
         Ok(keys)
     }
 
@@ -359,6 +362,33 @@ impl HealthStore for MemoryStore {
             slot.1 += c.failures;
         }
         Ok(())
+    }
+
+    async fn first_failures(
+        &self,
+        app_id: &str,
+        channel: &str,
+        version: &str,
+        devices: &[String],
+        until: i64,
+    ) -> StoreResult<u64> {
+        let mut d = self.data()?;
+        let now = now_ms();
+        d.failed.retain(|_, until| *until > now);
+        let mut first = 0;
+        for device in devices {
+            let k = (
+                app_id.into(),
+                channel.into(),
+                version.into(),
+                device.clone(),
+            );
+            if !d.failed.contains_key(&k) {
+                d.failed.insert(k, until);
+                first += 1;
+            }
+        }
+        Ok(first)
     }
 
     async fn health_since(

@@ -1,5 +1,9 @@
 //! Release health from what devices report, and the automatic rollback it triggers.
 //!
+//! Reports are not authenticated (the plugin has no device credential): a device id's
+//! failed start counts once per version and channel, so one device repeating itself cannot
+//! trip a rollback; see SECURITY.md for what free device ids still allow.
+//!
 //! Runs where the reports arrive (`POST /stats`), after the answer: counting never slows or
 //! fails a device's request, and a failed evaluation is simply retried by the next report.
 //! Two hosts that see the threshold crossed at once both try the same conditional write;
@@ -14,7 +18,7 @@ use crate::decision::resolve_channel;
 use crate::device::{DeviceEvent, now_ms};
 use crate::device_request::DeviceInfo;
 use crate::error::ApiError;
-use crate::health::{Health, bucket, window_start};
+use crate::health::{Health, MAX_WINDOW_MINUTES, bucket, window_start};
 use crate::history::{AUTO_ROLLBACK, ChangeKind, ChannelChange};
 use crate::release;
 use crate::state::State;
@@ -80,8 +84,9 @@ async fn evaluate(state: &State, app_id: &str, reports: &[Report]) -> Result<(),
         return Ok(());
     };
     let now = now_ms();
-    // (channel, version) → (installs, failures), for versions the device's channel sends.
-    let mut counts: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    // (channel, version) → (installs, failing devices), for versions the device's channel
+    // sends.
+    let mut reported: BTreeMap<(String, String), (u64, Vec<String>)> = BTreeMap::new();
     for r in reports {
         let stored = crate::routes::stored_override(state, &view, &r.device).await?;
         let resolved = resolve_channel(
@@ -97,37 +102,50 @@ async fn evaluate(state: &State, app_id: &str, reports: &[Report]) -> Result<(),
         if !channel.versions_in_use().any(|v| v == r.version) {
             continue;
         }
-        let n = counts
+        let n = reported
             .entry((channel.name.clone(), r.version.clone()))
             .or_default();
         if r.failure {
-            n.1 += 1;
+            n.1.push(r.device.device_id.clone());
         } else {
             n.0 += 1;
         }
     }
-    let rows: Vec<HealthCount> = counts
-        .iter()
-        .map(|((channel, version), (installs, failures))| HealthCount {
-            channel: channel.clone(),
-            version: version.clone(),
+    // A device's failed start counts once per version and channel, for as long as any
+    // window may look back.
+    let remember_until = now + i64::from(MAX_WINDOW_MINUTES) * 60_000;
+    let mut counts = Vec::with_capacity(reported.len());
+    for ((channel, version), (installs, mut failing)) in reported {
+        failing.sort();
+        failing.dedup();
+        let failures = if failing.is_empty() {
+            0
+        } else {
+            state
+                .store
+                .first_failures(app_id, &channel, &version, &failing, remember_until)
+                .await?
+        };
+        counts.push(HealthCount {
+            channel,
+            version,
             bucket: bucket(now),
-            installs: *installs,
-            failures: *failures,
-        })
-        .collect();
-    state.store.count_health(app_id, &rows).await?;
+            installs,
+            failures,
+        });
+    }
+    state.store.count_health(app_id, &counts).await?;
     // Only a new failure can make a release worse: installs alone never trigger a read.
-    for ((name, version), (_, failures)) in counts {
-        let Some(channel) = view.channels.iter().find(|c| c.name == name) else {
+    for count in counts {
+        let Some(channel) = view.channels.iter().find(|c| c.name == count.channel) else {
             continue;
         };
-        if failures == 0 || !channel.auto_rollback.enabled {
+        if count.failures == 0 || !channel.auto_rollback.enabled {
             continue;
         }
-        let health = health_of(state, app_id, channel, &version).await?;
+        let health = health_of(state, app_id, channel, &count.version).await?;
         if channel.auto_rollback.trips(&health) {
-            auto_roll_back(state, app_id, &name, &version, health).await?;
+            auto_roll_back(state, app_id, &count.channel, &count.version, health).await?;
         }
     }
     Ok(())

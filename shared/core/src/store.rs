@@ -245,6 +245,17 @@ pub trait HealthStore: Send + Sync {
     /// Adds each count to its bucket, atomically per bucket. Buckets older than the longest
     /// window are forgotten.
     async fn count_health(&self, app_id: &str, counts: &[HealthCount]) -> StoreResult<()>;
+    /// Marks each device as having failed to start `version` on `channel` (until `until`,
+    /// ms) and answers how many had not been marked: a device's failed starts count once,
+    /// so one device id repeating a report cannot trip a rollback.
+    async fn first_failures(
+        &self,
+        app_id: &str,
+        channel: &str,
+        version: &str,
+        devices: &[String],
+        until: i64,
+    ) -> StoreResult<u64>;
     /// Installs and failures of the version on the channel, summed over buckets `≥ since`.
     async fn health_since(
         &self,

@@ -44,6 +44,15 @@ CREATE TABLE IF NOT EXISTS health (
     failures INTEGER NOT NULL,
     PRIMARY KEY (app_id, channel, version, bucket)
 ) WITHOUT ROWID;
+-- Devices whose failed start of a version on a channel was counted, until when.
+CREATE TABLE IF NOT EXISTS health_failed (
+    app_id TEXT NOT NULL REFERENCES apps(app_id) ON DELETE CASCADE,
+    channel TEXT NOT NULL,
+    version TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    PRIMARY KEY (app_id, channel, version, device_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bundles (
     app_id TEXT NOT NULL REFERENCES apps(app_id) ON DELETE CASCADE,
     version TEXT NOT NULL,

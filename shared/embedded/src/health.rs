@@ -42,6 +42,40 @@ impl HealthStore for SqliteStore {
         })
     }
 
+    async fn first_failures(
+        &self,
+        app_id: &str,
+        channel: &str,
+        version: &str,
+        devices: &[String],
+        until: i64,
+    ) -> StoreResult<u64> {
+        self.with(|c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            tx.execute(
+                "DELETE FROM health_failed WHERE app_id = ?1 AND until <= ?2",
+                params![app_id, now_ms()],
+            )
+            .map_err(unavailable)?;
+            let mut first = 0;
+            {
+                let mut mark = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO health_failed (app_id, channel, version, device_id, until)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .map_err(unavailable)?;
+                for device in devices {
+                    first += mark
+                        .execute(params![app_id, channel, version, device, until])
+                        .map_err(unavailable)? as u64;
+                }
+            }
+            tx.commit().map_err(unavailable)?;
+            Ok(first)
+        })
+    }
+
     async fn health_since(
         &self,
         app_id: &str,
