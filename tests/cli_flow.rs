@@ -2,98 +2,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::*;
 use serde_json::{Value, json};
-
-struct Project {
-    dir: tempfile::TempDir,
-    config: tempfile::TempDir,
-}
-
-impl Project {
-    fn new() -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path();
-        std::fs::write(
-            p.join("capacitor.config.json"),
-            json!({"appId": APP, "appName": "E2E", "webDir": "dist"}).to_string(),
-        )
-        .unwrap();
-        std::fs::write(
-            p.join("package.json"),
-            json!({"name": "e2e", "version": "1.0.1"}).to_string(),
-        )
-        .unwrap();
-        write_build(p, "v1");
-        Project {
-            dir,
-            config: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(bin())
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("UPDRAFT_CONFIG_DIR", self.config.path())
-            .env_remove("UPDRAFT_API_KEY")
-            .env_remove("UPDRAFT_API_URL")
-            .output()
-            .unwrap()
-    }
-
-    /// Runs with --json, expects success, returns the one JSON document on stdout.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = self.run(&all);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{args:?}: stdout is not one JSON document ({e}): {:?}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
-    }
-
-    /// Starts a command without waiting for it.
-    fn start(&self, args: &[&str]) -> std::process::Child {
-        Command::new(bin())
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("UPDRAFT_CONFIG_DIR", self.config.path())
-            .env_remove("UPDRAFT_API_KEY")
-            .env_remove("UPDRAFT_API_URL")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "{args:?} should fail");
-        String::from_utf8_lossy(&out.stderr).to_string()
-    }
-}
-
-fn write_build(p: &Path, marker: &str) {
-    let dist = p.join("dist");
-    std::fs::create_dir_all(dist.join("assets")).unwrap();
-    std::fs::write(
-        dist.join("index.html"),
-        format!("<html><body>{marker}</body><script src=assets/app.js></script></html>"),
-    )
-    .unwrap();
-    std::fs::write(dist.join("assets/app.js"), format!("import {{ CapacitorUpdater }} from 'x'; CapacitorUpdater.notifyAppReady(); // {marker}\n").repeat(50)).unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_commands_ship_an_update_to_a_device() {
@@ -237,7 +149,7 @@ async fn five_commands_ship_an_update_to_a_device() {
     );
 
     // Cleanup never deletes what a channel serves.
-    write_build(p.dir.path(), "v2");
+    p.build("v2");
     assert_eq!(p.json(&["upload", "--bundle", "1.0.2"])["version"], "1.0.2");
     let cleaned = p.json(&["bundle", "cleanup", "--keep", "0", "--yes"]);
     assert_eq!(cleaned["deleted"], json!(["1.0.2"]));
@@ -389,7 +301,7 @@ async fn two_clis_uploading_one_version_at_once_exactly_one_wins() {
     let data = tempfile::tempdir().unwrap();
     let s = Server::start(data.path());
     let (a, b) = (Project::new(), Project::new());
-    write_build(b.dir.path(), "built elsewhere");
+    b.build("built elsewhere");
     for p in [&a, &b] {
         p.json(&["login", ADMIN, "--api-url", &s.url]);
     }

@@ -2,69 +2,8 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
 use common::*;
 use serde_json::{Value, json};
-
-struct Project {
-    dir: tempfile::TempDir,
-    config: tempfile::TempDir,
-}
-
-impl Project {
-    fn new() -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("capacitor.config.json"),
-            json!({"appId": APP, "appName": "Rollouts", "webDir": "dist"}).to_string(),
-        )
-        .unwrap();
-        Project {
-            dir,
-            config: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn build(&self, marker: &str) {
-        let dist = self.dir.path().join("dist");
-        std::fs::create_dir_all(&dist).unwrap();
-        std::fs::write(
-            dist.join("index.html"),
-            format!("<html><body>{marker}</body></html>"),
-        )
-        .unwrap();
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(bin())
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("UPDRAFT_CONFIG_DIR", self.config.path())
-            .env_remove("UPDRAFT_API_KEY")
-            .env_remove("UPDRAFT_API_URL")
-            .output()
-            .unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = self.run(&all);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "{args:?} should fail");
-        String::from_utf8_lossy(&out.stderr).to_string()
-    }
-}
 
 fn device_id(i: usize) -> String {
     format!(
@@ -114,11 +53,10 @@ async fn a_staged_rollout_grows_pauses_is_promoted_and_rolled_back() {
     p.json(&["login", ADMIN, "--api-url", &s.url]);
     p.json(&["app", "add"]);
     p.json(&["channel", "add", "production", "--default"]);
-    p.build("one");
     p.json(&["upload", "--bundle", "1.0.1", "--channel", "production"]);
 
     // 1.1.0 to 10 % of the channel: the stable bundle stays for the rest.
-    p.build("two");
+    p.build("v2");
     let up = p.json(&[
         "upload",
         "--bundle",

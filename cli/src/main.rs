@@ -90,6 +90,22 @@ enum AppCmd {
     /// List the apps this key can see.
     #[command(after_help = "Example: updraft app list --json")]
     List,
+    /// Change an app: its name, or the webhook told about every change of its channels.
+    #[command(
+        after_help = "Example: updraft app set com.example.app --webhook https://hooks.example.com/updraft"
+    )]
+    Set {
+        app: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// An https URL told (signed, see README) about rollouts, rollbacks and every other
+        /// change of what a channel serves; a new signing secret is printed once.
+        #[arg(long, conflicts_with = "no_webhook")]
+        webhook: Option<String>,
+        /// Stop sending webhooks.
+        #[arg(long)]
+        no_webhook: bool,
+    },
     /// Delete an app and everything under it.
     #[command(after_help = "Example: updraft app delete com.example.app --yes")]
     Delete {
@@ -232,6 +248,12 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<()> {
         Command::Whoami => login::whoami(&ctx).await,
         Command::App(AppCmd::Add { app, name }) => app::add(&ctx, app, name).await,
         Command::App(AppCmd::List) => app::list(&ctx).await,
+        Command::App(AppCmd::Set {
+            app,
+            name,
+            webhook,
+            no_webhook,
+        }) => app::set(&ctx, app, name, webhook, no_webhook).await,
         Command::App(AppCmd::Delete { app, yes }) => app::delete(&ctx, app, yes).await,
         Command::App(AppCmd::Debug {
             app,

@@ -1,6 +1,10 @@
 //! Starts the real `updraft` binary and plays devices and operators over real HTTP.
 #![allow(dead_code)]
 
+mod project;
+#[allow(unused_imports)]
+pub use project::Project;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,4 +1,4 @@
-use updraft_core::api::NewApp;
+use updraft_core::api::{AppPatch, NewApp};
 use updraft_core::app::App;
 
 use super::{Ctx, confirm};
@@ -30,6 +30,44 @@ pub async fn list(ctx: &Ctx) -> anyhow::Result<()> {
         human.push_str(&format!("{}  {}\n", a.app_id, a.name));
     }
     ctx.out.done(human.trim_end(), &apps);
+    Ok(())
+}
+
+pub async fn set(
+    ctx: &Ctx,
+    app: Option<String>,
+    name: Option<String>,
+    webhook: Option<String>,
+    no_webhook: bool,
+) -> anyhow::Result<()> {
+    let app_id = ctx.app_id(app.as_deref())?;
+    let patch = AppPatch {
+        name,
+        expose_metadata: None,
+        webhook: if no_webhook {
+            Some(None)
+        } else {
+            webhook.map(Some)
+        },
+    };
+    if patch == AppPatch::default() {
+        anyhow::bail!("nothing to change: pass --name, --webhook URL or --no-webhook");
+    }
+    let app: App = ctx
+        .api()?
+        .patch(&format!("/v1/apps/{}", seg(&app_id)), &patch)
+        .await?;
+    let mut human = format!("Updated app {app_id}.");
+    match &app.webhook {
+        Some(w) if !w.secret.is_empty() => human.push_str(&format!(
+            "\nWebhook: {}\nIts signing secret, shown only now (keep it with the receiver):\n\n    {}\n",
+            w.url, w.secret
+        )),
+        Some(w) => human.push_str(&format!("\nWebhook: {}", w.url)),
+        None if no_webhook => human.push_str("\nNo webhook."),
+        None => {}
+    }
+    ctx.out.done(human, &app);
     Ok(())
 }
 

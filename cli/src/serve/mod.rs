@@ -152,6 +152,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
         (state, Backend::Embedded(store, blobs))
     };
+    // Apps' webhooks, to public HTTPS addresses (`UPDRAFT_WEBHOOK_ALLOW_PRIVATE=1`: any).
+    let transport = updraft_webhook::HttpsWebhooks::new(config.webhooks_allow_private);
+    let state = state.with_webhooks(Arc::new(transport));
 
     let given = std::env::var("UPDRAFT_ADMIN_KEY").ok();
     match bootstrap_admin_key(&state, given.as_deref())

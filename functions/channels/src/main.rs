@@ -3,5 +3,10 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    updraft_lambda::run(&[updraft_core::Job::Channels], updraft_lambda::downloads).await
+    updraft_lambda::run(
+        &[updraft_core::Job::Channels],
+        updraft_lambda::downloads,
+        updraft_lambda::webhooks,
+    )
+    .await
 }

@@ -155,6 +155,7 @@ async fn update_checks_stay_within_the_read_budget() {
             name: "b".into(),
             expose_metadata: false,
             created_at: 0,
+            webhook: None,
         })
         .await
         .unwrap();

@@ -17,6 +17,7 @@ fn world() -> (App, Vec<Channel>, Vec<Bundle>) {
         name: "Example".into(),
         expose_metadata: true,
         created_at: 0,
+        webhook: None,
     };
     let mut channels = Vec::new();
     for (i, name) in ["production", "beta", "staging", "qa"].iter().enumerate() {

@@ -33,6 +33,14 @@ pub struct AppPatch {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expose_metadata: Option<bool>,
+    /// An `https` URL told about every change of what the app's channels serve (a new
+    /// signing secret comes back in this answer only); `null` removes it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub webhook: Option<Option<String>>,
 }
 
 /// `POST /v1/apps/{app_id}/channels` (where `name` is required) and

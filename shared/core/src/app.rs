@@ -11,6 +11,19 @@ pub struct App {
     pub expose_metadata: bool,
     #[serde(default)]
     pub created_at: i64,
+    /// Told about every change of what the app's channels serve (`webhook`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<crate::webhook::Webhook>,
+}
+
+impl App {
+    /// The app as answers show it: the webhook's secret is shown once, when it is set.
+    pub fn redacted(mut self) -> App {
+        if let Some(w) = &mut self.webhook {
+            w.secret.clear();
+        }
+        self
+    }
 }
 
 /// Longest app id.

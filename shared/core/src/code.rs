@@ -79,6 +79,7 @@ codes! {
     InvalidPath => "invalid_path",
     InvalidQueryParameters => "invalid_query_parameters",
     InvalidVersion => "invalid_version",
+    InvalidWebhook => "invalid_webhook",
     KeyExists => "key_exists",
     KeyIdMismatch => "key_id_mismatch",
     MethodNotAllowed => "method_not_allowed",

@@ -17,6 +17,7 @@ pub fn app(id: &str) -> App {
         name: id.into(),
         expose_metadata: false,
         created_at: now_ms(),
+        webhook: None,
     }
 }
 

@@ -32,6 +32,7 @@ pub mod state;
 pub mod store;
 pub mod version;
 pub mod view_cache;
+pub mod webhook;
 
 pub use error::ApiError;
 pub use routes::{Job, handle, handle_jobs};

@@ -383,8 +383,8 @@ impl HealthStore for MemoryStore {
                 version.into(),
                 device.clone(),
             );
-            if !d.failed.contains_key(&k) {
-                d.failed.insert(k, until);
+            if let std::collections::btree_map::Entry::Vacant(slot) = d.failed.entry(k) {
+                slot.insert(until);
                 first += 1;
             }
         }

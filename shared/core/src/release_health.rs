@@ -221,6 +221,7 @@ pub async fn auto_roll_back_from(
     match written {
         Ok(_) => {
             tracing::warn!(app = %app_id, channel = %name, %version, "{}", change.describe());
+            crate::webhook::announce(state, app_id, name, &change);
             Ok(true)
         }
         // Someone changed the channel since it was read (another host rolled it back, or an

@@ -6,6 +6,7 @@ use crate::blobs::Storage;
 use crate::cached_store::CachedStore;
 use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::store::Store;
+use crate::webhook::WebhookTransport;
 
 #[derive(Clone)]
 pub struct State {
@@ -17,6 +18,8 @@ pub struct State {
     pub config: Config,
     /// Device routes' per-device and per-IP budgets.
     pub limits: Arc<RateLimiter>,
+    /// Sends apps' webhooks; none: webhooks are stored but not sent.
+    pub webhooks: Option<Arc<dyn WebhookTransport>>,
 }
 
 #[derive(Debug, Clone)]
@@ -28,6 +31,8 @@ pub struct Config {
     /// How long an update check may reuse what it read about an app (0: always read).
     pub view_ttl: std::time::Duration,
     pub rate_limits: RateLimits,
+    /// Webhooks may use `http` and private addresses (an intranet receiver, tests).
+    pub webhooks_allow_private: bool,
 }
 
 impl Default for Config {
@@ -37,6 +42,7 @@ impl Default for Config {
             max_bundle_bytes: 2 * 1024 * 1024 * 1024,
             view_ttl: std::time::Duration::from_secs(2),
             rate_limits: RateLimits::default(),
+            webhooks_allow_private: false,
         }
     }
 }
@@ -53,12 +59,20 @@ impl State {
             storage,
             config,
             limits,
+            webhooks: None,
         }
+    }
+
+    /// Sends apps' webhooks with `transport`.
+    pub fn with_webhooks(mut self, transport: Arc<dyn WebhookTransport>) -> Self {
+        self.webhooks = Some(transport);
+        self
     }
 
     /// `UPDRAFT_VIEW_TTL_MS` overrides how long checks reuse an app's view;
     /// `UPDRAFT_RATE_DEVICE_PER_MIN` and `UPDRAFT_RATE_IP_PER_MIN` the device routes' rate
-    /// limits (0 turns one off).
+    /// limits (0 turns one off); `UPDRAFT_WEBHOOK_ALLOW_PRIVATE=1` lets webhooks use `http`
+    /// and private addresses.
     pub fn config_from_env() -> Config {
         fn var<T: std::str::FromStr>(name: &str) -> Option<T> {
             std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
@@ -73,6 +87,10 @@ impl State {
         if let Some(n) = var("UPDRAFT_RATE_IP_PER_MIN") {
             config.rate_limits.ip_per_min = n;
         }
+        config.webhooks_allow_private = matches!(
+            std::env::var("UPDRAFT_WEBHOOK_ALLOW_PRIVATE").as_deref(),
+            Ok("1" | "true")
+        );
         config
     }
 }

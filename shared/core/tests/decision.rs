@@ -55,6 +55,7 @@ fn app() -> App {
         name: "x".into(),
         expose_metadata: false,
         created_at: 0,
+        webhook: None,
     }
 }
 

@@ -31,6 +31,7 @@ async fn data_survives_reopen() {
                 name: "k".into(),
                 expose_metadata: false,
                 created_at: 1,
+                webhook: None,
             })
             .await
             .unwrap();

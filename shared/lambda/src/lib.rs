@@ -48,15 +48,31 @@ pub fn downloads(connection: &Connection) -> Storage {
     Storage::downloads_only(Arc::new(connection.downloads()))
 }
 
+/// Whether a function sends apps' webhooks, and so links the HTTPS client that does: a
+/// function pointer, like `StorageAdapter`.
+pub type Webhooks = fn(State) -> State;
+
+/// Sends none: the functions whose routes change no channel.
+pub fn no_webhooks(state: State) -> State {
+    state
+}
+
+/// Sends them (`updraft_webhook`): the functions that change what channels serve
+/// (`channels`: rollouts; `stats`: automatic rollback).
+pub fn webhooks(state: State) -> State {
+    let transport = updraft_webhook::HttpsWebhooks::new(state.config.webhooks_allow_private);
+    state.with_webhooks(Arc::new(transport))
+}
+
 /// The state every invocation shares: AWS adapters from `UPDRAFT_*` and the AWS environment,
 /// plus the first API key from `UPDRAFT_ADMIN_KEY_HASH` when the table has none.
-pub async fn state_from_env(blobs: StorageAdapter) -> Result<State, Error> {
+pub async fn state_from_env(blobs: StorageAdapter, webhooks: Webhooks) -> Result<State, Error> {
     let connection = updraft_aws::AwsSettings::from_env()?.connect_lambda()?;
-    let state = State::with_config(
+    let state = webhooks(State::with_config(
         Arc::new(connection.store()),
         blobs(&connection),
         State::config_from_env(),
-    );
+    ));
     if let Ok(hash) = std::env::var("UPDRAFT_ADMIN_KEY_HASH")
         && !hash.is_empty()
     {
@@ -120,9 +136,13 @@ fn from_core(resp: http::Response<Bytes>) -> Response<Body> {
 
 /// Serves `jobs` until the Lambda runtime stops the process. The `settle` extension holds
 /// each freeze until the request's bookkeeping writes are done (see `settle.rs`).
-pub async fn run(jobs: &'static [Job], blobs: StorageAdapter) -> Result<(), Error> {
+pub async fn run(
+    jobs: &'static [Job],
+    blobs: StorageAdapter,
+    webhooks: Webhooks,
+) -> Result<(), Error> {
     init_tracing();
-    let state = state_from_env(blobs).await?;
+    let state = state_from_env(blobs, webhooks).await?;
     let (answered, answers) = tokio::sync::mpsc::unbounded_channel::<()>();
     // Extensions register before the runtime's first `next`, which ends the init phase.
     let settle = settle::Settle::register().await?;

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::http_util::{Req, Resp, created, ok, parse_json};
 use crate::key::Mode;
 use crate::state::State;
+use crate::webhook::{Webhook, check_url};
 
 fn check_name(name: &str) -> Result<(), ApiError> {
     if name.trim().is_empty() || name.len() > 128 {
@@ -41,6 +42,7 @@ pub async fn create(state: &State, req: &Req) -> Result<Resp, ApiError> {
         name,
         expose_metadata: body.expose_metadata,
         created_at: now_ms(),
+        webhook: None,
     };
     state.store.create_app(&app).await?;
     Ok(created(&app))
@@ -54,6 +56,7 @@ pub async fn list(state: &State, req: &Req) -> Result<Resp, ApiError> {
         .await?
         .into_iter()
         .filter(|a| key.allows_app(&a.app_id))
+        .map(App::redacted)
         .collect();
     Ok(ok(&apps))
 }
@@ -69,7 +72,7 @@ pub async fn existing(state: &State, app_id: &str) -> Result<App, ApiError> {
 
 pub async fn get(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiError> {
     allow(state, req, Mode::Read, Some(app_id)).await?;
-    Ok(ok(&existing(state, app_id).await?))
+    Ok(ok(&existing(state, app_id).await?.redacted()))
 }
 
 pub async fn update(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiError> {
@@ -83,8 +86,22 @@ pub async fn update(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiE
     if let Some(e) = patch.expose_metadata {
         app.expose_metadata = e;
     }
+    let new_secret = match &patch.webhook {
+        None => false,
+        Some(None) => {
+            app.webhook = None;
+            false
+        }
+        Some(Some(url)) => {
+            check_url(url, state.config.webhooks_allow_private)
+                .map_err(|m| ApiError::bad_request(Code::InvalidWebhook, m))?;
+            app.webhook = Some(Webhook::new(url));
+            true
+        }
+    };
     state.store.update_app(&app).await?;
-    Ok(ok(&app))
+    // The secret is shown in the answer that made it, never again.
+    Ok(ok(&if new_secret { app } else { app.redacted() }))
 }
 
 pub async fn delete(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiError> {

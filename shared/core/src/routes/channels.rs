@@ -115,6 +115,9 @@ pub async fn update(state: &State, req: &Req, app_id: &str, name: &str) -> Resul
         .store
         .update_channel(app_id, &channel, change.as_ref())
         .await?;
+    if let Some(change) = &change {
+        crate::webhook::announce(state, app_id, name, change);
+    }
     Ok(ok(&saved))
 }
 

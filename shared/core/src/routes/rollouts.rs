@@ -32,6 +32,9 @@ async fn save(
         .store
         .update_channel(app_id, &next, change.as_ref())
         .await?;
+    if let Some(change) = &change {
+        crate::webhook::announce(state, app_id, &saved.name, change);
+    }
     Ok(ok(&saved))
 }
 

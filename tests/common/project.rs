@@ -1,0 +1,102 @@
+//! The real CLI in a project folder of its own.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+use super::{APP, bin};
+
+/// A Capacitor project folder and a CLI config dir of its own, for running the real CLI.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub config: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::write(
+            p.join("capacitor.config.json"),
+            json!({"appId": APP, "appName": "E2E", "webDir": "dist"}).to_string(),
+        )
+        .unwrap();
+        std::fs::write(
+            p.join("package.json"),
+            json!({"name": "e2e", "version": "1.0.1"}).to_string(),
+        )
+        .unwrap();
+        write_build(p, "v1");
+        Project {
+            dir,
+            config: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(bin())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("UPDRAFT_CONFIG_DIR", self.config.path())
+            .env_remove("UPDRAFT_API_KEY")
+            .env_remove("UPDRAFT_API_URL")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs with --json, expects success, returns the one JSON document on stdout.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.run(&all);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: stdout is not one JSON document ({e}): {:?}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// Starts a command without waiting for it.
+    pub fn start(&self, args: &[&str]) -> std::process::Child {
+        Command::new(bin())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("UPDRAFT_CONFIG_DIR", self.config.path())
+            .env_remove("UPDRAFT_API_KEY")
+            .env_remove("UPDRAFT_API_URL")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Replaces the project's build with one marked `marker`.
+    pub fn build(&self, marker: &str) {
+        write_build(self.dir.path(), marker);
+    }
+
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    }
+}
+
+/// A web build in `p/dist` whose content depends on `marker`.
+pub fn write_build(p: &Path, marker: &str) {
+    let dist = p.join("dist");
+    std::fs::create_dir_all(dist.join("assets")).unwrap();
+    std::fs::write(
+        dist.join("index.html"),
+        format!("<html><body>{marker}</body><script src=assets/app.js></script></html>"),
+    )
+    .unwrap();
+    std::fs::write(dist.join("assets/app.js"), format!("import {{ CapacitorUpdater }} from 'x'; CapacitorUpdater.notifyAppReady(); // {marker}\n").repeat(50)).unwrap();
+}
