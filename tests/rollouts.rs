@@ -244,6 +244,33 @@ async fn bad_rollout_requests_are_refused_and_change_nothing() {
         let (_, now) = admin(&s, "GET", &path, None).await;
         assert_eq!(now, before, "{method} {tail} {body} changed the channel");
     }
+    // A rolled-back bundle is refused until re-promoted explicitly, and the refusal
+    // changes nothing.
+    let (st, _) = admin(
+        &s,
+        "POST",
+        &format!("{path}/rollout"),
+        Some(json!({"bundle": "1.1.0", "share": 10})),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, _) = admin(&s, "POST", &format!("{path}/rollback"), None).await;
+    assert_eq!(st, 200);
+    let (_, marked) = admin(&s, "GET", &path, None).await;
+    assert_eq!(marked["rolled_back"], json!(["1.1.0"]));
+    for (method, tail, body) in [
+        ("POST", "/rollout", json!({"bundle": "1.1.0", "share": 10})),
+        ("PATCH", "", json!({"bundle": "1.1.0"})),
+    ] {
+        let (st, v) = admin(&s, method, &format!("{path}{tail}"), Some(body)).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (409, Some("bundle_rolled_back")),
+            "{method} {tail}: {v}"
+        );
+        let (_, now) = admin(&s, "GET", &path, None).await;
+        assert_eq!(now, marked);
+    }
     let (status, v) = admin(
         &s,
         "PATCH",
@@ -272,7 +299,7 @@ async fn bad_rollout_requests_are_refused_and_change_nothing() {
     let why = p.fails(&["channel", "rollout", "production"]);
     assert!(why.contains("nothing to change"), "{why}");
     let (_, now) = admin(&s, "GET", &path, None).await;
-    assert_eq!(now, before);
+    assert_eq!(now, marked);
 }
 
 /// Events as the plugin reports them, from device `i`, for `version`.

@@ -261,10 +261,19 @@ async fn a_webhook_into_the_servers_own_network_is_refused() {
     // The CLI prints the new secret once, and says why a bad URL is refused.
     let p = Project::new();
     p.json(&["login", ADMIN, "--api-url", &s.url]);
-    let out = p.run(&["app", "set", APP, "--webhook", "https://hooks.example.com/v2"]);
+    let out = p.run(&[
+        "app",
+        "set",
+        APP,
+        "--webhook",
+        "https://hooks.example.com/v2",
+    ]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("shown only now") && text.contains("whsec_"), "{text}");
+    assert!(
+        text.contains("shown only now") && text.contains("whsec_"),
+        "{text}"
+    );
     let why = p.fails(&["app", "set", APP, "--webhook", "https://10.0.0.7/x"]);
     assert!(why.contains("not a public address"), "{why}");
     let cleared = p.json(&["app", "set", APP, "--no-webhook"]);
