@@ -57,8 +57,19 @@ fn web_build(dir: &Path, marker: &str) -> PathBuf {
 
 /// Runs the real CLI against the server, as an operator would.
 fn updraft(s: &Server, config: &Path, args: &[&str]) {
+    updraft_in(
+        s,
+        config,
+        config.parent().expect("the config dir is in the work dir"),
+        args,
+    );
+}
+
+/// The same, in a project folder (where `capacitor.config.json` and the keys are).
+fn updraft_in(s: &Server, config: &Path, cwd: &Path, args: &[&str]) {
     let out = Command::new(bin())
         .args(args)
+        .current_dir(cwd)
         .env("UPDRAFT_API_KEY", ADMIN)
         .env("UPDRAFT_API_URL", &s.url)
         .env("UPDRAFT_CONFIG_DIR", config)
@@ -121,9 +132,14 @@ fn publish(s: &Server, work: &Path) -> PathBuf {
 
 /// Runs one scenario of the driver; its whole output on failure.
 fn play(scenario: &str, s: &Server, work: &Path, bundle_dir: &Path) {
+    play_with(scenario, s, work, bundle_dir, &[]);
+}
+
+fn play_with(scenario: &str, s: &Server, work: &Path, bundle_dir: &Path, env: &[(&str, &str)]) {
     let classpath = harness();
     let out = Command::new("java")
         .args(["-cp", &classpath, "dev.updraft.plugintest.Main", scenario])
+        .envs(env.iter().copied())
         .env("UPDRAFT_URL", &s.url)
         .env("UPDRAFT_KEY", ADMIN)
         .env("UPDRAFT_APP", APP)
@@ -170,5 +186,52 @@ fn the_stock_plugin_honours_the_servers_rate_limit() {
     let s = Server::start_with(&work.path().join("data"), &["--rate-device-per-min", "20"]);
     let v1 = publish(&s, work.path());
     play("rate-limit", &s, work.path(), &v1);
+    s.stop();
+}
+
+/// An app whose project has an encryption key (`updraft key create --write-config`) and
+/// whose public channel serves a bundle uploaded encrypted (automatically, because the
+/// config names the public key): the stock plugin decrypts, verifies and installs it.
+#[test]
+fn the_stock_plugin_installs_an_end_to_end_encrypted_bundle() {
+    let work = tempfile::tempdir().unwrap();
+    let s = Server::start(&work.path().join("data"));
+    let config = work.path().join("cli-config");
+    let project = work.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("capacitor.config.json"),
+        serde_json::json!({"appId": APP, "appName": "Encrypted", "webDir": "dist"}).to_string(),
+    )
+    .unwrap();
+    let dist = web_build(&project, "secret");
+    std::fs::rename(&dist, project.join("dist")).unwrap();
+    updraft_in(&s, &config, &project, &["key", "create", "--write-config"]);
+    updraft(&s, &config, &["app", "add", APP]);
+    updraft(
+        &s,
+        &config,
+        &["channel", "add", "production", APP, "--default"],
+    );
+    updraft_in(
+        &s,
+        &config,
+        &project,
+        &["upload", "--bundle", "1.0.1", "--channel", "production"],
+    );
+    let public = std::fs::read_to_string(project.join(".capgo_key_v2.pub")).unwrap();
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/crypto-rsa.json")).unwrap();
+    let other = fixture["publicKeyPem"].as_str().unwrap();
+    play_with(
+        "encrypted",
+        &s,
+        work.path(),
+        &project.join("dist"),
+        &[
+            ("UPDRAFT_PUBLIC_KEY", &public),
+            ("UPDRAFT_OTHER_PUBLIC_KEY", other),
+        ],
+    );
     s.stop();
 }

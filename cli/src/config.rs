@@ -60,11 +60,16 @@ pub fn write_credentials(path: &Path, creds: &Credentials) -> anyhow::Result<()>
 
 /// Adds `.updraft.toml` to `./.gitignore` so a local key is never committed.
 pub fn ignore_local_file(dir: &Path) -> anyhow::Result<()> {
+    git_ignore(dir, LOCAL_FILE)
+}
+
+/// Adds `name` to `./.gitignore` unless it is there already.
+pub fn git_ignore(dir: &Path, name: &str) -> anyhow::Result<()> {
     let path = dir.join(".gitignore");
     let existing = std::fs::read_to_string(&path).unwrap_or_default();
     if existing
         .lines()
-        .any(|l| l.trim() == LOCAL_FILE || l.trim() == format!("/{LOCAL_FILE}"))
+        .any(|l| l.trim() == name || l.trim() == format!("/{name}"))
     {
         return Ok(());
     }
@@ -72,7 +77,7 @@ pub fn ignore_local_file(dir: &Path) -> anyhow::Result<()> {
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str(LOCAL_FILE);
+    text.push_str(name);
     text.push('\n');
     std::fs::write(&path, text).with_context(|| format!("cannot update {}", path.display()))
 }
@@ -129,6 +134,8 @@ pub fn resolve(
 pub struct Project {
     pub app_id: Option<String>,
     pub web_dir: Option<String>,
+    /// `plugins.CapacitorUpdater.publicKey`: devices then accept encrypted bundles only.
+    pub public_key: Option<String>,
     /// Set when a config exists but its values are not plain literals.
     pub problem: Option<String>,
 }
@@ -146,6 +153,10 @@ pub fn read_project(dir: &Path) -> anyhow::Result<Project> {
         return Ok(Project {
             app_id,
             web_dir: v["webDir"].as_str().map(str::to_string),
+            public_key: v["plugins"]["CapacitorUpdater"]["publicKey"]
+                .as_str()
+                .filter(|k| !k.trim().is_empty())
+                .map(str::to_string),
             problem: None,
         });
     }
@@ -157,9 +168,14 @@ pub fn read_project(dir: &Path) -> anyhow::Result<Project> {
             let problem = (app_id.is_none() && text.contains("appId")).then(|| {
                 format!("{name} sets appId with an expression, not a literal: pass the app id as an argument")
             });
+            // A PEM in a TS/JS string literal spells its line breaks `\n`.
+            let public_key = literal(&text, "publicKey")
+                .filter(|k| !k.trim().is_empty())
+                .map(|k| k.replace("\\n", "\n"));
             return Ok(Project {
                 app_id,
                 web_dir,
+                public_key,
                 problem,
             });
         }
@@ -191,6 +207,40 @@ fn literal(text: &str, key: &str) -> Option<String> {
         rest = &rest[i + key.len()..];
     }
     None
+}
+
+/// Sets `plugins.CapacitorUpdater.publicKey` in `capacitor.config.json` (the other settings
+/// stay; keys are written sorted). A TS/JS config is code: it is left alone, and the caller
+/// says what to paste.
+pub fn write_public_key(dir: &Path, pem: &str) -> anyhow::Result<PathBuf> {
+    let path = dir.join("capacitor.config.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no {}: add plugins.CapacitorUpdater.publicKey to your capacitor config yourself",
+            path.display()
+        )
+    })?;
+    let mut v: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", path.display()))?;
+    let root = v
+        .as_object_mut()
+        .with_context(|| format!("{} is not a JSON object", path.display()))?;
+    let plugins = root
+        .entry("plugins")
+        .or_insert_with(|| Value::Object(Default::default()));
+    let updater = plugins
+        .as_object_mut()
+        .context("`plugins` is not an object")?
+        .entry("CapacitorUpdater")
+        .or_insert_with(|| Value::Object(Default::default()));
+    updater
+        .as_object_mut()
+        .context("`plugins.CapacitorUpdater` is not an object")?
+        .insert("publicKey".into(), Value::String(pem.to_string()));
+    let mut out = serde_json::to_string_pretty(&v)?;
+    out.push('\n');
+    std::fs::write(&path, out).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
 }
 
 /// `version` from `./package.json`.

@@ -1,5 +1,6 @@
 //! `updraft`: ship web bundles to Capacitor apps, and run the whole service locally.
 
+mod bundle_crypto;
 mod client;
 mod commands;
 mod config;
@@ -59,6 +60,9 @@ enum Command {
     /// Show the server and the key in use.
     #[command(after_help = "Example: updraft whoami --json")]
     Whoami,
+    /// Keys of end-to-end bundle encryption.
+    #[command(subcommand)]
+    Key(KeyCmd),
     /// Apps: add, list, delete, debug a device.
     #[command(subcommand)]
     App(AppCmd),
@@ -76,6 +80,21 @@ enum Command {
         after_help = "Example: updraft upload --path dist --bundle 1.4.0 --channel production"
     )]
     Upload(commands::bundle::UploadArgs),
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Make an RSA-2048 key pair: the private key stays here (.capgo_key_v2, mode 0600), the
+    /// public key goes into the app (plugins.CapacitorUpdater.publicKey).
+    #[command(after_help = "Example: updraft key create --write-config")]
+    Create {
+        /// Replace an existing key (apps with the old public key cannot read new bundles).
+        #[arg(long)]
+        force: bool,
+        /// Write the public key into capacitor.config.json.
+        #[arg(long)]
+        write_config: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -220,6 +239,12 @@ enum BundleCmd {
         #[arg(long)]
         name: Option<PathBuf>,
     },
+    /// Decrypt an encrypted bundle as a device does (public key, session key, checksum) and
+    /// check it: for verifying an upload, or bundles made by other tools.
+    #[command(
+        after_help = "Example: updraft bundle decrypt bundle.zip.enc --session-key 'IV:KEY' --checksum 4f2a… --out bundle.zip"
+    )]
+    Decrypt(commands::bundle::DecryptArgs),
 }
 
 fn init_tracing() {
@@ -245,6 +270,10 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<()> {
         Command::Login { key, local } => login::login(&ctx, key, cli.api_url.clone(), local).await,
         Command::Logout => login::logout(&ctx).await,
         Command::Keygen => login::keygen(&ctx),
+        Command::Key(KeyCmd::Create {
+            force,
+            write_config,
+        }) => commands::key::create(&ctx, force, write_config),
         Command::Whoami => login::whoami(&ctx).await,
         Command::App(AppCmd::Add { app, name }) => app::add(&ctx, app, name).await,
         Command::App(AppCmd::List) => app::list(&ctx).await,
@@ -299,6 +328,7 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<()> {
             bundle::cleanup(&ctx, app, keep, yes).await
         }
         Command::Bundle(BundleCmd::Zip { zip, name }) => bundle::zip(&ctx, zip, name).await,
+        Command::Bundle(BundleCmd::Decrypt(args)) => bundle::decrypt(&ctx, args),
     }
 }
 

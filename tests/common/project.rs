@@ -34,15 +34,19 @@ impl Project {
         }
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(bin())
-            .args(args)
+    /// The CLI in this project, with its own config and no key from the environment.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.args(args)
             .current_dir(self.dir.path())
             .env("UPDRAFT_CONFIG_DIR", self.config.path())
             .env_remove("UPDRAFT_API_KEY")
-            .env_remove("UPDRAFT_API_URL")
-            .output()
-            .unwrap()
+            .env_remove("UPDRAFT_API_URL");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
     }
 
     /// Runs with --json, expects success, returns the one JSON document on stdout.
@@ -65,12 +69,7 @@ impl Project {
 
     /// Starts a command without waiting for it.
     pub fn start(&self, args: &[&str]) -> std::process::Child {
-        Command::new(bin())
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("UPDRAFT_CONFIG_DIR", self.config.path())
-            .env_remove("UPDRAFT_API_KEY")
-            .env_remove("UPDRAFT_API_URL")
+        self.command(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

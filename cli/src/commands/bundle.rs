@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::{Ctx, confirm};
+use crate::bundle_crypto;
 use crate::client::{Api, ServerError, seg, unreachable_error};
 use crate::config;
 use crate::zipper::{ZipOptions, Zipped, zip_folder};
@@ -59,6 +60,50 @@ pub struct UploadArgs {
     /// Succeed when this version already exists with the same content (finishing a pending upload).
     #[arg(long)]
     pub version_exists_ok: bool,
+    /// Encrypt end to end for the app's public key (the default when capacitor.config has
+    /// plugins.CapacitorUpdater.publicKey: devices then accept nothing else).
+    #[arg(long)]
+    pub encrypt: bool,
+    /// The private key to encrypt with (default: ./.capgo_key_v2, from `updraft key create`).
+    #[arg(long, value_name = "PATH")]
+    pub key: Option<PathBuf>,
+}
+
+/// The key to encrypt with, if this upload is encrypted; checked against the app's
+/// configured public key before anything is uploaded.
+fn encryption_key(ctx: &Ctx, args: &UploadArgs) -> anyhow::Result<Option<rsa::RsaPrivateKey>> {
+    let configured = config::read_project(&ctx.cwd)?.public_key;
+    if !(args.encrypt || args.key.is_some() || configured.is_some()) {
+        return Ok(None);
+    }
+    let path = args
+        .key
+        .clone()
+        .unwrap_or_else(|| super::key::default_private_key(&ctx.cwd));
+    if !path.exists() {
+        if configured.is_some() && !args.encrypt {
+            bail!(
+                "capacitor.config has a publicKey, so devices accept only encrypted bundles, and there is no private key at {}: pass --key PATH (or make one with `updraft key create`)",
+                path.display()
+            );
+        }
+        bail!(
+            "no private key at {}: make one with `updraft key create`, or pass --key PATH",
+            path.display()
+        );
+    }
+    let key = bundle_crypto::read_private(&path)?;
+    if let Some(pem) = configured {
+        let public = bundle_crypto::parse_public(&pem)
+            .context("capacitor.config's plugins.CapacitorUpdater.publicKey")?;
+        if public != rsa::RsaPublicKey::from(&key) {
+            bail!(
+                "the private key {} does not match capacitor.config's publicKey: devices would refuse these bundles",
+                path.display()
+            );
+        }
+    }
+    Ok(Some(key))
 }
 
 fn build_folder(ctx: &Ctx, args: &ZipArgs) -> anyhow::Result<PathBuf> {
@@ -210,7 +255,24 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
         Some(p) => Some(updraft_core::rollout::share_from_percent(p).map_err(anyhow::Error::msg)?),
         None => None,
     };
+    let key = encryption_key(ctx, &args)?;
     let z = make_zip(ctx, &args.zip, &dir)?;
+    // Encrypted: the ciphertext is what storage holds and checks.
+    let (z, sealed) = match &key {
+        None => (z, None),
+        Some(key) => {
+            let out = tempfile::NamedTempFile::new()?;
+            let sealed = bundle_crypto::seal(key, z.file.path(), out.path())?;
+            let cipher = Zipped {
+                file: out,
+                size: sealed.size,
+                sha256: sealed.sha256.clone(),
+                files: z.files,
+                calls_notify: z.calls_notify,
+            };
+            (cipher, Some(sealed))
+        }
+    };
 
     // Refuse to ship the exact bytes a channel already serves under another name.
     let bundles: Vec<Bundle> = api.get(&format!("{app_path}/bundles")).await?;
@@ -232,10 +294,12 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
     let body = NewBundle {
         version: version.clone(),
         size: z.size,
-        checksum: z.sha256.clone(),
-        sha256: None,
-        session_key: None,
-        key_id: None,
+        checksum: sealed
+            .as_ref()
+            .map_or_else(|| z.sha256.clone(), |s| s.checksum.clone()),
+        sha256: sealed.as_ref().map(|s| s.sha256.clone()),
+        session_key: sealed.as_ref().map(|s| s.session_key.clone()),
+        key_id: sealed.as_ref().map(|s| s.key_id.clone()),
         min_update_version: args.min_update_version.clone(),
         link: args.link.clone(),
         comment: args.comment.clone(),
@@ -271,6 +335,14 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
         z.files,
         z.sha256
     );
+    if let Some(s) = &sealed {
+        human.push_str(&format!(
+            "\nEncrypted end to end for public key {} (devices with another key get key_id_mismatch).",
+            s.key_id
+        ));
+        result["encrypted"] =
+            json!({"key_id": s.key_id, "session_key": s.session_key, "checksum": s.checksum});
+    }
     if let Some(channel) = &args.channel {
         let channel_path = format!("{app_path}/channels/{}", seg(channel));
         let (c, who): (Channel, String) = match share {
@@ -396,6 +468,73 @@ pub async fn cleanup(ctx: &Ctx, app: Option<String>, keep: usize, yes: bool) -> 
     ctx.out.done(
         format!("Deleted {}: {}", doomed.len(), doomed.join(", ")),
         &json!({"deleted": doomed}),
+    );
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DecryptArgs {
+    /// The encrypted bundle.
+    pub file: PathBuf,
+    /// The bundle's session key (base64(iv):base64(key)).
+    #[arg(long)]
+    pub session_key: String,
+    /// The bundle's encrypted checksum (hex).
+    #[arg(long)]
+    pub checksum: String,
+    /// The public key (PKCS#1 PEM; default: capacitor.config's publicKey, else ./.capgo_key_v2.pub).
+    #[arg(long, value_name = "PATH")]
+    pub key: Option<PathBuf>,
+    /// Where to write the zip (default: FILE with `.enc` replaced by `.zip`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub fn decrypt(ctx: &Ctx, args: DecryptArgs) -> anyhow::Result<()> {
+    let pem = match &args.key {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        None => match config::read_project(&ctx.cwd)?.public_key {
+            Some(pem) => pem,
+            None => {
+                let path = ctx.cwd.join(super::key::PUBLIC_KEY_FILE);
+                std::fs::read_to_string(&path).with_context(|| {
+                    format!(
+                        "no public key: pass --key PATH (none in capacitor.config, no {})",
+                        path.display()
+                    )
+                })?
+            }
+        },
+    };
+    let public = bundle_crypto::parse_public(&pem)?;
+    let cipher = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let plain = bundle_crypto::open(
+        &public,
+        args.session_key.trim(),
+        args.checksum.trim(),
+        &cipher,
+    )?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let name = args.file.to_string_lossy();
+        let base = name.strip_suffix(".enc").unwrap_or(&name);
+        PathBuf::from(if base.ends_with(".zip") && base != name {
+            base.to_string()
+        } else {
+            format!("{base}.zip")
+        })
+    });
+    std::fs::write(&out, &plain).with_context(|| format!("cannot write {}", out.display()))?;
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&plain));
+    ctx.out.done(
+        format!(
+            "Decrypted {} → {} ({}), checksum verified: SHA-256 {sha}",
+            args.file.display(),
+            out.display(),
+            human_size(plain.len() as u64)
+        ),
+        &json!({"out": out, "size": plain.len(), "sha256": sha}),
     );
     Ok(())
 }

@@ -4,6 +4,7 @@ pub mod app;
 pub mod bundle;
 pub mod channel;
 pub mod debug;
+pub mod key;
 pub mod login;
 
 use std::path::PathBuf;

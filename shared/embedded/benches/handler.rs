@@ -1,14 +1,12 @@
 //! The whole in-process handler for POST /updates on the embedded store (view cache warm),
-//! including the signed download URL and the off-path event enqueue.
+//! including the signed download URL and the off-path event enqueue; then the same with a
+//! rollout on the channel.
 //!   cargo bench -p updraft-embedded --bench handler
 
-use std::sync::Arc;
+mod world;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use updraft_core::channel::Channel;
-use updraft_core::conformance;
-use updraft_embedded::{LocalBlobs, SqliteStore};
 
 fn body(i: u64) -> Bytes {
     Bytes::from(format!(
@@ -17,50 +15,28 @@ fn body(i: u64) -> Bytes {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("updraft.db")).unwrap();
-    let blobs = LocalBlobs::open(dir.path(), "http://127.0.0.1:8787").unwrap();
-    // One device asks again and again: measure the answer, not the rate limiter.
-    let state = updraft_core::State::with_config(
-        Arc::new(store.clone()),
-        updraft_core::blobs::Storage::full(Arc::new(blobs)),
-        updraft_core::state::Config {
-            rate_limits: updraft_core::rate_limit::RateLimits::OFF,
-            ..Default::default()
-        },
-    );
-    let mut ch = Channel::new("production");
-    ch.public = true;
-    ch.bundle = Some("1.0.1".into());
-    rt.block_on(conformance::seed(
-        &store,
-        &conformance::app("com.bench.app"),
-        &["1.0.1", "1.0.2"],
-        &ch,
-    ));
+    let w = world::world(&["1.0.1", "1.0.2"]);
     let mut i = 0u64;
     let mut group = c.benchmark_group("update_check");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("handler_embedded_warm", |b| {
-        b.iter(|| {
-            i += 1;
-            let req = http::Request::post("/updates").body(body(i)).unwrap();
-            let resp = rt.block_on(updraft_core::handle(&state, req));
-            assert_eq!(resp.status(), 200);
-            resp
-        })
-    });
+    let mut check = |name: &str, group: &mut criterion::BenchmarkGroup<'_, _>| {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                i += 1;
+                let req = http::Request::post("/updates").body(body(i)).unwrap();
+                let resp = w.rt.block_on(updraft_core::handle(&w.state, req));
+                assert_eq!(resp.status(), 200);
+                resp
+            })
+        });
+    };
+    check("handler_embedded_warm", &mut group);
     // The same with a rollout of 1.0.2 to half the devices.
-    rt.block_on(async {
+    w.rt.block_on(async {
         use updraft_core::store::ports::ChannelStore;
-        let mut ch = state
-            .store
-            .get_channel("com.bench.app", "production")
+        let store = &w.state.store;
+        let mut ch = store
+            .get_channel(world::APP, "production")
             .await
             .unwrap()
             .unwrap();
@@ -71,23 +47,11 @@ fn bench(c: &mut Criterion) {
             paused: false,
             started_at: 0,
         });
-        state
-            .store
-            .update_channel("com.bench.app", &ch, None)
-            .await
-            .unwrap();
+        store.update_channel(world::APP, &ch, None).await.unwrap();
     });
-    group.bench_function("handler_embedded_warm_rollout", |b| {
-        b.iter(|| {
-            i += 1;
-            let req = http::Request::post("/updates").body(body(i)).unwrap();
-            let resp = rt.block_on(updraft_core::handle(&state, req));
-            assert_eq!(resp.status(), 200);
-            resp
-        })
-    });
+    check("handler_embedded_warm_rollout", &mut group);
     group.finish();
-    store.close();
+    w.store.close();
 }
 
 criterion_group!(benches, bench);

@@ -232,6 +232,47 @@ public final class Main {
         });
     }
 
+    /**
+     * An end-to-end encrypted bundle (uploaded with `updraft bundle upload` for the key in
+     * UPDRAFT_PUBLIC_KEY): the plugin's own CryptoCipher decrypts the session key and the
+     * checksum with the public key, decrypts and verifies the download, and unzips it; a phone
+     * carrying another public key (UPDRAFT_OTHER_PUBLIC_KEY) is told its key does not match.
+     */
+    private void encrypted() throws Exception {
+        final String version = env("UPDRAFT_VERSION");
+        Device d = phone();
+        d.setPublicKey(env("UPDRAFT_PUBLIC_KEY"));
+        final Map<String, Object>[] offer = new Map[1];
+        check("the update check offers the encrypted bundle with its session key and encrypted checksum", () -> {
+            offer[0] = d.check();
+            return expect(
+                version.equals(offer[0].get("version")) &&
+                String.valueOf(offer[0].get("sessionKey")).contains(":") &&
+                String.valueOf(offer[0].get("checksum")).matches("[0-9a-f]{512}"),
+                "answer " + offer[0]
+            );
+        });
+        check("the plugin decrypts it with the public key, verifies the checksum and unzips it", () -> {
+            d.downloadOffered(offer[0], String.valueOf(offer[0].get("url")), String.valueOf(offer[0].get("checksum")));
+            if (d.awaitListener("updateAvailable", 60) == null || d.awaitListener("setNext", 10) == null) {
+                return "no updateAvailable then setNext; listeners heard " + d.listenerEvents;
+            }
+            BundleInfo next = d.getNextBundle();
+            return expect(next != null && version.equals(next.getVersionName()), "next is " + next);
+        });
+        check("the decrypted bundle is byte for byte the uploaded folder", () -> sameFiles(d.bundleFolder(d.getNextBundle())));
+        check("the next start installs it", () -> {
+            boolean installed = d.installNext();
+            return expect(installed && version.equals(d.getCurrentBundle().getVersionName()), "current is " + d.getCurrentBundle());
+        });
+        Device other = phone();
+        other.setPublicKey(env("UPDRAFT_OTHER_PUBLIC_KEY"));
+        check("a phone with another public key is told its key does not match", () -> {
+            Map<String, Object> res = other.check();
+            return expect("key_id_mismatch".equals(res.get("error")), "answer " + res);
+        });
+    }
+
     private void rateLimit() throws Exception {
         Device d = phone();
         check("past the server's limit the plugin reads 429 too_many_requests", () -> {
@@ -269,8 +310,11 @@ public final class Main {
             case "rate-limit":
                 m.rateLimit();
                 break;
+            case "encrypted":
+                m.encrypted();
+                break;
             default:
-                System.err.println("unknown scenario " + scenario + " (life, rate-limit)");
+                System.err.println("unknown scenario " + scenario + " (life, rate-limit, encrypted)");
                 System.exit(2);
         }
         System.out.println(m.passed + " passed, " + m.failed + " failed");
