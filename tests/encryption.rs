@@ -201,3 +201,117 @@ async fn bad_keys_and_session_keys_are_refused_and_nothing_is_ready() {
     );
     assert_eq!(bundles().await.1, before);
 }
+
+/// The peer CLI (`@capgo/cli`, offline), from `scripts/peer-cli`, run in `dir`.
+fn capgo(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/peer-cli");
+    let out = std::process::Command::new(script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let modules = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let link = dir.join("node_modules");
+    if !link.exists() {
+        std::os::unix::fs::symlink(&modules, &link).unwrap();
+    }
+    std::process::Command::new("node")
+        .arg(format!("{modules}/.bin/capgo"))
+        .args(args)
+        .current_dir(dir)
+        .env("CAPGO_DISABLE_TELEMETRY", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// A project the peer CLI accepts: it wants @capgo/capacitor-updater declared.
+fn peer_project() -> Project {
+    let p = Project::new();
+    std::fs::write(
+        p.dir.path().join("package.json"),
+        json!({"name": "interop", "version": "1.0.1",
+               "dependencies": {"@capgo/capacitor-updater": "8.51.23"}})
+        .to_string(),
+    )
+    .unwrap();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_peer_cli_decrypts_updrafts_bundles_and_updraft_decrypts_the_peers() {
+    // Updraft encrypts (on upload); the peer CLI decrypts what storage serves.
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(data.path());
+    let p = peer_project();
+    p.json(&["login", ADMIN, "--api-url", &s.url]);
+    p.json(&["app", "add"]);
+    p.json(&["channel", "add", "production", "--default"]);
+    p.json(&["key", "create", "--write-config"]);
+    let up = p.json(&["upload", "--channel", "production"]);
+    let plain = p.json(&["bundle", "zip", "--name", "plain.zip"]);
+    let (_, offer) = device(&s, "POST", "/updates", device_body(APP, json!({}))).await;
+    let cipher = client()
+        .get(offer["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let dir = p.dir.path();
+    std::fs::write(dir.join("served.zip"), &cipher).unwrap();
+    let session = up["encrypted"]["session_key"].as_str().unwrap();
+    let out = capgo(dir, &["bundle", "decrypt", "served.zip", session]);
+    assert!(
+        out.status.success(),
+        "capgo bundle decrypt: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let back = std::fs::read(dir.join("served.zip_decrypted.zip")).unwrap();
+    assert_eq!(sha256_hex(&back), plain["checksum"].as_str().unwrap());
+
+    // The peer CLI makes the key and encrypts; updraft decrypts and verifies the checksum.
+    let peer = peer_project();
+    let dir = peer.dir.path();
+    let out = capgo(dir, &["key", "create"]);
+    assert!(
+        dir.join(".capgo_key_v2.pub").exists(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let zipped = peer.json(&["bundle", "zip", "--name", "plain.zip"]);
+    let out = capgo(
+        dir,
+        &[
+            "bundle",
+            "encrypt",
+            "plain.zip",
+            zipped["checksum"].as_str().unwrap(),
+            "--json",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let start = text
+        .find('{')
+        .unwrap_or_else(|| panic!("no JSON from capgo: {text}"));
+    let enc: Value = serde_json::from_str(&text[start..]).unwrap();
+    let opened = peer.json(&[
+        "bundle",
+        "decrypt",
+        enc["filename"].as_str().unwrap(),
+        "--session-key",
+        enc["ivSessionKey"].as_str().unwrap(),
+        "--checksum",
+        enc["checksum"].as_str().unwrap(),
+        "--out",
+        "back.zip",
+    ]);
+    assert_eq!(opened["sha256"], zipped["checksum"]);
+    assert_eq!(
+        std::fs::read(dir.join("back.zip")).unwrap(),
+        std::fs::read(dir.join("plain.zip")).unwrap()
+    );
+}
