@@ -4,6 +4,7 @@ mod bundle_crypto;
 mod client;
 mod commands;
 mod config;
+mod delta;
 mod output;
 mod serve;
 mod zip_entry;

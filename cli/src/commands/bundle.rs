@@ -1,12 +1,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use updraft_core::api::{ChannelFields, NewBundle, RegisteredBundle, RolloutStart};
+use updraft_core::api::{ChannelFields, FilesCleaned, NewBundle, RegisteredBundle, RolloutStart};
 use updraft_core::blobs::UploadTicket;
 use updraft_core::bundle::Bundle;
 use updraft_core::channel::Channel;
 
 use anyhow::{Context, bail};
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 
 use super::{Ctx, confirm};
@@ -67,6 +67,9 @@ pub struct UploadArgs {
     /// The private key to encrypt with (default: ./.capgo_key_v2, from `updraft key create`).
     #[arg(long, value_name = "PATH")]
     pub key: Option<PathBuf>,
+    /// Upload the zip only: no per-file objects for delta updates.
+    #[arg(long)]
+    pub no_delta: bool,
 }
 
 /// The key to encrypt with, if this upload is encrypted; checked against the app's
@@ -186,9 +189,92 @@ pub async fn zip(ctx: &Ctx, args: ZipArgs, name: Option<PathBuf>) -> anyhow::Res
     Ok(())
 }
 
+/// PUTs the file objects storage asked for, a few at a time; (how many, bytes).
+async fn put_files(
+    ctx: &Ctx,
+    api: &Api,
+    wanted: &[updraft_core::api::FileUpload],
+    files: &[crate::delta::FileObject],
+) -> anyhow::Result<(usize, u64)> {
+    if wanted.is_empty() {
+        return Ok((0, 0));
+    }
+    let by_sha: std::collections::HashMap<&str, &crate::delta::FileObject> =
+        files.iter().map(|f| (f.file.sha256.as_str(), f)).collect();
+    let mut jobs = Vec::with_capacity(wanted.len());
+    let mut bytes = 0;
+    for w in wanted {
+        let f = by_sha.get(w.sha256.as_str()).with_context(|| {
+            format!(
+                "the server asked for an object this build lacks: {}",
+                w.sha256
+            )
+        })?;
+        bytes += f.file.size;
+        jobs.push((w, f));
+    }
+    ctx.out.say(format!(
+        "Uploading {} changed files ({}) …",
+        jobs.len(),
+        human_size(bytes)
+    ));
+    futures_util::stream::iter(jobs)
+        .map(|(w, f)| put_object(api, &w.upload, f.bytes.clone()))
+        .buffer_unordered(8)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok((wanted.len(), bytes))
+}
+
+/// One object from memory to its signed URL.
+async fn put_object(api: &Api, upload: &UploadTicket, body: Vec<u8>) -> anyhow::Result<()> {
+    let len = body.len() as u64;
+    signed_put(api, upload, reqwest::Body::from(body), len, "a file").await
+}
+
+/// PUTs `body` (`len` bytes) to a signed upload URL with the headers it was signed with.
+async fn signed_put(
+    api: &Api,
+    upload: &UploadTicket,
+    body: reqwest::Body,
+    len: u64,
+    what: &str,
+) -> anyhow::Result<()> {
+    let url = upload.url.as_str();
+    let mut req = api
+        .http()
+        .put(url)
+        .header(reqwest::header::CONTENT_LENGTH, len)
+        .body(body);
+    for (k, v) in upload
+        .headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("content-length"))
+    {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| unreachable_error(url.split('?').next().unwrap_or(url), e))?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        return Err(ServerError {
+            status,
+            code: v["error"].as_str().unwrap_or("upload_failed").into(),
+            message: format!(
+                "storage refused {what}: {}",
+                v["message"].as_str().unwrap_or("")
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// Streams the file to the signed URL, with a byte-level progress bar on a terminal.
 async fn put_bytes(ctx: &Ctx, api: &Api, upload: &UploadTicket, z: &Zipped) -> anyhow::Result<()> {
-    let url = upload.url.as_str();
     let file = tokio::fs::File::open(z.file.path()).await?;
     let bar = if ctx.out.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         indicatif::ProgressBar::hidden()
@@ -209,37 +295,16 @@ async fn put_bytes(ctx: &Ctx, api: &Api, upload: &UploadTicket, z: &Zipped) -> a
                 progress.inc(c.len() as u64);
             }
         });
-    let mut req = api
-        .http()
-        .put(url)
-        .header(reqwest::header::CONTENT_LENGTH, z.size)
-        .body(reqwest::Body::wrap_stream(stream));
-    for (k, v) in upload
-        .headers
-        .iter()
-        .filter(|(k, _)| !k.eq_ignore_ascii_case("content-length"))
-    {
-        req = req.header(k.as_str(), v.as_str());
-    }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| unreachable_error(url.split('?').next().unwrap_or(url), e))?;
+    let sent = signed_put(
+        api,
+        upload,
+        reqwest::Body::wrap_stream(stream),
+        z.size,
+        "the upload",
+    )
+    .await;
     bar.finish_and_clear();
-    if !resp.status().is_success() {
-        let status = resp.status();
-        let v: Value = resp.json().await.unwrap_or(Value::Null);
-        return Err(ServerError {
-            status,
-            code: v["error"].as_str().unwrap_or("upload_failed").into(),
-            message: format!(
-                "storage refused the upload: {}",
-                v["message"].as_str().unwrap_or("")
-            ),
-        }
-        .into());
-    }
-    Ok(())
+    sent
 }
 
 pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
@@ -274,6 +339,14 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
         }
     };
 
+    // Delta updates: every file on its own, content-addressed (not yet for encrypted bundles,
+    // whose files would each need the bundle's session key).
+    let delta = if args.no_delta || sealed.is_some() {
+        None
+    } else {
+        Some(crate::delta::files(&dir, &args.zip.exclude)?)
+    };
+
     // Refuse to ship the exact bytes a channel already serves under another name.
     let bundles: Vec<Bundle> = api.get(&format!("{app_path}/bundles")).await?;
     let channels: Vec<Channel> = api.get(&format!("{app_path}/channels")).await?;
@@ -300,6 +373,9 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
         sha256: sealed.as_ref().map(|s| s.sha256.clone()),
         session_key: sealed.as_ref().map(|s| s.session_key.clone()),
         key_id: sealed.as_ref().map(|s| s.key_id.clone()),
+        manifest: delta
+            .as_ref()
+            .map(|files| files.iter().map(|f| f.file.clone()).collect()),
         min_update_version: args.min_update_version.clone(),
         link: args.link.clone(),
         comment: args.comment.clone(),
@@ -314,8 +390,12 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
         }
         _ => false,
     };
+    let mut delta_sent = None;
     if !already_ready {
         let reg: RegisteredBundle = api.post(&format!("{app_path}/bundles"), &body).await?;
+        if let Some(files) = &delta {
+            delta_sent = Some(put_files(ctx, &api, &reg.files, files).await?);
+        }
         ctx.out.say(format!("Uploading {} …", human_size(z.size)));
         put_bytes(ctx, &api, &reg.upload, &z).await?;
         let _: Value = api
@@ -335,6 +415,17 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
         z.files,
         z.sha256
     );
+    if let (Some(files), Some((sent, bytes))) = (&delta, delta_sent) {
+        let stored: u64 = files.iter().map(|f| f.file.size).sum();
+        human.push_str(&format!(
+            "\nDelta: {} files ({} stored), {sent} uploaded ({}), {} already in storage.",
+            files.len(),
+            human_size(stored),
+            human_size(bytes),
+            files.len() - sent
+        ));
+        result["delta"] = json!({"files": files.len(), "uploaded": sent, "uploaded_bytes": bytes, "stored_bytes": stored});
+    }
     if let Some(s) = &sealed {
         human.push_str(&format!(
             "\nEncrypted end to end for public key {} (devices with another key get key_id_mismatch).",
@@ -445,11 +536,15 @@ pub async fn cleanup(ctx: &Ctx, app: Option<String>, keep: usize, yes: bool) -> 
         .filter(|v| !served.contains(&v.as_str()))
         .collect();
     if doomed.is_empty() {
+        let files: FilesCleaned = api
+            .post(&format!("{app_path}/files/cleanup"), &json!({}))
+            .await?;
         ctx.out.done(
             format!(
-                "Nothing to delete in {app_id} (keeping the newest {keep} and every served bundle)."
+                "Nothing to delete in {app_id} (keeping the newest {keep} and every served bundle); {} unused file objects removed.",
+                files.deleted
             ),
-            &json!({"deleted": []}),
+            &json!({"deleted": [], "files": files}),
         );
         return Ok(());
     }
@@ -465,9 +560,18 @@ pub async fn cleanup(ctx: &Ctx, app: Option<String>, keep: usize, yes: bool) -> 
         api.delete(&format!("{app_path}/bundles/{}", seg(v)))
             .await?;
     }
+    // File objects only the deleted bundles listed (delta updates) go too.
+    let files: FilesCleaned = api
+        .post(&format!("{app_path}/files/cleanup"), &json!({}))
+        .await?;
     ctx.out.done(
-        format!("Deleted {}: {}", doomed.len(), doomed.join(", ")),
-        &json!({"deleted": doomed}),
+        format!(
+            "Deleted {}: {}; {} unused file objects removed.",
+            doomed.len(),
+            doomed.join(", "),
+            files.deleted
+        ),
+        &json!({"deleted": doomed, "files": files}),
     );
     Ok(())
 }

@@ -208,6 +208,31 @@ impl Blobs for S3Blobs {
             .map_err(storage)?;
         self.delete(from).await
     }
+
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(next.take())
+                .send()
+                .await
+                .map_err(storage)?;
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+            match out.next_continuation_token() {
+                Some(t) if out.is_truncated() == Some(true) => next = Some(t.to_string()),
+                _ => return Ok(keys),
+            }
+        }
+    }
 }
 
 #[async_trait]

@@ -270,6 +270,24 @@ pub struct NewBundle {
     pub link: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// Every file of the build, each stored on its own, for delta updates (plugins that
+    /// support them download only the files they lack). Absent: the zip only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<Vec<NewFile>>,
+}
+
+/// One file of a build in a registration's manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFile {
+    /// Its path in the bundle (`/`-separated, relative), plus `.br` when the stored bytes
+    /// are its Brotli compression.
+    pub file_name: String,
+    /// SHA-256 hex of the original file.
+    pub file_hash: String,
+    /// Bytes and SHA-256 hex of what is stored.
+    pub size: u64,
+    pub sha256: String,
 }
 
 /// The answer to a registration: where to PUT the bytes.
@@ -278,6 +296,23 @@ pub struct RegisteredBundle {
     pub version: String,
     pub status: BundleStatus,
     pub upload: UploadTicket,
+    /// Upload URLs for the manifest's file objects storage does not hold yet, by their
+    /// stored SHA-256; files it holds already (from earlier versions) need no upload.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileUpload>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FileUpload {
+    pub sha256: String,
+    pub upload: UploadTicket,
+}
+
+/// `POST /v1/apps/{app_id}/files/cleanup`: file objects no bundle lists any more, removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FilesCleaned {
+    pub deleted: u64,
+    pub kept: u64,
 }
 
 /// `PUT /v1/apps/{app_id}/devices/{device_id}/channel`.

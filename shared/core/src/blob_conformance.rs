@@ -33,7 +33,8 @@ macro_rules! blob_conformance_suite {
     ($fresh:path) => {
         $crate::blob_conformance_suite!(@cases $fresh;
             uploads_accept_only_the_signed_bytes, downloads_serve_the_bytes_with_ranges,
-            deletes_remove_the_bytes, staged_bytes_are_served_only_once_promoted);
+            deletes_remove_the_bytes, staged_bytes_are_served_only_once_promoted,
+            file_objects_are_listed_by_prefix);
     };
     (@cases $fresh:path; $($case:ident),*) => {
         $(
@@ -200,4 +201,36 @@ pub async fn staged_bytes_are_served_only_once_promoted(w: BlobWorld) {
     assert!((400..500).contains(&status), "{status}");
     delete_bundle_bytes(w.blobs.as_ref(), KEY).await.unwrap();
     assert_eq!(w.blobs.stat(&staged).await.unwrap(), None);
+}
+
+/// File objects (delta updates) live under `{app}/files/`, nested one level below the app:
+/// uploads there work, and a listing finds exactly the keys under a prefix.
+pub async fn file_objects_are_listed_by_prefix(w: BlobWorld) {
+    let mut keys = Vec::new();
+    for seed in 0..3u8 {
+        let body = bytes(seed, 100 + usize::from(seed));
+        let key = crate::bundle::file_key("com.conf.app", &sha(&body));
+        let ticket = w
+            .blobs
+            .presign_upload(&key, body.len() as u64, &sha(&body), 600)
+            .await
+            .unwrap();
+        assert!(w.client.put(&ticket, body.clone()).await, "{key}");
+        keys.push(key);
+    }
+    let other = crate::bundle::file_key("com.other.app", &sha(b"x"));
+    let ticket = w
+        .blobs
+        .presign_upload(&other, 1, &sha(b"x"), 600)
+        .await
+        .unwrap();
+    assert!(w.client.put(&ticket, b"x".to_vec()).await);
+    let mut listed = w.blobs.list("com.conf.app/files/").await.unwrap();
+    listed.sort();
+    keys.sort();
+    assert_eq!(listed, keys);
+    assert_eq!(
+        w.blobs.list("com.none.app/files/").await.unwrap(),
+        Vec::<String>::new()
+    );
 }

@@ -44,6 +44,8 @@ pub trait Blobs: Send + Sync {
     async fn delete(&self, key: &str) -> StoreResult<()>;
     /// Moves the object at `from` to `to` (replacing what is there), keeping its bytes.
     async fn promote(&self, from: &str, to: &str) -> StoreResult<()>;
+    /// Every key under `prefix` (which ends in `/`).
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<String>>;
 }
 
 /// Where an upload URL puts a bundle's bytes: never where devices download from. Finalize

@@ -27,15 +27,39 @@ impl BundleStatus {
     }
 }
 
-/// One file of a delta-update manifest (room for the roadmap's delta updates).
+/// One file of a bundle's delta-update manifest: stored on its own, content-addressed, so a
+/// file that did not change between versions is stored (and downloaded) once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ManifestEntry {
+    /// The path in the bundle, ending in `.br` when stored Brotli-compressed (the plugin
+    /// strips it and decompresses).
     pub file_name: String,
+    /// SHA-256 hex of the original file: what the plugin verifies, and how it recognises a
+    /// file it already has.
     pub file_hash: String,
-    pub storage_key: String,
+    /// Bytes stored (compressed for `.br`).
     #[serde(default)]
     pub size: u64,
+    /// SHA-256 hex of the stored bytes.
+    #[serde(default)]
+    pub sha256: String,
 }
+
+impl ManifestEntry {
+    /// Where storage keeps this file's bytes.
+    pub fn storage_key(&self, app_id: &str) -> String {
+        file_key(app_id, &self.sha256)
+    }
+}
+
+/// Where storage keeps an app's file object with these stored bytes: content-addressed, so
+/// every bundle listing the same bytes shares one object.
+pub fn file_key(app_id: &str, sha256: &str) -> String {
+    format!("{app_id}/{FILES_DIR}/{sha256}")
+}
+
+/// The folder of an app's file objects.
+pub const FILES_DIR: &str = "files";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Bundle {

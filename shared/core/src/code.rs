@@ -69,6 +69,7 @@ codes! {
     InvalidComment => "invalid_comment",
     InvalidSize => "invalid_size",
     InvalidLink => "invalid_link",
+    InvalidManifest => "invalid_manifest",
     InvalidMinUpdateVersion => "invalid_min_update_version",
     InvalidKeyId => "invalid_key_id",
     InvalidJsonParseBody => "invalid_json_parse_body",

@@ -680,6 +680,17 @@ impl Blobs for MemoryBlobs {
         objects.insert(to.to_string(), bytes);
         Ok(())
     }
+
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        Ok(self
+            .objects
+            .lock()
+            .map_err(|_| StoreError::Unavailable("memory blobs lock poisoned".into()))?
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
 }
 
 #[async_trait]

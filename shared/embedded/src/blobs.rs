@@ -352,6 +352,26 @@ impl Blobs for LocalBlobs {
         // One directory tree, one file system: the rename is atomic.
         tokio::fs::rename(&from, &to).await.map_err(storage)
     }
+
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        let dir = self
+            .path_of(prefix.trim_end_matches('/'))
+            .ok_or_else(|| StoreError::invalid(Code::InvalidKey, "bad storage prefix"))?;
+        let prefix = prefix.to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut keys = Vec::new();
+            for entry in walkdir::WalkDir::new(&dir).into_iter().flatten() {
+                if entry.file_type().is_file()
+                    && let Ok(rel) = entry.path().strip_prefix(&dir)
+                {
+                    keys.push(format!("{prefix}{}", rel.to_string_lossy()));
+                }
+            }
+            keys
+        })
+        .await
+        .map_err(storage)
+    }
 }
 
 impl LocalBlobs {

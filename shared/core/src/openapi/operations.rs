@@ -279,6 +279,11 @@ pub fn operation(h: Handler, s: &mut Schemas) -> Operation {
         H::DeleteBundle => op("deleteBundle", "Delete a bundle no channel serves.")
             .answer(200, "Deleted.", s.of::<BundleDeleted>())
             .conflict(),
+        H::CleanupFiles => op(
+            "cleanupFiles",
+            "Delete the app's file objects (delta updates) that no bundle lists any more.",
+        )
+        .answer(200, "What was deleted and kept.", s.of::<FilesCleaned>()),
         H::FinalizeBundle => op(
             "finalizeBundle",
             "Mark a bundle ready once storage holds its exact bytes.",

@@ -107,7 +107,14 @@ pub async fn update(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiE
 pub async fn delete(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiError> {
     allow(state, req, Mode::All, Some(app_id)).await?;
     existing(state, app_id).await?;
-    let keys = state.store.delete_app(app_id).await?;
+    let mut keys = state.store.delete_app(app_id).await?;
+    // Its file objects (delta updates) go too.
+    let blobs = state.storage.blobs()?;
+    keys.extend(
+        blobs
+            .list(&format!("{app_id}/{}/", crate::bundle::FILES_DIR))
+            .await?,
+    );
     for key in keys {
         if let Err(e) = crate::blobs::delete_bundle_bytes(state.storage.blobs()?, &key).await {
             tracing::warn!(%key, error = %e, "could not delete a bundle's bytes");

@@ -98,6 +98,15 @@ fn validate(body: &NewBundle, max: u64) -> Result<(), ApiError> {
             "link must be an http(s) URL of at most 2048 characters",
         ));
     }
+    if let Some(files) = &body.manifest {
+        if encrypted {
+            return Err(bad(
+                Code::InvalidManifest,
+                "an encrypted bundle has no manifest yet: upload it without delta files",
+            ));
+        }
+        super::bundle_files::validate(files, max)?;
+    }
     if body.comment.as_deref().is_some_and(|c| c.len() > 4096) {
         return Err(bad(
             Code::InvalidComment,
@@ -125,7 +134,7 @@ pub async fn register(state: &State, req: &Req, app_id: &str) -> Result<Resp, Ap
         comment: body.comment,
         storage_key: format!("{app_id}/{}.zip", random_hex(16)),
         object_sha256,
-        manifest: None,
+        manifest: body.manifest.as_deref().map(super::bundle_files::entries),
         created_at: now_ms(),
         ready_at: None,
     };
@@ -143,10 +152,15 @@ pub async fn register(state: &State, req: &Req, app_id: &str) -> Result<Resp, Ap
             state.config.upload_ttl_secs,
         )
         .await?;
+    let files = match &bundle.manifest {
+        Some(m) => super::bundle_files::tickets(state, app_id, m).await?,
+        None => Vec::new(),
+    };
     let reply = RegisteredBundle {
         version: bundle.version.clone(),
         status: bundle.status,
         upload,
+        files,
     };
     Ok(if fresh { created(&reply) } else { ok(&reply) })
 }
@@ -170,6 +184,9 @@ pub async fn finalize(
     let bundle = existing_bundle(state, app_id, version).await?;
     if bundle.is_ready() {
         return Ok(ok(&bundle));
+    }
+    if let Some(m) = &bundle.manifest {
+        super::bundle_files::check_present(state, app_id, m).await?;
     }
     let blobs = state.storage.blobs()?;
     let staged = staging_key(&bundle.storage_key);

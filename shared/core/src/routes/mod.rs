@@ -2,6 +2,7 @@
 
 mod apps;
 mod auth;
+mod bundle_files;
 mod bundles;
 mod channel_self;
 mod channels;
@@ -148,5 +149,6 @@ async fn dispatch(state: &State, m: &table::Matched, req: Req) -> Result<Resp, A
         H::GetBundle => bundles::get(state, req, app, m.param("version")).await,
         H::DeleteBundle => bundles::delete(state, req, app, m.param("version")).await,
         H::FinalizeBundle => bundles::finalize(state, req, app, m.param("version")).await,
+        H::CleanupFiles => bundle_files::cleanup(state, req, app).await,
     }
 }

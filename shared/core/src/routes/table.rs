@@ -52,6 +52,7 @@ pub(crate) enum Handler {
     GetBundle,
     DeleteBundle,
     FinalizeBundle,
+    CleanupFiles,
 }
 
 pub(crate) struct Route {
@@ -111,6 +112,7 @@ routes! {
     GET    "/v1/apps/{app_id}/bundles/{version}"                   => Uploads::GetBundle;
     DELETE "/v1/apps/{app_id}/bundles/{version}"                   => Uploads::DeleteBundle;
     POST   "/v1/apps/{app_id}/bundles/{version}/finalize"          => Uploads::FinalizeBundle;
+    POST   "/v1/apps/{app_id}/files/cleanup"                       => Uploads::CleanupFiles;
 }
 
 /// The table compiled into a `matchit` router: path → the routes on it (one per method).

@@ -78,7 +78,7 @@ pub async fn check(state: &State, req: &Req) -> Result<Resp, ApiError> {
             with_manifest,
             with_metadata,
         } => (
-            ok(&update_body(state, bundle, with_manifest, with_metadata).await?),
+            ok(&update_body(state, &device.app_id, bundle, with_manifest, with_metadata).await?),
             bundle.version.clone(),
         ),
         Decision::RevertToBuiltin => (
@@ -101,6 +101,7 @@ pub async fn check(state: &State, req: &Req) -> Result<Resp, ApiError> {
 
 async fn update_body<'a>(
     state: &State,
+    app_id: &str,
     bundle: &'a Bundle,
     with_manifest: bool,
     with_metadata: bool,
@@ -111,7 +112,11 @@ async fn update_body<'a>(
             files.push(ManifestFile {
                 file_name: &f.file_name,
                 file_hash: &f.file_hash,
-                download_url: state.storage.downloads.download_url(&f.storage_key).await?,
+                download_url: state
+                    .storage
+                    .downloads
+                    .download_url(&f.storage_key(app_id))
+                    .await?,
             });
         }
         Some(files)
@@ -237,7 +242,13 @@ pub async fn manifest_size(state: &State, req: &Req) -> Result<Resp, ApiError> {
                 out.push(FileSize {
                     file_name: name.to_string(),
                     file_hash: hash.to_string(),
-                    download_url: Some(state.storage.downloads.download_url(&f.storage_key).await?),
+                    download_url: Some(
+                        state
+                            .storage
+                            .downloads
+                            .download_url(&f.storage_key(&device.app_id))
+                            .await?,
+                    ),
                     size: Some(f.size),
                     error: None,
                 });

@@ -1,0 +1,129 @@
+//! A build's files as delta-update objects: each file's SHA-256, and the bytes to store —
+//! its Brotli compression (named `file.br`, as the plugin expects) when that is smaller.
+
+use std::path::Path;
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+use updraft_core::api::NewFile;
+
+use crate::zipper::collect;
+
+/// Brotli quality for stored files. 11 (the maximum) is 8–10× slower than 9 for a few
+/// percent less (BENCHMARKS.md, "Delta uploads"); devices download the difference once.
+pub const BROTLI_QUALITY: u32 = 9;
+/// Smaller files are stored as they are: a few bytes saved are not worth a decompression.
+const MIN_COMPRESS: usize = 512;
+
+/// One file of the build as it will be stored.
+pub struct FileObject {
+    pub file: NewFile,
+    pub bytes: Vec<u8>,
+}
+
+fn brotli(data: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len() / 3);
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: BROTLI_QUALITY as i32,
+        lgwin: 22,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut std::io::Cursor::new(data), &mut out, &params)
+        .context("brotli compression failed")?;
+    Ok(out)
+}
+
+fn object(name: &str, path: &Path) -> anyhow::Result<FileObject> {
+    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file_hash = hex::encode(Sha256::digest(&data));
+    let compressed = if data.len() >= MIN_COMPRESS {
+        Some(brotli(&data)?).filter(|c| c.len() < data.len())
+    } else {
+        None
+    };
+    let (file_name, bytes) = match compressed {
+        Some(c) => (format!("{name}.br"), c),
+        None => (name.to_string(), data),
+    };
+    Ok(FileObject {
+        file: NewFile {
+            file_name,
+            file_hash,
+            size: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+        },
+        bytes,
+    })
+}
+
+/// Every file under `root` (the zip's files, same exclusions), on every core.
+pub fn files(root: &Path, exclude: &[String]) -> anyhow::Result<Vec<FileObject>> {
+    let entries = collect(root, exclude)?;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = entries.len().div_ceil(workers).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = entries
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|e| object(&e.name, &e.path))
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(entries.len());
+        for h in handles {
+            out.extend(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a compression thread panicked"))??,
+            );
+        }
+        Ok(out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn text_is_stored_compressed_and_noise_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "function notifyAppReady() { return 1 }\n".repeat(100);
+        std::fs::write(dir.path().join("app.js"), &text).unwrap();
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let noise: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        std::fs::write(dir.path().join("noise.bin"), &noise).unwrap();
+        std::fs::write(dir.path().join("tiny.txt"), "hi").unwrap();
+        let mut objects = files(dir.path(), &[]).unwrap();
+        objects.sort_by(|a, b| a.file.file_name.cmp(&b.file.file_name));
+        let names: Vec<&str> = objects.iter().map(|o| o.file.file_name.as_str()).collect();
+        let sizes: Vec<u64> = objects.iter().map(|o| o.file.size).collect();
+        assert_eq!(names, ["app.js.br", "noise.bin", "tiny.txt"], "{sizes:?}");
+        // The plugin's check: decompress, then the hash of the original.
+        let mut plain = Vec::new();
+        brotli::Decompressor::new(&objects[0].bytes[..], 4096)
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(plain, text.as_bytes());
+        assert_eq!(
+            objects[0].file.file_hash,
+            hex::encode(Sha256::digest(&plain))
+        );
+        assert_eq!(
+            objects[0].file.sha256,
+            hex::encode(Sha256::digest(&objects[0].bytes))
+        );
+        assert_eq!(objects[1].bytes, noise);
+        assert_eq!(objects[1].file.sha256, objects[1].file.file_hash);
+    }
+}
