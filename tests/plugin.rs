@@ -235,3 +235,78 @@ fn the_stock_plugin_installs_an_end_to_end_encrypted_bundle() {
     );
     s.stop();
 }
+
+/// Delta updates with the stock plugin: two builds that differ in one file, on two channels;
+/// the plugin installs the first from its manifest, then downloads only the changed file of
+/// the second.
+#[test]
+fn the_stock_plugin_downloads_only_the_files_that_changed() {
+    let work = tempfile::tempdir().unwrap();
+    let s = Server::start(&work.path().join("data"));
+    let config = work.path().join("cli-config");
+    let v1 = web_build(work.path(), "delta");
+    for i in 0..12 {
+        std::fs::write(
+            v1.join(format!("assets/lib{i}.js")),
+            format!("export const part{i} = () => {i}; // shared\n").repeat(60),
+        )
+        .unwrap();
+    }
+    let v2 = work.path().join("dist-delta-2");
+    copy_dir(&v1, &v2);
+    std::fs::write(
+        v2.join("assets/lib4.js"),
+        "export const part4 = () => 'changed';\n".repeat(60),
+    )
+    .unwrap();
+    updraft(&s, &config, &["app", "add", APP]);
+    updraft(
+        &s,
+        &config,
+        &["channel", "add", "production", APP, "--default"],
+    );
+    updraft(
+        &s,
+        &config,
+        &["channel", "add", "beta", APP, "--self-assign"],
+    );
+    for (dir, version, channel) in [(&v1, "1.0.1", "production"), (&v2, "1.1.0", "beta")] {
+        updraft(
+            &s,
+            &config,
+            &[
+                "upload",
+                APP,
+                "--path",
+                dir.to_str().unwrap(),
+                "--bundle",
+                version,
+                "--channel",
+                channel,
+            ],
+        );
+    }
+    play_with(
+        "delta",
+        &s,
+        work.path(),
+        &v1,
+        &[
+            ("UPDRAFT_BETA_DIR", v2.to_str().unwrap()),
+            ("UPDRAFT_CHANGED_FILES", "1"),
+        ],
+    );
+    s.stop();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -97,7 +97,11 @@ public final class Main {
     }
 
     private String sameFiles(File got) throws Exception {
-        Map<String, String> want = tree(new File(env("UPDRAFT_BUNDLE_DIR")));
+        return sameFilesAs(new File(env("UPDRAFT_BUNDLE_DIR")), got);
+    }
+
+    private static String sameFilesAs(File dir, File got) throws Exception {
+        Map<String, String> want = tree(dir);
         Map<String, String> have = tree(got);
         return expect(want.equals(have), "unpacked " + have.keySet() + ", uploaded " + want.keySet() + " (or bytes differ)");
     }
@@ -273,6 +277,63 @@ public final class Main {
         });
     }
 
+    /**
+     * Delta updates: the public channel's bundle and the picked channel's share all files but
+     * UPDRAFT_CHANGED_FILES; both carry a manifest. A phone installs the first from its
+     * manifest (every file), then the second, downloading only the files it lacks; the
+     * plugin decompresses `.br` files and checks each file's hash.
+     */
+    private void delta() throws Exception {
+        final String version = env("UPDRAFT_VERSION");
+        final String beta = env("UPDRAFT_BETA_CHANNEL");
+        final String betaVersion = env("UPDRAFT_BETA_VERSION");
+        final int changed = Integer.parseInt(env("UPDRAFT_CHANGED_FILES"));
+        Device d = phone();
+        final Map<String, Object>[] offer = new Map[1];
+        check("the update check offers a manifest to a plugin that supports it", () -> {
+            offer[0] = d.check();
+            Object m = offer[0].get("manifest");
+            return expect(version.equals(offer[0].get("version")) && m instanceof org.json.JSONArray && ((org.json.JSONArray) m).length() > 2, "answer " + offer[0]);
+        });
+        check("a first install downloads every file of the manifest and unpacks the bundle", () -> {
+            URI any = URI.create(((org.json.JSONArray) offer[0].get("manifest")).getJSONObject(0).getString("download_url"));
+            try (CuttingProxy storage = new CuttingProxy(any, Long.MAX_VALUE)) {
+                d.downloadManifest(offer[0], u -> storage.via(URI.create(u)));
+                if (d.awaitListener("updateAvailable", 60) == null || d.awaitListener("setNext", 10) == null) {
+                    return "no updateAvailable then setNext; listeners heard " + d.listenerEvents;
+                }
+                int files = ((org.json.JSONArray) offer[0].get("manifest")).length();
+                if (storage.exchanges.size() != files) {
+                    return files + " files, storage saw " + storage.exchanges;
+                }
+            }
+            return sameFiles(d.bundleFolder(d.getNextBundle()));
+        });
+        check("it installs", () -> {
+            boolean installed = d.installNext();
+            d.notifyAppReady();
+            return expect(installed && version.equals(d.getCurrentBundle().getVersionName()), "current is " + d.getCurrentBundle());
+        });
+        check("the next version downloads only the files that changed", () -> {
+            d.setChannel(beta);
+            Map<String, Object> next = d.check();
+            if (!betaVersion.equals(next.get("version")) || !(next.get("manifest") instanceof org.json.JSONArray)) {
+                return "answer " + next;
+            }
+            URI any = URI.create(((org.json.JSONArray) next.get("manifest")).getJSONObject(0).getString("download_url"));
+            try (CuttingProxy storage = new CuttingProxy(any, Long.MAX_VALUE)) {
+                d.downloadManifest(next, u -> storage.via(URI.create(u)));
+                if (d.awaitListener("updateAvailable", 60) == null || d.awaitListener("setNext", 10) == null) {
+                    return "no updateAvailable then setNext; listeners heard " + d.listenerEvents;
+                }
+                if (storage.exchanges.size() != changed) {
+                    return changed + " files changed, storage saw " + storage.exchanges.size() + ": " + storage.exchanges;
+                }
+            }
+            return sameFilesAs(new File(env("UPDRAFT_BETA_DIR")), d.bundleFolder(d.getNextBundle()));
+        });
+    }
+
     private void rateLimit() throws Exception {
         Device d = phone();
         check("past the server's limit the plugin reads 429 too_many_requests", () -> {
@@ -313,8 +374,11 @@ public final class Main {
             case "encrypted":
                 m.encrypted();
                 break;
+            case "delta":
+                m.delta();
+                break;
             default:
-                System.err.println("unknown scenario " + scenario + " (life, rate-limit, encrypted)");
+                System.err.println("unknown scenario " + scenario + " (life, rate-limit, encrypted, delta)");
                 System.exit(2);
         }
         System.out.println(m.passed + " passed, " + m.failed + " failed");

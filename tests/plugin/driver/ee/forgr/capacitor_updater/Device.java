@@ -90,6 +90,24 @@ public class Device extends CapgoUpdater {
         this.downloadBackground(url, String.valueOf(offer.get("version")), sessionKey, checksum, null, true);
     }
 
+    /**
+     * What the plugin class does with an offer that carries a manifest (delta update): the
+     * plugin downloads the files it does not hold. `route` maps each file's URL (through a
+     * counting proxy in the tests).
+     */
+    public void downloadManifest(Map<String, Object> offer, java.util.function.UnaryOperator<String> route) throws org.json.JSONException {
+        org.json.JSONArray manifest = (org.json.JSONArray) offer.get("manifest");
+        org.json.JSONArray routed = new org.json.JSONArray();
+        for (int i = 0; i < manifest.length(); i++) {
+            org.json.JSONObject f = new org.json.JSONObject(manifest.getJSONObject(i).toString());
+            f.put("download_url", route.apply(f.getString("download_url")));
+            routed.put(f);
+        }
+        String sessionKey = offer.containsKey("sessionKey") ? String.valueOf(offer.get("sessionKey")) : "";
+        String checksum = offer.containsKey("checksum") ? String.valueOf(offer.get("checksum")) : "";
+        this.downloadBackground(String.valueOf(offer.get("url")), String.valueOf(offer.get("version")), sessionKey, checksum, routed, true);
+    }
+
     /** The next app start: the plugin installs the bundle set as next (`installNext`). */
     public boolean installNext() {
         BundleInfo next = this.getNextBundle();
