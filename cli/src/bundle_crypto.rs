@@ -129,14 +129,54 @@ pub struct Sealed {
     pub size: u64,
 }
 
-/// Encrypts the zip at `plain` into `out` with a fresh AES key and IV.
-pub fn seal(key: &RsaPrivateKey, plain: &Path, out: &Path) -> anyhow::Result<Sealed> {
-    let mut aes_key = [0u8; 16];
-    let mut iv = [0u8; 16];
-    getrandom::fill(&mut aes_key)
-        .and_then(|_| getrandom::fill(&mut iv))
-        .map_err(|e| anyhow::anyhow!("no randomness for the session key: {e}"))?;
-    let mut enc = Enc::new(&aes_key.into(), &iv.into());
+/// A bundle's AES-128 key and IV: fresh per bundle, shared by its zip and its files (the
+/// plugin decrypts each with the bundle's one session key).
+pub struct Session {
+    key: [u8; 16],
+    iv: [u8; 16],
+}
+
+impl Session {
+    pub fn new() -> anyhow::Result<Session> {
+        let mut s = Session {
+            key: [0; 16],
+            iv: [0; 16],
+        };
+        getrandom::fill(&mut s.key)
+            .and_then(|_| getrandom::fill(&mut s.iv))
+            .map_err(|e| anyhow::anyhow!("no randomness for the session key: {e}"))?;
+        Ok(s)
+    }
+
+    /// One whole buffer, PKCS#7 padded (a delta file).
+    pub fn encrypt(&self, data: &[u8]) -> Vec<u8> {
+        Enc::new(&self.key.into(), &self.iv.into())
+            .encrypt_padded_vec_mut::<cbc::cipher::block_padding::Pkcs7>(data)
+    }
+
+    /// `session_key` as the plugin reads it: base64(IV) ":" base64(RSA-encrypted AES key).
+    pub fn session_key(&self, rsa: &RsaPrivateKey) -> anyhow::Result<String> {
+        Ok(format!(
+            "{}:{}",
+            B64.encode(self.iv),
+            B64.encode(private_encrypt(rsa, &self.key)?)
+        ))
+    }
+}
+
+/// The checksum form the plugin decrypts: hex of the RSA-encrypted SHA-256 bytes.
+pub fn encrypted_checksum(rsa: &RsaPrivateKey, sha256: &[u8]) -> anyhow::Result<String> {
+    Ok(hex::encode(private_encrypt(rsa, sha256)?))
+}
+
+/// Encrypts the zip at `plain` into `out` with the bundle's session.
+pub fn seal(
+    key: &RsaPrivateKey,
+    session: &Session,
+    plain: &Path,
+    out: &Path,
+) -> anyhow::Result<Sealed> {
+    let mut enc = Enc::new(&session.key.into(), &session.iv.into());
     let mut input =
         std::fs::File::open(plain).with_context(|| format!("cannot read {}", plain.display()))?;
     let mut output = std::io::BufWriter::new(
@@ -177,12 +217,8 @@ pub fn seal(key: &RsaPrivateKey, plain: &Path, out: &Path) -> anyhow::Result<Sea
     output.flush()?;
     let public = RsaPublicKey::from(key);
     Ok(Sealed {
-        session_key: format!(
-            "{}:{}",
-            B64.encode(iv),
-            B64.encode(private_encrypt(key, &aes_key)?)
-        ),
-        checksum: hex::encode(private_encrypt(key, &plain_hash.finalize())?),
+        session_key: session.session_key(key)?,
+        checksum: encrypted_checksum(key, &plain_hash.finalize())?,
         key_id: key_id(&public_pem(&public)?),
         sha256: hex::encode(cipher_hash.finalize()),
         size,
@@ -270,7 +306,7 @@ mod tests {
             let plain: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
             let (p, c) = (dir.path().join("p"), dir.path().join("c"));
             std::fs::write(&p, &plain).unwrap();
-            let sealed = seal(&key, &p, &c).unwrap();
+            let sealed = seal(&key, &Session::new().unwrap(), &p, &c).unwrap();
             let cipher = std::fs::read(&c).unwrap();
             assert_eq!(cipher.len() as u64, sealed.size);
             assert_eq!(cipher.len(), (len / 16 + 1) * 16, "PKCS#7 always pads");
@@ -288,7 +324,13 @@ mod tests {
         // Another key's public half opens nothing.
         let other = RsaPublicKey::from(&generate().unwrap());
         std::fs::write(dir.path().join("p"), b"zip").unwrap();
-        let sealed = seal(&key, &dir.path().join("p"), &dir.path().join("c")).unwrap();
+        let sealed = seal(
+            &key,
+            &Session::new().unwrap(),
+            &dir.path().join("p"),
+            &dir.path().join("c"),
+        )
+        .unwrap();
         let cipher = std::fs::read(dir.path().join("c")).unwrap();
         assert!(open(&other, &sealed.session_key, &sealed.checksum, &cipher).is_err());
     }

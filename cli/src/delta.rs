@@ -56,6 +56,33 @@ fn object(name: &str, path: &Path) -> anyhow::Result<FileObject> {
     })
 }
 
+/// The same files for an encrypted bundle, as the plugin reads them: the stored bytes
+/// encrypted with the bundle's session, and each `file_hash` the RSA-encrypted SHA-256 of
+/// the original file. (Ciphertexts differ per bundle: encrypted files are not shared in
+/// storage; devices still skip files they hold, by the decrypted hash.)
+pub fn encrypt(
+    files: Vec<FileObject>,
+    rsa: &rsa::RsaPrivateKey,
+    session: &crate::bundle_crypto::Session,
+) -> anyhow::Result<Vec<FileObject>> {
+    files
+        .into_iter()
+        .map(|f| {
+            let bytes = session.encrypt(&f.bytes);
+            let original = hex::decode(&f.file.file_hash)?;
+            Ok(FileObject {
+                file: NewFile {
+                    file_name: f.file.file_name,
+                    file_hash: crate::bundle_crypto::encrypted_checksum(rsa, &original)?,
+                    size: bytes.len() as u64,
+                    sha256: hex::encode(Sha256::digest(&bytes)),
+                },
+                bytes,
+            })
+        })
+        .collect()
+}
+
 /// Every file under `root` (the zip's files, same exclusions), on every core.
 pub fn files(root: &Path, exclude: &[String]) -> anyhow::Result<Vec<FileObject>> {
     let entries = collect(root, exclude)?;

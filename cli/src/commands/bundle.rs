@@ -323,11 +323,14 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
     let key = encryption_key(ctx, &args)?;
     let z = make_zip(ctx, &args.zip, &dir)?;
     // Encrypted: the ciphertext is what storage holds and checks.
-    let (z, sealed) = match &key {
-        None => (z, None),
-        Some(key) => {
+    let session = key
+        .as_ref()
+        .map(|_| bundle_crypto::Session::new())
+        .transpose()?;
+    let (z, sealed) = match (&key, &session) {
+        (Some(key), Some(session)) => {
             let out = tempfile::NamedTempFile::new()?;
-            let sealed = bundle_crypto::seal(key, z.file.path(), out.path())?;
+            let sealed = bundle_crypto::seal(key, session, z.file.path(), out.path())?;
             let cipher = Zipped {
                 file: out,
                 size: sealed.size,
@@ -337,14 +340,19 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
             };
             (cipher, Some(sealed))
         }
+        _ => (z, None),
     };
 
-    // Delta updates: every file on its own, content-addressed (not yet for encrypted bundles,
-    // whose files would each need the bundle's session key).
-    let delta = if args.no_delta || sealed.is_some() {
+    // Delta updates: every file on its own, content-addressed (encrypted like the zip when
+    // the bundle is).
+    let delta = if args.no_delta {
         None
     } else {
-        Some(crate::delta::files(&dir, &args.zip.exclude)?)
+        let files = crate::delta::files(&dir, &args.zip.exclude)?;
+        Some(match (&key, &session) {
+            (Some(key), Some(session)) => crate::delta::encrypt(files, key, session)?,
+            _ => files,
+        })
     };
 
     // Refuse to ship the exact bytes a channel already serves under another name.

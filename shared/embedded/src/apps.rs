@@ -76,7 +76,9 @@ impl AppStore for SqliteStore {
 
     async fn delete_app(&self, app_id: &str) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let tx = c.transaction().map_err(unavailable)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             let keys = {
                 let mut stmt = tx
                     .prepare(

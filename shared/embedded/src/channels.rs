@@ -198,7 +198,9 @@ impl ChannelStore for SqliteStore {
 
     async fn delete_channel(&self, app_id: &str, name: &str) -> StoreResult<bool> {
         self.with(|c| {
-            let tx = c.transaction().map_err(unavailable)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             for table in ["overrides", "channel_history", "health", "health_failed"] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE app_id = ?1 AND channel = ?2"),

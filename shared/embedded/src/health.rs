@@ -10,7 +10,9 @@ use crate::db::{SqliteStore, unavailable};
 impl HealthStore for SqliteStore {
     async fn count_health(&self, app_id: &str, counts: &[HealthCount]) -> StoreResult<()> {
         self.with(|c| {
-            let tx = c.transaction().map_err(unavailable)?;
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             {
                 let mut add = tx
                     .prepare_cached(
@@ -51,7 +53,7 @@ impl HealthStore for SqliteStore {
         until: i64,
     ) -> StoreResult<u64> {
         self.with(|c| {
-            let tx = c.transaction().map_err(unavailable)?;
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
             tx.execute(
                 "DELETE FROM health_failed WHERE app_id = ?1 AND until <= ?2",
                 params![app_id, now_ms()],

@@ -326,6 +326,15 @@ async fn every_function_answers_like_updraft_serve() {
             Some(ADMIN),
             None,
         ),
+        // File-object cleanup (delta updates) is the uploads function's: it lists S3.
+        (
+            "updraft-uploads",
+            "POST",
+            format!("/v1/apps/{APP}/files/cleanup"),
+            "",
+            Some(ADMIN),
+            Some(json!({})),
+        ),
         // Release steps are the channels function's (no rollout here: both refuse alike).
         (
             "updraft-channels",

@@ -28,9 +28,10 @@ fn bad(msg: impl Into<String>) -> ApiError {
 }
 
 /// A manifest a device can apply, or why not: relative paths that stay inside the bundle,
-/// each once (the plugin refuses duplicates and escaping paths), SHA-256 hashes, and at most
-/// `max` bytes in all.
-pub fn validate(files: &[NewFile], max: u64) -> Result<(), ApiError> {
+/// each once (the plugin refuses duplicates and escaping paths), SHA-256 hashes (for an
+/// encrypted bundle, `file_hash` is the hex of the RSA-encrypted hash), and at most `max`
+/// bytes in all.
+pub fn validate(files: &[NewFile], max: u64, encrypted: bool) -> Result<(), ApiError> {
     if files.is_empty() || files.len() > MAX_FILES {
         return Err(bad(format!("a manifest lists 1 to {MAX_FILES} files")));
     }
@@ -55,7 +56,14 @@ pub fn validate(files: &[NewFile], max: u64) -> Result<(), ApiError> {
         if !seen.insert(path) {
             return Err(bad(format!("`{path}` is listed twice")));
         }
-        if !is_sha256_hex(&f.file_hash) || !is_sha256_hex(&f.sha256) {
+        let hash_ok = if encrypted {
+            !f.file_hash.is_empty()
+                && f.file_hash.len() <= 1024
+                && f.file_hash.bytes().all(|b| b.is_ascii_hexdigit())
+        } else {
+            is_sha256_hex(&f.file_hash)
+        };
+        if !hash_ok || !is_sha256_hex(&f.sha256) {
             return Err(bad(format!(
                 "`{}`: file_hash and sha256 are lowercase SHA-256 hex",
                 f.file_name

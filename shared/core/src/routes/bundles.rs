@@ -99,13 +99,7 @@ fn validate(body: &NewBundle, max: u64) -> Result<(), ApiError> {
         ));
     }
     if let Some(files) = &body.manifest {
-        if encrypted {
-            return Err(bad(
-                Code::InvalidManifest,
-                "an encrypted bundle has no manifest yet: upload it without delta files",
-            ));
-        }
-        super::bundle_files::validate(files, max)?;
+        super::bundle_files::validate(files, max, encrypted)?;
     }
     if body.comment.as_deref().is_some_and(|c| c.len() > 4096) {
         return Err(bad(

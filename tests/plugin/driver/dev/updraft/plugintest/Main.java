@@ -269,6 +269,23 @@ public final class Main {
             boolean installed = d.installNext();
             return expect(installed && version.equals(d.getCurrentBundle().getVersionName()), "current is " + d.getCurrentBundle());
         });
+        Device delta = phone();
+        delta.setPublicKey(env("UPDRAFT_PUBLIC_KEY"));
+        check("through its manifest, each file is decrypted with the session key, decompressed and checked against its decrypted hash", () -> {
+            Map<String, Object> o = delta.check();
+            if (!(o.get("manifest") instanceof org.json.JSONArray)) {
+                return "no manifest: " + o;
+            }
+            String hash = ((org.json.JSONArray) o.get("manifest")).getJSONObject(0).getString("file_hash");
+            if (!hash.matches("[0-9a-f]{512}")) {
+                return "file_hash is not an encrypted checksum: " + hash;
+            }
+            delta.downloadManifest(o, u -> u);
+            if (delta.awaitListener("updateAvailable", 60) == null || delta.awaitListener("setNext", 10) == null) {
+                return "no updateAvailable then setNext; listeners heard " + delta.listenerEvents;
+            }
+            return sameFiles(delta.bundleFolder(delta.getNextBundle()));
+        });
         Device other = phone();
         other.setPublicKey(env("UPDRAFT_OTHER_PUBLIC_KEY"));
         check("a phone with another public key is told its key does not match", () -> {
