@@ -51,14 +51,7 @@ async fn five_commands_ship_an_update_to_a_device() {
         (upd["version"].as_str(), upd["checksum"].as_str()),
         (Some("1.0.1"), Some(checksum.as_str()))
     );
-    let zip = client()
-        .get(upd["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let zip = download(upd["url"].as_str().unwrap()).await;
     assert_eq!(sha256_hex(&zip), checksum);
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).unwrap();
     assert!(archive.by_name("index.html").is_ok());

@@ -47,14 +47,7 @@ fn sha(bytes: &[u8]) -> String {
 /// What a device would install from a manifest entry: download, decompress `.br`.
 async fn fetch(entry: &Value) -> (String, Vec<u8>) {
     let url = entry["download_url"].as_str().unwrap();
-    let body = client()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let body = download(url).await;
     let name = entry["file_name"].as_str().unwrap();
     match name.strip_suffix(".br") {
         Some(plain) => {
@@ -131,14 +124,7 @@ async fn a_new_version_uploads_and_serves_only_what_changed() {
     );
     // Downloads resume: Range answers 206 with the rest.
     let url = manifest[0]["download_url"].as_str().unwrap();
-    let whole = client()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let whole = download(url).await;
     let part = client()
         .get(url)
         .header("range", "bytes=10-")

@@ -79,14 +79,7 @@ async fn an_encrypted_bundle_reaches_devices_that_hold_the_public_key() {
     assert_eq!(offer["session_key"], enc["session_key"]);
     assert_eq!(offer["checksum"], enc["checksum"]);
     assert_eq!(offer["checksum"].as_str().unwrap().len(), 512);
-    let cipher = client()
-        .get(offer["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let cipher = download(offer["url"].as_str().unwrap()).await;
     assert_ne!(
         sha256_hex(&cipher),
         plain["checksum"].as_str().unwrap(),
@@ -252,14 +245,7 @@ async fn the_peer_cli_decrypts_updrafts_bundles_and_updraft_decrypts_the_peers()
     let up = p.json(&["upload", "--channel", "production"]);
     let plain = p.json(&["bundle", "zip", "--name", "plain.zip"]);
     let (_, offer) = device(&s, "POST", "/updates", device_body(APP, json!({}))).await;
-    let cipher = client()
-        .get(offer["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let cipher = download(offer["url"].as_str().unwrap()).await;
     let dir = p.dir.path();
     std::fs::write(dir.join("served.zip"), &cipher).unwrap();
     let session = up["encrypted"]["session_key"].as_str().unwrap();

@@ -174,14 +174,7 @@ async fn device_gets_update_downloads_it_and_data_survives_restart() {
         (st, &again["version"], &again["checksum"]),
         (200, &json!("1.1.0"), &json!(sum))
     );
-    let body = client()
-        .get(again["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let body = download(again["url"].as_str().unwrap()).await;
     assert_eq!(sha256_hex(&body), sum);
     let (st, who) = admin(&s, "GET", "/v1/whoami", None).await;
     assert_eq!((st, who["mode"].as_str()), (200, Some("all")));

@@ -117,6 +117,18 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// GETs a URL (a download URL storage signed) and answers its bytes.
+pub async fn download(url: &str) -> bytes::Bytes {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+}
+
 pub async fn call(method: &str, url: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
     let (status, _, value) = call_full(method, url, key, body).await;
     (status, value)
