@@ -49,7 +49,7 @@ find dist -name '*.js' | sort | head -1 | while read -r f; do echo "// v3" >> "$
 timed "upload v3 (--no-delta: zip only)" "$BIN" upload --bundle 1.0.2 --no-delta --json
 "$BIN" key create --json > /dev/null
 find dist -name '*.js' | sort | head -1 | while read -r f; do echo "// v4" >> "$f"; done
-timed "upload v4 (--encrypt: zip only, encrypted)" "$BIN" upload --bundle 1.0.3 --encrypt --json
+timed "upload v4 (--encrypt, delta files encrypted too)" "$BIN" upload --bundle 1.0.3 --encrypt --json
 
 timed "updraft bundle zip" "$BIN" bundle zip --bundle 2.0.0 --name updraft.zip --json
 sum=$(field "d['checksum']")
