@@ -1,7 +1,7 @@
 //! A build's files as delta-update objects: each file's SHA-256, and the bytes to store —
 //! its Brotli compression (named `file.br`, as the plugin expects) when that is smaller.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
@@ -16,10 +16,12 @@ pub const BROTLI_QUALITY: u32 = 9;
 /// Smaller files are stored as they are: a few bytes saved are not worth a decompression.
 const MIN_COMPRESS: usize = 512;
 
-/// One file of the build as it will be stored.
+/// One file of the build as it will be stored. Its bytes stay on disk (the build's file
+/// itself, or its compressed or encrypted form in the upload's temporary folder), so memory
+/// does not grow with the build.
 pub struct FileObject {
     pub file: NewFile,
-    pub bytes: Vec<u8>,
+    pub path: PathBuf,
 }
 
 fn brotli(data: &[u8]) -> anyhow::Result<Vec<u8>> {
@@ -34,7 +36,18 @@ fn brotli(data: &[u8]) -> anyhow::Result<Vec<u8>> {
     Ok(out)
 }
 
-fn object(name: &str, path: &Path) -> anyhow::Result<FileObject> {
+/// Writes `bytes` to a new file in `tmp`.
+fn spill(tmp: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    let (_, path) = tempfile::Builder::new()
+        .prefix("file-")
+        .tempfile_in(tmp)?
+        .keep()
+        .map_err(|e| anyhow::anyhow!("cannot keep a temporary file: {e}"))?;
+    std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+fn object(name: &str, path: &Path, tmp: &Path) -> anyhow::Result<FileObject> {
     let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file_hash = hex::encode(Sha256::digest(&data));
     let compressed = if data.len() >= MIN_COMPRESS {
@@ -42,18 +55,28 @@ fn object(name: &str, path: &Path) -> anyhow::Result<FileObject> {
     } else {
         None
     };
-    let (file_name, bytes) = match compressed {
-        Some(c) => (format!("{name}.br"), c),
-        None => (name.to_string(), data),
+    let (file_name, size, sha256, stored) = match compressed {
+        Some(c) => (
+            format!("{name}.br"),
+            c.len(),
+            hex::encode(Sha256::digest(&c)),
+            spill(tmp, &c)?,
+        ),
+        None => (
+            name.to_string(),
+            data.len(),
+            file_hash.clone(),
+            path.to_path_buf(),
+        ),
     };
     Ok(FileObject {
         file: NewFile {
             file_name,
             file_hash,
-            size: bytes.len() as u64,
-            sha256: hex::encode(Sha256::digest(&bytes)),
+            size: size as u64,
+            sha256,
         },
-        bytes,
+        path: stored,
     })
 }
 
@@ -65,11 +88,13 @@ pub fn encrypt(
     files: Vec<FileObject>,
     rsa: &rsa::RsaPrivateKey,
     session: &crate::bundle_crypto::Session,
+    tmp: &Path,
 ) -> anyhow::Result<Vec<FileObject>> {
     files
         .into_iter()
         .map(|f| {
-            let bytes = session.encrypt(&f.bytes);
+            let plain = std::fs::read(&f.path)?;
+            let bytes = session.encrypt(&plain);
             let original = hex::decode(&f.file.file_hash)?;
             Ok(FileObject {
                 file: NewFile {
@@ -78,14 +103,15 @@ pub fn encrypt(
                     size: bytes.len() as u64,
                     sha256: hex::encode(Sha256::digest(&bytes)),
                 },
-                bytes,
+                path: spill(tmp, &bytes)?,
             })
         })
         .collect()
 }
 
-/// Every file under `root` (the zip's files, same exclusions), on every core.
-pub fn files(root: &Path, exclude: &[String]) -> anyhow::Result<Vec<FileObject>> {
+/// Every file under `root` (the zip's files, same exclusions), on every core; compressed
+/// forms go to `tmp`, which the caller keeps until the upload is done.
+pub fn files(root: &Path, exclude: &[String], tmp: &Path) -> anyhow::Result<Vec<FileObject>> {
     let entries = collect(root, exclude)?;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = entries.len().div_ceil(workers).max(1);
@@ -95,7 +121,7 @@ pub fn files(root: &Path, exclude: &[String]) -> anyhow::Result<Vec<FileObject>>
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .map(|e| object(&e.name, &e.path))
+                        .map(|e| object(&e.name, &e.path, tmp))
                         .collect::<anyhow::Result<Vec<_>>>()
                 })
             })
@@ -132,14 +158,16 @@ mod tests {
             .collect();
         std::fs::write(dir.path().join("noise.bin"), &noise).unwrap();
         std::fs::write(dir.path().join("tiny.txt"), "hi").unwrap();
-        let mut objects = files(dir.path(), &[]).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let mut objects = files(dir.path(), &[], tmp.path()).unwrap();
+        let bytes = |o: &FileObject| std::fs::read(&o.path).unwrap();
         objects.sort_by(|a, b| a.file.file_name.cmp(&b.file.file_name));
         let names: Vec<&str> = objects.iter().map(|o| o.file.file_name.as_str()).collect();
         let sizes: Vec<u64> = objects.iter().map(|o| o.file.size).collect();
         assert_eq!(names, ["app.js.br", "noise.bin", "tiny.txt"], "{sizes:?}");
         // The plugin's check: decompress, then the hash of the original.
         let mut plain = Vec::new();
-        brotli::Decompressor::new(&objects[0].bytes[..], 4096)
+        brotli::Decompressor::new(&bytes(&objects[0])[..], 4096)
             .read_to_end(&mut plain)
             .unwrap();
         assert_eq!(plain, text.as_bytes());
@@ -149,9 +177,14 @@ mod tests {
         );
         assert_eq!(
             objects[0].file.sha256,
-            hex::encode(Sha256::digest(&objects[0].bytes))
+            hex::encode(Sha256::digest(bytes(&objects[0])))
         );
-        assert_eq!(objects[1].bytes, noise);
+        assert_eq!(bytes(&objects[1]), noise);
+        assert_eq!(
+            objects[1].path,
+            dir.path().join("noise.bin"),
+            "stored as it is: not copied"
+        );
         assert_eq!(objects[1].file.sha256, objects[1].file.file_hash);
     }
 }

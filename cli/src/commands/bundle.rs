@@ -219,7 +219,12 @@ async fn put_files(
         human_size(bytes)
     ));
     futures_util::stream::iter(jobs)
-        .map(|(w, f)| put_object(api, &w.upload, f.bytes.clone()))
+        .map(|(w, f)| async move {
+            let bytes = tokio::fs::read(&f.path)
+                .await
+                .with_context(|| format!("cannot read {}", f.path.display()))?;
+            put_object(api, &w.upload, bytes).await
+        })
         .buffer_unordered(8)
         .try_collect::<Vec<()>>()
         .await?;
@@ -345,12 +350,15 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
 
     // Delta updates: every file on its own, content-addressed (encrypted like the zip when
     // the bundle is).
+    let delta_tmp = tempfile::tempdir()?;
     let delta = if args.no_delta {
         None
     } else {
-        let files = crate::delta::files(&dir, &args.zip.exclude)?;
+        let files = crate::delta::files(&dir, &args.zip.exclude, delta_tmp.path())?;
         Some(match (&key, &session) {
-            (Some(key), Some(session)) => crate::delta::encrypt(files, key, session)?,
+            (Some(key), Some(session)) => {
+                crate::delta::encrypt(files, key, session, delta_tmp.path())?
+            }
             _ => files,
         })
     };
