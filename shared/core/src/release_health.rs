@@ -87,16 +87,27 @@ async fn evaluate(state: &State, app_id: &str, reports: &[Report]) -> Result<(),
     // (channel, version) → (installs, failing devices), for versions the device's channel
     // sends.
     let mut reported: BTreeMap<(String, String), (u64, Vec<String>)> = BTreeMap::new();
+    // A batch is mostly one device's reports: its channel is resolved (and its stored
+    // channel read) once.
+    let mut channel_of: BTreeMap<&str, Option<&Channel>> = BTreeMap::new();
     for r in reports {
-        let stored = crate::routes::stored_override(state, &view, &r.device).await?;
-        let resolved = resolve_channel(
-            &view.channels,
-            stored.map(|c| c.name.as_str()),
-            &r.device.default_channel,
-            r.device.platform,
-            |_| true,
-        );
-        let Some(channel) = resolved.map(|r| r.channel) else {
+        let channel = match channel_of.get(r.device.device_id.as_str()) {
+            Some(c) => *c,
+            None => {
+                let stored = crate::routes::stored_override(state, &view, &r.device).await?;
+                let resolved = resolve_channel(
+                    &view.channels,
+                    stored.map(|c| c.name.as_str()),
+                    &r.device.default_channel,
+                    r.device.platform,
+                    |_| true,
+                )
+                .map(|r| r.channel);
+                channel_of.insert(&r.device.device_id, resolved);
+                resolved
+            }
+        };
+        let Some(channel) = channel else {
             continue;
         };
         if !channel.versions_in_use().any(|v| v == r.version) {
