@@ -197,8 +197,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%addr, "listening");
     listener::serve(listener, app, limits, shutdown_signal()).await;
     // Nothing a device reported is lost on a normal shutdown: wait for the writes that were
-    // still running when the last answer went out, then close the embedded store.
-    store.settle().await;
+    // still running when the last answer went out, flush what is summed in memory, then
+    // close the embedded store.
+    store.flush().await;
     if let Backend::Embedded(store, _) = backend {
         store.close();
     }

@@ -35,6 +35,39 @@ fn event_sk(at: i64) -> String {
     format!("{at:013}#{}", random_hex(4))
 }
 
+impl DynamoStore {
+    /// Writes the summed counters (all, or only if due): one `ADD` per key. What could not be
+    /// written waits for the next flush.
+    pub(crate) async fn flush_counters(&self, only_if_due: bool) -> StoreResult<()> {
+        let mut waiting = self.counters.take(only_if_due).into_iter();
+        while let Some(((app, version, day), t)) = waiting.next() {
+            let added = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(stats_pk(&app), format!("{day}#{version}"))))
+                .update_expression(
+                    "ADD checks :c, installs :i, failures :f SET version = :v, #day = :d",
+                )
+                .expression_attribute_names("#day", "day")
+                .expression_attribute_values(":c", number_attr(t.checks))
+                .expression_attribute_values(":i", number_attr(t.installs))
+                .expression_attribute_values(":f", number_attr(t.failures))
+                .expression_attribute_values(":v", string_attr(version.clone()))
+                .expression_attribute_values(":d", string_attr(day.clone()))
+                .send()
+                .await;
+            if let Err(e) = added {
+                let mut left = vec![((app, version, day), t)];
+                left.extend(waiting);
+                self.counters.restore(left);
+                return Err(unavailable(e));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl DeviceStore for DynamoStore {
     async fn set_override(
@@ -149,10 +182,17 @@ impl DeviceStore for DynamoStore {
                     .build(),
             );
         }
-        // Device records: the newest state per device, one write each.
+        // Device records: the newest state per device, written only when it changed or the
+        // one this process wrote is old (`bookkeeping`).
+        let mut records = Vec::new();
         for ((app, dev), e) in latest_per_device(events) {
+            let record = e.record();
+            let fingerprint = record.fingerprint();
+            if !self.records.needs_write(app, dev, fingerprint, e.at) {
+                continue;
+            }
             let mut item = key(app_pk(app), device_sk(dev));
-            item.insert("doc".into(), to_doc(&e.record())?);
+            item.insert("doc".into(), to_doc(&record)?);
             item.insert(
                 TTL_ATTR.into(),
                 number_attr(e.at / 1000 + DEVICE_RECORD_TTL_SECS),
@@ -167,29 +207,18 @@ impl DeviceStore for DynamoStore {
                     )
                     .build(),
             );
+            records.push((app, dev, fingerprint, e.at));
         }
         while !puts.is_empty() {
             let chunk: Vec<WriteRequest> = puts.drain(..puts.len().min(25)).collect();
             self.write_batch(chunk).await?;
         }
-        // Counters: summed per (app, version, day) first, then one atomic ADD each.
-        for ((app, version, day), t) in tally(events) {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(stats_pk(app), format!("{day}#{version}"))))
-                .update_expression(
-                    "ADD checks :c, installs :i, failures :f SET version = :v, #day = :d",
-                )
-                .expression_attribute_names("#day", "day")
-                .expression_attribute_values(":c", number_attr(t.checks))
-                .expression_attribute_values(":i", number_attr(t.installs))
-                .expression_attribute_values(":f", number_attr(t.failures))
-                .expression_attribute_values(":v", string_attr(version))
-                .expression_attribute_values(":d", string_attr(day))
-                .send()
-                .await
-                .map_err(unavailable)?;
+        for (app, dev, fingerprint, at) in records {
+            self.records.wrote(app, dev, fingerprint, at);
+        }
+        // Counters: summed in the process, flushed when due (`bookkeeping`).
+        if self.counters.add(tally(events)) {
+            self.flush_counters(true).await?;
         }
         Ok(())
     }
@@ -207,6 +236,16 @@ impl DeviceStore for DynamoStore {
 
     async fn settle(&self) {
         self.pending.settle().await;
+        if let Err(e) = self.flush_counters(true).await {
+            tracing::error!(error = %e, "could not flush counters; the next flush retries");
+        }
+    }
+
+    async fn flush(&self) {
+        self.pending.settle().await;
+        if let Err(e) = self.flush_counters(false).await {
+            tracing::error!(error = %e, "could not flush counters at shutdown");
+        }
     }
 
     async fn start_debug(&self, app_id: &str, device_id: &str, until: i64) -> StoreResult<()> {
@@ -287,6 +326,8 @@ impl DeviceStore for DynamoStore {
     }
 
     async fn daily_stats(&self, app_id: &str) -> StoreResult<Vec<DailyStat>> {
+        // This process's own counts first; other instances' join within `FLUSH_EVERY`.
+        self.flush_counters(false).await?;
         let mut rows: Vec<DailyStat> = self
             .query_prefix(stats_pk(app_id), "")
             .await?

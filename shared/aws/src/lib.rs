@@ -2,6 +2,7 @@
 //! bytes in S3 behind presigned URLs. See this crate's README for keys and access patterns.
 
 mod apps;
+mod bookkeeping;
 mod bundles;
 mod channels;
 mod cloudfront;

@@ -35,6 +35,9 @@ pub struct DynamoStore {
     pub(crate) pending: updraft_core::background::Pending,
     /// About how many events an app keeps (`event_quota`).
     pub(crate) events_per_app: usize,
+    /// Counters summed in the process, and the device records it wrote (`bookkeeping`).
+    pub(crate) counters: std::sync::Arc<crate::bookkeeping::Counters>,
+    pub(crate) records: std::sync::Arc<crate::bookkeeping::Records>,
 }
 
 impl DynamoStore {
@@ -45,6 +48,8 @@ impl DynamoStore {
             requests: crate::RequestCounter::default(),
             pending: Default::default(),
             events_per_app: updraft_core::device::EVENTS_PER_APP,
+            counters: Default::default(),
+            records: Default::default(),
         }
     }
 

@@ -511,12 +511,13 @@ async fn a_stats_batch_stays_within_its_write_budget() {
     // The first batch also creates the app's event-rate item and loads the view.
     let resp = updraft_core::handle(&state, batch(0)).await;
     assert_eq!(resp.status(), 200);
-    updraft_core::store::DeviceStore::settle(&*state.store).await;
+    updraft_core::store::DeviceStore::flush(&*state.store).await;
     let counter = store.requests().clone();
     counter.reset();
     let resp = updraft_core::handle(&state, batch(200)).await;
     assert_eq!(resp.status(), 200);
-    updraft_core::store::DeviceStore::settle(&*state.store).await;
+    // Flushed, as every few seconds or at shutdown: the day's counters are written too.
+    updraft_core::store::DeviceStore::flush(&*state.store).await;
     let ops = counter.snapshot();
     // 200 events + 200 device records, 25 per BatchWriteItem; one ADD each for the event
     // quota, the day's counters and the release health; the app and the version looked up.
@@ -526,4 +527,94 @@ async fn a_stats_batch_stays_within_its_write_budget() {
             .map(|(k, v)| (k.to_string(), v))
             .collect();
     assert_eq!(ops, want);
+}
+
+/// The update check's bookkeeping on a diet: 1,000 checks from 100 devices that each check
+/// 10 times with nothing changing cost one device-record write per device and one counter
+/// `ADD` at the flush (≤ 0.2 write units per check, against 2 before); a check that changes
+/// a device's version is always written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_checks_stay_within_the_write_budget() {
+    use updraft_core::store::{AppStore, BundleStore, ChannelStore, DeviceStore};
+    let (store, blobs) = fresh("wbudget").await;
+    let app = "com.wbudget.app";
+    store
+        .create_app(&updraft_core::conformance::app(app))
+        .await
+        .unwrap();
+    let mut b = updraft_core::conformance::bundle("1.0.1", 'a');
+    b.storage_key = format!("{app}/1.0.1.zip");
+    store.register_bundle(app, &b).await.unwrap();
+    store.mark_ready(app, "1.0.1", 1).await.unwrap();
+    let mut ch = updraft_core::channel::Channel::new("production");
+    ch.public = true;
+    ch.bundle = Some("1.0.1".into());
+    store.create_channel(app, &ch).await.unwrap();
+    let config = updraft_core::state::Config {
+        view_ttl: std::time::Duration::from_secs(600),
+        rate_limits: updraft_core::rate_limit::RateLimits::OFF,
+        ..Default::default()
+    };
+    let state = updraft_core::State::with_config(
+        Arc::new(store.clone()),
+        updraft_core::blobs::Storage::full(Arc::new(blobs)),
+        config,
+    );
+    let check_as = |device: String, running: &'static str| {
+        let body = serde_json::json!({
+            "platform": "android", "device_id": device, "app_id": app,
+            "version_build": "1.0.0", "version_name": running,
+            "plugin_version": "8.51.14", "is_emulator": false, "is_prod": true
+        });
+        http::Request::post("/updates")
+            .body(bytes::Bytes::from(body.to_string()))
+            .unwrap()
+    };
+    let counter = store.requests().clone();
+    counter.reset();
+    for round in 0..10 {
+        for d in 0..100 {
+            let device = format!("88888888-8888-4888-8888-{d:012}");
+            let resp = updraft_core::handle(&state, check_as(device, "builtin")).await;
+            assert_eq!(resp.status(), 200, "round {round}");
+        }
+        state.store.settle().await;
+    }
+    state.store.flush().await;
+    let ops = counter.snapshot();
+    let writes: u64 = [
+        "BatchWriteItem",
+        "PutItem",
+        "UpdateItem",
+        "TransactWriteItems",
+    ]
+    .iter()
+    .filter_map(|op| ops.get(*op))
+    .sum();
+    // Each bookkeeping write here carries one item: requests are write units.
+    assert_eq!(
+        ops.get("BatchWriteItem"),
+        Some(&100),
+        "one record per device: {ops:?}"
+    );
+    assert!(
+        writes <= 200,
+        "{writes} write units for 1,000 checks: {ops:?}"
+    );
+    let (_, stats) = {
+        let rows = store.daily_stats(app).await.unwrap();
+        ((), rows)
+    };
+    assert_eq!(
+        stats.iter().map(|r| r.checks).sum::<u64>(),
+        1000,
+        "every check counted"
+    );
+
+    // A device now running 1.0.1: its record changes, so it is written.
+    counter.reset();
+    let device = "88888888-8888-4888-8888-000000000007".to_string();
+    updraft_core::handle(&state, check_as(device, "1.0.1")).await;
+    state.store.settle().await;
+    assert_eq!(counter.snapshot().get("BatchWriteItem"), Some(&1));
 }

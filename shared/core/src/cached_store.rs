@@ -169,6 +169,10 @@ impl DeviceStore for CachedStore {
         self.background.settle().await;
         self.inner.settle().await
     }
+    async fn flush(&self) {
+        self.background.settle().await;
+        self.inner.flush().await
+    }
     async fn start_debug(&self, app_id: &str, device_id: &str, until: i64) -> StoreResult<()> {
         self.writing(app_id, self.inner.start_debug(app_id, device_id, until))
             .await

@@ -83,6 +83,31 @@ pub struct DeviceRecord<'a> {
     last_seen: i64,
 }
 
+impl DeviceRecord<'_> {
+    /// What the record says about the device, apart from when it was last seen: equal
+    /// fingerprints mean a rewrite would only move `last_seen` (in-process use only).
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (
+            self.device_id,
+            self.platform,
+            self.version_name,
+            self.version_build,
+            self.plugin_version,
+            self.custom_id,
+            self.is_emulator,
+            self.is_prod,
+        )
+            .hash(&mut h);
+        h.finish()
+    }
+
+    pub fn last_seen(&self) -> i64 {
+        self.last_seen
+    }
+}
+
 impl DeviceEvent {
     pub fn record(&self) -> DeviceRecord<'_> {
         DeviceRecord {

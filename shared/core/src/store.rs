@@ -210,9 +210,14 @@ pub trait DeviceStore: Send + Sync {
     /// may stop or freeze.
     fn enqueue_event(&self, event: DeviceEvent);
     /// Returns once every event enqueued before the call is written (or its failure logged).
-    /// `updraft serve` calls it at shutdown; a Lambda function after every answer, before
-    /// the sandbox freezes.
+    /// A Lambda function calls it after every answer, before the sandbox freezes. Counters
+    /// an adapter aggregates in memory may still wait for their next flush (`flush`).
     async fn settle(&self);
+    /// Everything written, aggregated counters included: at shutdown (`updraft serve`'s
+    /// end, a Lambda sandbox's SIGTERM).
+    async fn flush(&self) {
+        self.settle().await
+    }
     /// Starts or renews the device's debug session until `until` (ms): it shows in
     /// `AppView::debug_sessions`. NotFound without the app.
     async fn start_debug(&self, app_id: &str, device_id: &str, until: i64) -> StoreResult<()>;

@@ -156,6 +156,17 @@ pub async fn run(
             Ok::<_, Error>(from_core(resp))
         }
     }));
-    tokio::try_join!(function, settle.run(answers, store))?;
+    // Lambda sends SIGTERM before it shuts a sandbox down (a registered extension makes it
+    // do so): counters summed in memory are written then.
+    let flushed = store.clone();
+    let shutdown = async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        term.recv().await;
+        updraft_core::store::DeviceStore::flush(&*flushed).await;
+        std::process::exit(0);
+        #[allow(unreachable_code)]
+        Ok::<(), Error>(())
+    };
+    tokio::try_join!(function, settle.run(answers, store), shutdown)?;
     Ok(())
 }
