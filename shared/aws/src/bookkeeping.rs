@@ -6,7 +6,8 @@
 //!   every `FLUSH_EVERY` at most, and at shutdown (`DeviceStore::flush`: `updraft serve`'s
 //!   end, a Lambda sandbox's SIGTERM). A crash loses at most the last interval's counts;
 //! - a device record is written when something in it changed, or when the one this process
-//!   wrote is older than `RECORD_REFRESH` (so `last_seen` is at most that stale).
+//!   wrote is older than an hour (`updraft_core::device::RecordsWritten`, shared with the
+//!   embedded store).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,10 +17,6 @@ use updraft_core::device::Tally;
 
 /// How long summed counters may wait in memory.
 pub(crate) const FLUSH_EVERY: Duration = Duration::from_secs(10);
-/// How stale a device's `last_seen` may get when nothing else about it changes.
-pub(crate) const RECORD_REFRESH_MS: i64 = 60 * 60 * 1000;
-/// Device records remembered per process; past it the memory starts over (a rewrite each).
-const REMEMBERED: usize = 100_000;
 
 type CounterKey = (String, String, String);
 
@@ -69,30 +66,5 @@ impl Counters {
             left.iter()
                 .map(|((a, v, d), t)| ((a.as_str(), v.as_str(), d.clone()), *t)),
         );
-    }
-}
-
-/// Which device records this process wrote, with what, and when.
-#[derive(Default)]
-pub(crate) struct Records {
-    written: Mutex<HashMap<(String, String), (u64, i64)>>,
-}
-
-impl Records {
-    /// Whether a record with this fingerprint, seen at `at`, needs writing.
-    pub(crate) fn needs_write(&self, app: &str, device: &str, fingerprint: u64, at: i64) -> bool {
-        let w = self.written.lock().expect("records lock");
-        match w.get(&(app.to_string(), device.to_string())) {
-            Some((f, when)) => *f != fingerprint || at - when >= RECORD_REFRESH_MS,
-            None => true,
-        }
-    }
-
-    pub(crate) fn wrote(&self, app: &str, device: &str, fingerprint: u64, at: i64) {
-        let mut w = self.written.lock().expect("records lock");
-        if w.len() >= REMEMBERED {
-            w.clear();
-        }
-        w.insert((app.to_string(), device.to_string()), (fingerprint, at));
     }
 }

@@ -37,7 +37,7 @@ pub struct DynamoStore {
     pub(crate) events_per_app: usize,
     /// Counters summed in the process, and the device records it wrote (`bookkeeping`).
     pub(crate) counters: std::sync::Arc<crate::bookkeeping::Counters>,
-    pub(crate) records: std::sync::Arc<crate::bookkeeping::Records>,
+    pub(crate) records: std::sync::Arc<updraft_core::device::RecordsWritten>,
 }
 
 impl DynamoStore {

@@ -83,6 +83,39 @@ pub struct DeviceRecord<'a> {
     last_seen: i64,
 }
 
+/// How stale a device's `last_seen` may get when nothing else about it changes: a record
+/// written by this process less than this long ago, with the same fingerprint, is not
+/// rewritten (both stores' write diet).
+pub const RECORD_REFRESH_MS: i64 = 60 * 60 * 1000;
+/// Device records remembered per process; past it the memory starts over (a rewrite each).
+const RECORDS_REMEMBERED: usize = 100_000;
+
+/// Which device records this process wrote, with what, and when.
+#[derive(Default)]
+pub struct RecordsWritten {
+    written: std::sync::Mutex<HashMap<(String, String), (u64, i64)>>,
+}
+
+impl RecordsWritten {
+    /// Whether the device's record, with this fingerprint and seen at `at`, needs writing.
+    pub fn needs_write(&self, app: &str, device: &str, fingerprint: u64, at: i64) -> bool {
+        let w = self.written.lock().expect("records lock");
+        match w.get(&(app.to_string(), device.to_string())) {
+            Some((f, when)) => *f != fingerprint || at - when >= RECORD_REFRESH_MS,
+            None => true,
+        }
+    }
+
+    /// Notes a record written (once its write committed).
+    pub fn wrote(&self, app: &str, device: &str, fingerprint: u64, at: i64) {
+        let mut w = self.written.lock().expect("records lock");
+        if w.len() >= RECORDS_REMEMBERED {
+            w.clear();
+        }
+        w.insert((app.to_string(), device.to_string()), (fingerprint, at));
+    }
+}
+
 impl DeviceRecord<'_> {
     /// What the record says about the device, apart from when it was last seen: equal
     /// fingerprints mean a rewrite would only move `last_seen` (in-process use only).

@@ -173,6 +173,8 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Most events kept per app; past it the oldest go.
     pub(crate) events_per_app: usize,
+    /// Device records written, shared by both write paths (the write diet).
+    pub(crate) records: Arc<updraft_core::device::RecordsWritten>,
 }
 
 impl SqliteStore {
@@ -190,12 +192,15 @@ impl SqliteStore {
         let conn = open_connection(&path).map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
         migrate(&conn).map_err(unavailable)?;
-        let writer = EventWriter::start(&path, events_per_app).map_err(unavailable)?;
+        let records = Arc::new(updraft_core::device::RecordsWritten::default());
+        let writer =
+            EventWriter::start(&path, events_per_app, records.clone()).map_err(unavailable)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             writer: Arc::new(writer),
             path,
             events_per_app,
+            records,
         })
     }
 

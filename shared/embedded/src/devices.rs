@@ -67,7 +67,8 @@ impl DeviceStore for SqliteStore {
 
     async fn record_events(&self, events: &[DeviceEvent]) -> StoreResult<()> {
         let quota = self.events_per_app;
-        self.with(|c| write_events(c, events, quota))
+        let records = self.records.clone();
+        self.with(|c| write_events(c, events, quota, &records))
     }
 
     fn enqueue_event(&self, event: DeviceEvent) {

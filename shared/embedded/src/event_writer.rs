@@ -3,13 +3,14 @@
 
 use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use updraft_core::device::{
-    DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, latest_per_device, now_ms, tally,
+    DeviceEvent, EVENT_RETENTION_MS, EVENTS_PER_DEVICE, RecordsWritten, latest_per_device, now_ms,
+    tally,
 };
 use updraft_core::store::StoreResult;
 
@@ -30,12 +31,16 @@ pub(crate) struct EventWriter {
 const BURST: usize = 2048;
 
 impl EventWriter {
-    pub(crate) fn start(path: &Path, events_per_app: usize) -> rusqlite::Result<Self> {
+    pub(crate) fn start(
+        path: &Path,
+        events_per_app: usize,
+        records: Arc<RecordsWritten>,
+    ) -> rusqlite::Result<Self> {
         let conn = open_connection(path)?;
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
             .name("updraft-events".into())
-            .spawn(move || run(conn, rx, events_per_app))
+            .spawn(move || run(conn, rx, events_per_app, records))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Ok(EventWriter {
             tx: Mutex::new(Some(tx)),
@@ -80,7 +85,12 @@ const EXPIRE_EVERY: Duration = Duration::from_secs(60);
 /// a syscall to wake it, and a busy moment's events share one transaction.
 const GATHER: Duration = Duration::from_millis(5);
 
-fn run(mut conn: Connection, rx: Receiver<Msg>, events_per_app: usize) {
+fn run(
+    mut conn: Connection,
+    rx: Receiver<Msg>,
+    events_per_app: usize,
+    records: Arc<RecordsWritten>,
+) {
     let mut expired_at = Instant::now() - EXPIRE_EVERY;
     // A full burst means the queue had more: write on at once rather than gather, or a
     // writer slower than the arrivals would let the queue (and memory) grow without end.
@@ -116,7 +126,7 @@ fn run(mut conn: Connection, rx: Receiver<Msg>, events_per_app: usize) {
         }
         behind = events.len() >= BURST;
         if !events.is_empty()
-            && let Err(e) = write_events(&mut conn, &events, events_per_app)
+            && let Err(e) = write_events(&mut conn, &events, events_per_app, &records)
         {
             tracing::error!(error = %e, count = events.len(), "could not record device events");
         }
@@ -132,7 +142,9 @@ pub(crate) fn write_events(
     conn: &mut Connection,
     events: &[DeviceEvent],
     events_per_app: usize,
+    records: &RecordsWritten,
 ) -> StoreResult<()> {
+    let mut written = Vec::new();
     let tx = conn.transaction().map_err(unavailable)?;
     {
         let mut insert = tx
@@ -164,10 +176,17 @@ pub(crate) fn write_events(
                 .execute(params![app, version, day, t.checks, t.installs, t.failures])
                 .map_err(unavailable)?;
         }
+        // Only records that changed, or that this process wrote an hour ago (the write diet).
         for ((app, dev), e) in latest_per_device(events) {
+            let record = e.record();
+            let fingerprint = record.fingerprint();
+            if !records.needs_write(app, dev, fingerprint, e.at) {
+                continue;
+            }
             device
-                .execute(params![app, dev, e.at, to_doc(&e.record())?])
+                .execute(params![app, dev, e.at, to_doc(&record)?])
                 .map_err(unavailable)?;
+            written.push((app, dev, fingerprint, e.at));
         }
         let mut seen: Vec<(&str, &str)> = events
             .iter()
@@ -209,7 +228,11 @@ pub(crate) fn write_events(
             }
         }
     }
-    tx.commit().map_err(unavailable)
+    tx.commit().map_err(unavailable)?;
+    for (app, dev, fingerprint, at) in written {
+        records.wrote(app, dev, fingerprint, at);
+    }
+    Ok(())
 }
 
 /// Deletes events past the retention. Events arrive in time order, so the expired ones are
@@ -261,7 +284,7 @@ mod tests {
             .map(|i| event("a", old + i))
             .chain((0..5).map(|i| event("b", now + i)))
             .collect();
-        write_events(&mut conn, &events, 1_000).unwrap();
+        write_events(&mut conn, &events, 1_000, &RecordsWritten::default()).unwrap();
         // The store's own sweeper may expire some of them first: count what is left.
         assert!(expire_events(&conn, now).unwrap() <= 10);
         assert_eq!(
@@ -290,17 +313,18 @@ mod tests {
         let path = dir.path().join("q.db");
         let store = crate::SqliteStore::open_with_event_quota(&path, 50).unwrap();
         let mut conn = open_connection(&path).unwrap();
+        let memo = RecordsWritten::default();
         let now = now_ms();
         // 30 fresh device ids, 3 events each, in time order: 90 events for a quota of 50.
         for d in 0..30 {
             let batch: Vec<DeviceEvent> = (0..3)
                 .map(|i| event(&format!("dev-{d:02}"), now + d * 10 + i))
                 .collect();
-            write_events(&mut conn, &batch, 50).unwrap();
+            write_events(&mut conn, &batch, 50, &memo).unwrap();
         }
         let mut other = event("dev-x", now);
         other.app_id = "com.other.app".into();
-        write_events(&mut conn, &[other], 50).unwrap();
+        write_events(&mut conn, &[other], 50, &memo).unwrap();
         let count = |app: &str| -> (i64, i64, i64) {
             conn.query_row(
                 "SELECT COUNT(*), MIN(at), (SELECT n FROM event_counts WHERE app_id = ?1)
@@ -320,5 +344,51 @@ mod tests {
         assert_eq!(oldest, now + 13 * 10 + 1);
         assert_eq!(count("com.other.app").0, 1, "another app keeps its own");
         drop(store);
+    }
+
+    /// The write diet: a device's record is rewritten only when it changed or an hour on.
+    #[test]
+    fn unchanged_device_records_are_not_rewritten_until_an_hour_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        let store = crate::SqliteStore::open(&path).unwrap();
+        let mut conn = open_connection(&path).unwrap();
+        let memo = RecordsWritten::default();
+        let seen = |conn: &Connection| -> (i64, String) {
+            conn.query_row(
+                "SELECT last_seen, doc FROM devices WHERE device_id = 'dev'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+        };
+        let check = |at: i64, version: &str| {
+            let mut e = event("dev", at);
+            e.updates_device = true;
+            e.version_name = version.into();
+            e
+        };
+        let t0 = now_ms();
+        write_events(&mut conn, &[check(t0, "1.0.0")], 1_000, &memo).unwrap();
+        write_events(&mut conn, &[check(t0 + 60_000, "1.0.0")], 1_000, &memo).unwrap();
+        assert_eq!(seen(&conn).0, t0, "nothing changed: not rewritten");
+        write_events(&mut conn, &[check(t0 + 120_000, "1.1.0")], 1_000, &memo).unwrap();
+        let (at, doc) = seen(&conn);
+        assert_eq!(at, t0 + 120_000, "a new version is written at once");
+        assert!(doc.contains("1.1.0"));
+        let hour = updraft_core::device::RECORD_REFRESH_MS;
+        write_events(
+            &mut conn,
+            &[check(t0 + 120_000 + hour, "1.1.0")],
+            1_000,
+            &memo,
+        )
+        .unwrap();
+        assert_eq!(
+            seen(&conn).0,
+            t0 + 120_000 + hour,
+            "an hour on: last_seen moves"
+        );
+        store.close();
     }
 }
