@@ -3,8 +3,9 @@
 //! Every check used to write its device's record and `ADD` to a daily counter: two write
 //! units per check. Now:
 //! - counters are summed in the process and flushed, one `ADD` per (app, version, day),
-//!   every `FLUSH_EVERY` at most, and at shutdown (`DeviceStore::flush`: `updraft serve`'s
-//!   end, a Lambda sandbox's SIGTERM). A crash loses at most the last interval's counts;
+//!   once they have waited `FLUSH_EVERY` (checked at each bookkeeping write and `settle`),
+//!   before a stats read, and at shutdown (`DeviceStore::flush`: `updraft serve`'s end, a
+//!   Lambda sandbox's SIGTERM). A crash loses what was waiting;
 //! - a device record is written when something in it changed, or when the one this process
 //!   wrote is older than an hour (`updraft_core::device::RecordsWritten`, shared with the
 //!   embedded store).
