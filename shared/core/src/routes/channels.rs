@@ -6,33 +6,13 @@ use crate::store::ports::*;
 
 use super::apps::existing;
 use super::auth::allow;
-use crate::channel::{BUILTIN, Channel, is_valid_channel_name};
+use crate::channel::{Channel, is_valid_channel_name};
 use crate::device::now_ms;
 use crate::error::ApiError;
 use crate::history::{ChangeKind, ChannelChange};
 use crate::http_util::{Req, Resp, created, ok, parse_json};
 use crate::key::Mode;
 use crate::state::State;
-
-/// A channel may only point at a ready bundle of its app, or at builtin.
-async fn check_bundle(state: &State, app_id: &str, channel: &Channel) -> Result<(), ApiError> {
-    let Some(version) = channel.bundle.as_deref() else {
-        return Ok(());
-    };
-    if version == BUILTIN {
-        return Ok(());
-    }
-    match state.store.get_bundle(app_id, version).await? {
-        Some(b) if b.is_ready() => Ok(()),
-        Some(_) => Err(ApiError::conflict(
-            Code::BundleNotReady,
-            format!("bundle {version} is not ready: finalize its upload first"),
-        )),
-        None => Err(ApiError::not_found(format!(
-            "no bundle {version} in {app_id}"
-        ))),
-    }
-}
 
 /// The channel with `fields` applied, or why not: a rolled-back bundle needs `repromote`,
 /// and rollback settings must make sense.
@@ -69,7 +49,6 @@ pub async fn create(state: &State, req: &Req, app_id: &str) -> Result<Resp, ApiE
     let mut channel = with_fields(&Channel::new(name), &fields)?;
     channel.created_at = now_ms();
     channel.updated_at = channel.created_at;
-    check_bundle(state, app_id, &channel).await?;
     let saved = state.store.create_channel(app_id, &channel).await?;
     Ok(created(&saved))
 }
@@ -109,7 +88,6 @@ pub async fn update(state: &State, req: &Req, app_id: &str, name: &str) -> Resul
     }
     let mut channel = with_fields(&current, &fields)?;
     channel.updated_at = now_ms();
-    check_bundle(state, app_id, &channel).await?;
     let change = ChannelChange::between(&current, &channel, &caller.id, ChangeKind::Set, now_ms());
     let saved = state
         .store
