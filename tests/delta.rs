@@ -28,20 +28,11 @@ fn build(p: &Project, n: usize, changed: &[usize], marker: &str) {
         )
         .unwrap();
     }
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    let noise: Vec<u8> = (0..20_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(dist.join("assets/noise.bin"), noise).unwrap();
-}
-
-fn sha(bytes: &[u8]) -> String {
-    sha256_hex(bytes)
+    std::fs::write(
+        dist.join("assets/noise.bin"),
+        noise(0x2545_F491_4F6C_DD1D, 20_000),
+    )
+    .unwrap();
 }
 
 /// What a device would install from a manifest entry: download, decompress `.br`.
@@ -65,10 +56,7 @@ async fn fetch(entry: &Value) -> (String, Vec<u8>) {
 async fn a_new_version_uploads_and_serves_only_what_changed() {
     let data = tempfile::tempdir().unwrap();
     let s = Server::start(data.path());
-    let p = Project::new();
-    p.json(&["login", ADMIN, "--api-url", &s.url]);
-    p.json(&["app", "add"]);
-    p.json(&["channel", "add", "production", "--default"]);
+    let p = Project::with_app(&s);
 
     build(&p, 30, &[], "v1");
     let v1 = p.json(&["upload", "--bundle", "1.0.1", "--channel", "production"]);
@@ -112,7 +100,7 @@ async fn a_new_version_uploads_and_serves_only_what_changed() {
     let dist = p.dir.path().join("dist");
     for entry in manifest {
         let (name, bytes) = fetch(entry).await;
-        assert_eq!(sha(&bytes), entry["file_hash"], "{name}");
+        assert_eq!(sha256_hex(&bytes), entry["file_hash"], "{name}");
         assert_eq!(bytes, std::fs::read(dist.join(&name)).unwrap(), "{name}");
     }
     assert!(
@@ -150,7 +138,7 @@ async fn a_new_version_uploads_and_serves_only_what_changed() {
     for entry in manifest {
         let (name, bytes) = fetch(entry).await;
         assert_eq!(
-            sha(&bytes),
+            sha256_hex(&bytes),
             entry["file_hash"],
             "{name} survives the delete"
         );
@@ -164,7 +152,7 @@ async fn a_new_version_uploads_and_serves_only_what_changed() {
     for entry in manifest {
         let (name, bytes) = fetch(entry).await;
         assert_eq!(
-            sha(&bytes),
+            sha256_hex(&bytes),
             entry["file_hash"],
             "{name} survives the cleanup"
         );
@@ -195,7 +183,7 @@ async fn a_bundle_is_ready_only_with_every_file_and_bad_manifests_are_refused() 
     admin(&s, "POST", "/v1/apps", Some(json!({"app_id": APP}))).await;
     let zip = payload(1, 500);
     let file = b"console.log('hello')".to_vec();
-    let file_sha = sha(&file);
+    let file_sha = sha256_hex(&file);
     let register = |manifest: Value| {
         let zip = zip.clone();
         let s = &s;
@@ -205,7 +193,7 @@ async fn a_bundle_is_ready_only_with_every_file_and_bad_manifests_are_refused() 
                 "POST",
                 &format!("/v1/apps/{APP}/bundles"),
                 Some(
-                    json!({"version": "2.0.0", "size": zip.len(), "checksum": sha(&zip),
+                    json!({"version": "2.0.0", "size": zip.len(), "checksum": sha256_hex(&zip),
                             "manifest": manifest}),
                 ),
             )

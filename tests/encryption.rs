@@ -7,19 +7,11 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-fn ready_project(s: &Server) -> Project {
-    let p = Project::new();
-    p.json(&["login", ADMIN, "--api-url", &s.url]);
-    p.json(&["app", "add"]);
-    p.json(&["channel", "add", "production", "--default"]);
-    p
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_encrypted_bundle_reaches_devices_that_hold_the_public_key() {
     let data = tempfile::tempdir().unwrap();
     let s = Server::start(data.path());
-    let p = ready_project(&s);
+    let p = Project::with_app(&s);
     let dir = p.dir.path();
 
     // The key pair: the private half 0600 and ignored by git, the public half in the config.
@@ -141,7 +133,7 @@ async fn an_encrypted_bundle_reaches_devices_that_hold_the_public_key() {
 async fn bad_keys_and_session_keys_are_refused_and_nothing_is_ready() {
     let data = tempfile::tempdir().unwrap();
     let s = Server::start(data.path());
-    let p = ready_project(&s);
+    let p = Project::with_app(&s);
     let dir = p.dir.path();
     let list = format!("/v1/apps/{APP}/bundles");
     let bundles = || admin(&s, "GET", &list, None);

@@ -40,18 +40,10 @@ fn web_build(dir: &Path, marker: &str) -> PathBuf {
         format!("CapacitorUpdater.notifyAppReady(); // {marker}\n").repeat(200),
     )
     .unwrap();
-    let mut x: u64 = marker.bytes().fold(0x9E37_79B9_7F4A_7C15, |h, b| {
+    let seed = marker.bytes().fold(0x9E37_79B9_7F4A_7C15, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
     });
-    let noise: Vec<u8> = (0..96 * 1024)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(dist.join("assets/img/noise.bin"), noise).unwrap();
+    std::fs::write(dist.join("assets/img/noise.bin"), noise(seed, 96 * 1024)).unwrap();
     dist
 }
 

@@ -49,10 +49,7 @@ fn count(offers: &[String], version: &str) -> usize {
 async fn a_staged_rollout_grows_pauses_is_promoted_and_rolled_back() {
     let data = tempfile::tempdir().unwrap();
     let s = Server::start(data.path());
-    let p = Project::new();
-    p.json(&["login", ADMIN, "--api-url", &s.url]);
-    p.json(&["app", "add"]);
-    p.json(&["channel", "add", "production", "--default"]);
+    let p = Project::with_app(&s);
     p.json(&["upload", "--bundle", "1.0.1", "--channel", "production"]);
 
     // 1.1.0 to 10 % of the channel: the stable bundle stays for the rest.

@@ -254,6 +254,19 @@ pub async fn device(s: &Server, method: &str, path: &str, body: Value) -> (u16, 
     call(method, &format!("{}{path}", s.url), None, Some(body)).await
 }
 
+/// Bytes that do not compress (xorshift64 from `seed`): a build's images and fonts.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 /// A small but real zip-like payload, distinct per seed.
 pub fn payload(seed: u8, len: usize) -> Vec<u8> {
     (0..len)

@@ -34,6 +34,15 @@ impl Project {
         }
     }
 
+    /// A project logged in to `s` with its app and a default `production` channel.
+    pub fn with_app(s: &super::Server) -> Project {
+        let p = Project::new();
+        p.json(&["login", super::ADMIN, "--api-url", &s.url]);
+        p.json(&["app", "add"]);
+        p.json(&["channel", "add", "production", "--default"]);
+        p
+    }
+
     /// The CLI in this project, with its own config and no key from the environment.
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin());

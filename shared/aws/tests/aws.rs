@@ -464,35 +464,34 @@ async fn an_app_logging_past_its_quota_keeps_about_its_quota() {
     assert_eq!(read.iter().map(|e| e.at).collect::<Vec<_>>(), vec![start]);
 }
 
-/// What a `/stats` batch costs in DynamoDB requests, health counting included: 200
-/// installs of one version from 200 devices (counted like the update check's reads).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stats_batch_stays_within_its_write_budget() {
-    use updraft_core::store::{AppStore, BundleStore, ChannelStore};
-    let (store, blobs) = fresh("writes").await;
-    let app = "com.writes.app";
-    store
-        .create_app(&updraft_core::conformance::app(app))
-        .await
-        .unwrap();
-    let mut b = updraft_core::conformance::bundle("1.0.1", 'a');
-    b.storage_key = format!("{app}/1.0.1.zip");
-    store.register_bundle(app, &b).await.unwrap();
-    store.mark_ready(app, "1.0.1", 1).await.unwrap();
-    let mut ch = updraft_core::channel::Channel::new("production");
-    ch.public = true;
-    ch.bundle = Some("1.0.1".into());
-    store.create_channel(app, &ch).await.unwrap();
+/// `app` with 1.0.1 ready and served by its public `production` channel, and a state over
+/// it that keeps app views for the test's length and limits no rate: the request counts
+/// must not depend on how fast this machine is.
+async fn serving(store: &DynamoStore, blobs: S3Blobs, app: &str) -> updraft_core::State {
+    let mut production = updraft_core::channel::Channel::new("production");
+    production.public = true;
+    production.bundle = Some("1.0.1".into());
+    let seeded = updraft_core::conformance::app(app);
+    updraft_core::conformance::seed(store, &seeded, &["1.0.1"], &production).await;
     let config = updraft_core::state::Config {
         view_ttl: std::time::Duration::from_secs(600),
         rate_limits: updraft_core::rate_limit::RateLimits::OFF,
         ..Default::default()
     };
-    let state = updraft_core::State::with_config(
+    updraft_core::State::with_config(
         Arc::new(store.clone()),
         updraft_core::blobs::Storage::full(Arc::new(blobs)),
         config,
-    );
+    )
+}
+
+/// What a `/stats` batch costs in DynamoDB requests, health counting included: 200
+/// installs of one version from 200 devices (counted like the update check's reads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stats_batch_stays_within_its_write_budget() {
+    let (store, blobs) = fresh("writes").await;
+    let app = "com.writes.app";
+    let state = serving(&store, blobs, app).await;
     let batch = |from: usize| {
         let events: Vec<serde_json::Value> = (from..from + 200)
             .map(|i| {
@@ -535,31 +534,10 @@ async fn a_stats_batch_stays_within_its_write_budget() {
 /// a device's version is always written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_checks_stay_within_the_write_budget() {
-    use updraft_core::store::{AppStore, BundleStore, ChannelStore, DeviceStore};
+    use updraft_core::store::DeviceStore;
     let (store, blobs) = fresh("wbudget").await;
     let app = "com.wbudget.app";
-    store
-        .create_app(&updraft_core::conformance::app(app))
-        .await
-        .unwrap();
-    let mut b = updraft_core::conformance::bundle("1.0.1", 'a');
-    b.storage_key = format!("{app}/1.0.1.zip");
-    store.register_bundle(app, &b).await.unwrap();
-    store.mark_ready(app, "1.0.1", 1).await.unwrap();
-    let mut ch = updraft_core::channel::Channel::new("production");
-    ch.public = true;
-    ch.bundle = Some("1.0.1".into());
-    store.create_channel(app, &ch).await.unwrap();
-    let config = updraft_core::state::Config {
-        view_ttl: std::time::Duration::from_secs(600),
-        rate_limits: updraft_core::rate_limit::RateLimits::OFF,
-        ..Default::default()
-    };
-    let state = updraft_core::State::with_config(
-        Arc::new(store.clone()),
-        updraft_core::blobs::Storage::full(Arc::new(blobs)),
-        config,
-    );
+    let state = serving(&store, blobs, app).await;
     let check_as = |device: String, running: &'static str| {
         let body = serde_json::json!({
             "platform": "android", "device_id": device, "app_id": app,
