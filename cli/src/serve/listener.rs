@@ -9,12 +9,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::ConnectInfo;
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -71,10 +69,10 @@ async fn refuse(mut stream: TcpStream) {
     .await;
 }
 
-/// Serves `app` until `shutdown` resolves, then lets in-flight requests finish (30 s at most).
+/// Serves `host` until `shutdown` resolves, then lets in-flight requests finish (30 s at most).
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    host: Arc<super::Host>,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -104,11 +102,8 @@ pub async fn serve(
             tokio::spawn(refuse(stream));
             continue;
         };
-        let svc = TowerToHyperService::new(
-            app.clone()
-                .layer(axum::Extension(ConnectInfo(peer)))
-                .into_service(),
-        );
+        let host = host.clone();
+        let svc = service_fn(move |req| super::dispatch(host.clone(), peer, req));
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {

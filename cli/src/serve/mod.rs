@@ -11,10 +11,10 @@ use updraft_core::code::Code;
 use updraft_core::store::ports::*;
 
 use anyhow::Context;
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{ConnectInfo, State as AxState};
+use bytes::Bytes;
 use http::{Request, Response};
+use http_body_util::{BodyExt, Either, Full, Limited};
+use hyper::body::Incoming;
 use updraft_core::State;
 use updraft_core::rate_limit::{ClientIp, RateLimits};
 use updraft_core::routes::{Bootstrap, body_limit, bootstrap_admin_key, too_large};
@@ -186,8 +186,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         client_ip_header: args.client_ip_header.clone(),
         body_timeout: limits.body_timeout,
     };
-    // Behind an Arc: the router hands every request its own copy of the state.
-    let app = Router::new().fallback(dispatch).with_state(Arc::new(host));
+    // Behind an Arc: every connection holds a copy.
+    let host = Arc::new(host);
     // Tests and scripts read this line to find the port.
     let data = match &backend {
         Backend::Embedded(..) => format!("data in {}", args.data_dir.display()),
@@ -195,7 +195,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     println!("updraft serve: listening on http://{addr} (public URL {public_url}, {data})");
     tracing::info!(%addr, "listening");
-    listener::serve(listener, app, limits, shutdown_signal()).await;
+    listener::serve(listener, host, limits, shutdown_signal()).await;
     // Nothing a device reported is lost on a normal shutdown: wait for the writes that were
     // still running when the last answer went out, flush what is summed in memory, then
     // close the embedded store.
@@ -225,7 +225,7 @@ async fn shutdown_signal() {
 }
 
 /// The client's address: the TCP peer, or the operator's proxy header when configured.
-fn client_ip(host: &Host, peer: SocketAddr, req: &Request<Body>) -> ClientIp {
+fn client_ip<B>(host: &Host, peer: SocketAddr, req: &Request<B>) -> ClientIp {
     let forwarded = host.client_ip_header.as_ref().and_then(|name| {
         let last = req.headers().get_all(name).iter().next_back()?;
         let last = last.to_str().ok()?.rsplit(',').next()?.trim();
@@ -234,59 +234,85 @@ fn client_ip(host: &Host, peer: SocketAddr, req: &Request<Body>) -> ClientIp {
     ClientIp(forwarded.unwrap_or(peer.ip()))
 }
 
+/// An answer: the core's bytes as they are, or a blob streamed from disk.
+type AnswerBody = Either<Full<Bytes>, updraft_embedded::blob_routes::Body>;
+
+/// Every request of a connection: the local blob routes, else the core's routes. Plain hyper,
+/// no router: the core's route table is the only one.
 async fn dispatch(
-    AxState(host): AxState<Arc<Host>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    mut req: Request<Body>,
-) -> Response<Body> {
+    host: Arc<Host>,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
+) -> Result<Response<AnswerBody>, std::convert::Infallible> {
     let ip = client_ip(&host, peer, &req);
     req.extensions_mut().insert(ip);
     let started = Instant::now();
-    let method = req.method().clone();
-    let uri = req.uri().clone();
-    let path = uri.path();
-    let resp = if let (true, Some(blobs)) = (path.starts_with("/blobs/"), &host.blobs) {
-        updraft_embedded::blob_routes::handle(blobs, req)
+    let resp = if let (true, Some(blobs)) = (req.uri().path().starts_with("/blobs/"), &host.blobs) {
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let resp = updraft_embedded::blob_routes::handle(blobs, req)
             .await
-            .map(Body::new)
+            .map(Either::Right);
+        log(&method, &uri, resp.status(), started);
+        resp
     } else {
-        core_route(&host.state, req, host.body_timeout).await
+        core_route(&host.state, req, host.body_timeout)
+            .await
+            .map(|b| Either::Left(Full::new(b)))
     };
+    Ok(resp)
+}
+
+fn log(method: &http::Method, uri: &http::Uri, status: http::StatusCode, started: Instant) {
     tracing::info!(
         method = %method,
-        path = %path,
-        status = resp.status().as_u16(),
+        path = %uri.path(),
+        status = status.as_u16(),
         ms = format!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
         "request"
     );
-    resp
 }
 
 async fn core_route(
     state: &State,
-    req: Request<Body>,
+    req: Request<Incoming>,
     body_timeout: std::time::Duration,
-) -> Response<Body> {
+) -> Response<Bytes> {
+    let started = Instant::now();
     let limit = body_limit(req.uri().path());
     let (parts, body) = req.into_parts();
-    let bytes = match tokio::time::timeout(body_timeout, axum::body::to_bytes(body, limit)).await {
-        Ok(Ok(b)) => b,
-        Ok(Err(_)) => return too_large(limit).into_response().map(Body::from),
-        // The plugin retries 408 later; a client that drips its body holds nothing longer.
-        Err(_) => {
-            return ApiError::new(
-                http::StatusCode::REQUEST_TIMEOUT,
-                Code::RequestTimeout,
-                format!(
-                    "the body did not arrive within {} s",
-                    body_timeout.as_secs()
-                ),
-            )
-            .into_response()
-            .map(Body::from);
-        }
+    // A device's body nearly always arrives with its head: taken at once, without arming a
+    // timer; only a body still on its way gets `body_timeout` to arrive.
+    let collect = Limited::new(body, limit).collect();
+    tokio::pin!(collect);
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(collect.as_mut().poll(cx))).await;
+    let collected = match first {
+        std::task::Poll::Ready(done) => done,
+        std::task::Poll::Pending => match tokio::time::timeout(body_timeout, collect).await {
+            Ok(done) => done,
+            // The plugin retries 408 later; a client that drips its body holds nothing longer.
+            Err(_) => {
+                return ApiError::new(
+                    http::StatusCode::REQUEST_TIMEOUT,
+                    Code::RequestTimeout,
+                    format!(
+                        "the body did not arrive within {} s",
+                        body_timeout.as_secs()
+                    ),
+                )
+                .into_response();
+            }
+        },
     };
-    updraft_core::handle(state, Request::from_parts(parts, bytes))
-        .await
-        .map(Body::from)
+    let bytes = match collected {
+        Ok(c) => c.to_bytes(),
+        Err(_) => return too_large(limit).into_response(),
+    };
+    let logged =
+        tracing::enabled!(tracing::Level::INFO).then(|| (parts.method.clone(), parts.uri.clone()));
+    let resp = updraft_core::handle(state, Request::from_parts(parts, bytes)).await;
+    if let Some((method, uri)) = logged {
+        log(&method, &uri, resp.status(), started);
+    }
+    resp
 }

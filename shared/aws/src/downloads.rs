@@ -3,7 +3,6 @@
 //! bytes — `updates`, which hands out download URLs, and `stats` and `channels` — link this
 //! and not the S3 SDK (over 1 MiB of code).
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,7 +14,7 @@ use aws_sigv4::http_request::{
     UriPathNormalizationMode, sign,
 };
 use aws_sigv4::sign::v4;
-use updraft_core::blobs::DownloadUrls;
+use updraft_core::blobs::{DayUrls, DownloadUrls};
 use updraft_core::http_util::percent_encode_path;
 use updraft_core::store::{StoreError, StoreResult};
 
@@ -78,19 +77,14 @@ pub struct Downloads {
     signed: Mutex<Signed>,
 }
 
-/// What signing reuses. A key's URL is the same all day (signed from the start of the day),
-/// so it is signed once a day per process rather than on every update check that offers
-/// it: a CloudFront signature is an RSA private-key operation.
+/// What signing reuses: the credentials, and the day's URLs (`DayUrls`: a CloudFront
+/// signature is an RSA private-key operation), which die with the credentials that signed
+/// them.
 #[derive(Default)]
 struct Signed {
     credentials: Option<Credentials>,
-    day: u64,
-    urls: HashMap<String, String>,
+    urls: DayUrls,
 }
-
-/// Beyond this many keys in a day the cache starts over: bounded memory whatever the
-/// number of apps and bundles.
-const MAX_URLS: usize = 4096;
 
 impl std::fmt::Debug for Downloads {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -123,21 +117,17 @@ impl Downloads {
     /// The day's URL for `key`, signed now or earlier today with credentials still fresh.
     pub async fn url(&self, key: &str) -> StoreResult<String> {
         let now = SystemTime::now();
-        let day = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) / DAY;
+        let day = DayUrls::day_of(now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
         let fresh = |c: &Credentials| c.expiry().is_none_or(|e| e > now + FRESH_FOR);
         let credentials = {
             let mut signed = self.signed();
-            if signed.day != day {
-                signed.day = day;
-                signed.urls.clear();
-            }
             if signed.credentials.as_ref().is_some_and(|c| !fresh(c)) {
                 // URLs die with the credentials that signed them.
                 signed.credentials = None;
                 signed.urls.clear();
             }
-            if let Some(url) = signed.urls.get(key) {
-                return Ok(url.clone());
+            if let Some(url) = signed.urls.get(day, key) {
+                return Ok(url);
             }
             signed.credentials.clone()
         };
@@ -168,13 +158,7 @@ impl Downloads {
                 )?
             }
         };
-        let mut signed = self.signed();
-        if signed.day == day {
-            if signed.urls.len() >= MAX_URLS {
-                signed.urls.clear();
-            }
-            signed.urls.insert(key.to_string(), url.clone());
-        }
+        self.signed().urls.put(day, key, &url);
         Ok(url)
     }
 

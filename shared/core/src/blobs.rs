@@ -99,12 +99,96 @@ impl Storage {
             blobs: None,
         }
     }
+}
 
+/// A process's download URLs for the current UTC day. Adapters sign a key's URL from the
+/// start of the day (expiry rounded to the day), so it is the same for every device all
+/// day: it is signed once a day per process rather than on every update check that offers
+/// it (an HMAC, a SigV4 or an RSA signature). Bounded: past `MAX` keys in a day it starts
+/// over, whatever the number of apps and bundles.
+#[derive(Debug, Default)]
+pub struct DayUrls {
+    day: u64,
+    urls: std::collections::HashMap<String, String>,
+}
+
+impl DayUrls {
+    pub const MAX: usize = 4096;
+
+    /// The UTC day of a Unix time in seconds.
+    pub fn day_of(unix_secs: u64) -> u64 {
+        unix_secs / 86_400
+    }
+
+    /// `key`'s URL signed on `day`, if this process has it (an earlier day's are forgotten).
+    pub fn get(&mut self, day: u64, key: &str) -> Option<String> {
+        if self.day != day {
+            self.day = day;
+            self.urls.clear();
+        }
+        self.urls.get(key).cloned()
+    }
+
+    /// Keeps `url`, signed on `day`, for the rest of that day.
+    pub fn put(&mut self, day: u64, key: &str, url: &str) {
+        if self.day != day {
+            return;
+        }
+        if self.urls.len() >= Self::MAX {
+            self.urls.clear();
+        }
+        self.urls.insert(key.to_string(), url.to_string());
+    }
+
+    /// Forgets every URL (e.g. when the credentials that signed them expire).
+    pub fn clear(&mut self) {
+        self.urls.clear();
+    }
+}
+
+impl Storage {
     /// The bytes; a host without them answers 503 (the route table never sends such a host
     /// a route that needs them).
     pub fn blobs(&self) -> StoreResult<&dyn Blobs> {
         self.blobs.as_deref().ok_or_else(|| {
             StoreError::Unavailable("this host has no bundle storage, only download URLs".into())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_kept_for_its_day_only() {
+        let mut urls = DayUrls::default();
+        assert_eq!(urls.get(10, "a"), None);
+        urls.put(10, "a", "a@10");
+        assert_eq!(urls.get(10, "a").as_deref(), Some("a@10"));
+        assert_eq!(
+            urls.get(11, "a"),
+            None,
+            "a new day forgets yesterday's URLs"
+        );
+        urls.put(10, "b", "b@10");
+        assert_eq!(
+            urls.get(11, "b"),
+            None,
+            "a URL signed yesterday is not kept today"
+        );
+        urls.put(11, "a", "a@11");
+        urls.clear();
+        assert_eq!(urls.get(11, "a"), None);
+    }
+
+    #[test]
+    fn past_its_size_the_memory_starts_over() {
+        let mut urls = DayUrls::default();
+        urls.get(1, "x");
+        for i in 0..=DayUrls::MAX {
+            urls.put(1, &i.to_string(), "u");
+        }
+        assert!(urls.urls.len() <= DayUrls::MAX);
     }
 }

@@ -2,8 +2,10 @@
 
 use crate::code::Code;
 use semver::Version;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use crate::app::is_valid_app_id;
 use crate::error::ApiError;
@@ -104,6 +106,148 @@ pub fn into_object(value: Value) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
+/// A top-level field of a device request, as the field rules below see it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Field<'a> {
+    Absent,
+    Null,
+    Str(&'a str),
+    Bool(bool),
+    /// A number, array or object.
+    Other,
+}
+
+/// Where a device request's fields come from: a parsed `Value` object (`Map`), or the body's
+/// fields read straight from its bytes (`BodyFields`, the update check's path). The rules
+/// (`required`, `opt_str`, `parse_device`…) are written once, over this.
+pub trait Fields {
+    fn field(&self, key: &str) -> Field<'_>;
+    fn is_empty(&self) -> bool;
+}
+
+impl Fields for Map<String, Value> {
+    fn field(&self, key: &str) -> Field<'_> {
+        match self.get(key) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(Value::String(s)) => Field::Str(s),
+            Some(Value::Bool(b)) => Field::Bool(*b),
+            Some(_) => Field::Other,
+        }
+    }
+    fn is_empty(&self) -> bool {
+        Map::is_empty(self)
+    }
+}
+
+/// A field's value as read from the body: strings borrowed unless they hold escapes; nested
+/// values skipped, not built.
+#[derive(Debug)]
+enum Scalar<'a> {
+    Null,
+    Str(Cow<'a, str>),
+    Bool(bool),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_none<E>(self) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Bool(b))
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Owned(s.to_string())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Owned(s)))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Scalar<'de>, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Scalar<'de>, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Scalar::Other)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// A device request body's top-level fields, read from its bytes without building a
+/// `Value` tree (an update check's allocations were a tenth of its CPU). The last of a
+/// repeated key wins, as with `Value`.
+#[derive(Debug)]
+pub struct BodyFields<'a>(BTreeMap<&'a str, Scalar<'a>>);
+
+impl<'de> Deserialize<'de> for BodyFields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BTreeMap::deserialize(d).map(BodyFields)
+    }
+}
+
+impl Fields for BodyFields<'_> {
+    fn field(&self, key: &str) -> Field<'_> {
+        match self.0.get(key) {
+            None => Field::Absent,
+            Some(Scalar::Null) => Field::Null,
+            Some(Scalar::Str(s)) => Field::Str(s),
+            Some(Scalar::Bool(b)) => Field::Bool(*b),
+            Some(Scalar::Other) => Field::Other,
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Reads a device body's fields: `invalid_json_parse_body` for bytes that are not JSON, as
+/// `parse_body`, and `invalid_json_body` for JSON that is not an object, as `into_object`.
+pub fn body_fields(body: &[u8]) -> Result<BodyFields<'_>, ApiError> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::bad_request(Code::InvalidJsonBody, "the body must be a JSON object")
+        }
+        _ => ApiError::bad_request(
+            Code::InvalidJsonParseBody,
+            format!("Cannot parse json: {e}"),
+        ),
+    })
+}
+
 fn schema(msg: impl Into<String>) -> ApiError {
     ApiError::bad_request(Code::InvalidJsonBody, msg)
 }
@@ -112,7 +256,7 @@ fn schema(msg: impl Into<String>) -> ApiError {
 /// channel names and actions never have them, and an escape sequence in one would reach the
 /// operator's terminal through `updraft app debug`. `null` counts as absent.
 pub fn opt_str<'a>(
-    obj: &'a Map<String, Value>,
+    obj: &'a (impl Fields + ?Sized),
     key: &str,
     max: usize,
 ) -> Result<Option<&'a str>, ApiError> {
@@ -126,23 +270,23 @@ pub fn opt_str<'a>(
 /// An optional free-text field, bounded (`custom_id`, which the app's developer chooses):
 /// stored as sent; whoever prints it escapes it.
 pub fn opt_text<'a>(
-    obj: &'a Map<String, Value>,
+    obj: &'a (impl Fields + ?Sized),
     key: &str,
     max: usize,
 ) -> Result<Option<&'a str>, ApiError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s.as_str())),
-        Some(Value::String(_)) => Err(schema(format!("`{key}` is longer than {max} characters"))),
-        Some(_) => Err(schema(format!("`{key}` must be a string"))),
+    match obj.field(key) {
+        Field::Absent | Field::Null => Ok(None),
+        Field::Str(s) if s.chars().count() <= max => Ok(Some(s)),
+        Field::Str(_) => Err(schema(format!("`{key}` is longer than {max} characters"))),
+        _ => Err(schema(format!("`{key}` must be a string"))),
     }
 }
 
-pub fn opt_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>, ApiError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(schema(format!("`{key}` must be a boolean"))),
+pub fn opt_bool(obj: &(impl Fields + ?Sized), key: &str) -> Result<Option<bool>, ApiError> {
+    match obj.field(key) {
+        Field::Absent | Field::Null => Ok(None),
+        Field::Bool(b) => Ok(Some(b)),
+        _ => Err(schema(format!("`{key}` must be a boolean"))),
     }
 }
 
@@ -157,26 +301,23 @@ pub fn is_uuid(s: &str) -> bool {
 
 /// A required identifier: absent, `null` or `""` is the protocol's `missing_*` code.
 pub fn required<'a>(
-    obj: &'a Map<String, Value>,
+    obj: &'a (impl Fields + ?Sized),
     key: &str,
     missing: Code,
 ) -> Result<&'a str, ApiError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => {
+    match obj.field(key) {
+        Field::Absent | Field::Null | Field::Str("") => {
             Err(ApiError::bad_request(missing, format!("{key} is required")))
         }
-        Some(Value::String(s)) if s.is_empty() => {
-            Err(ApiError::bad_request(missing, format!("{key} is required")))
-        }
-        Some(Value::String(s)) => Ok(s.as_str()),
-        Some(_) => Err(schema(format!("`{key}` must be a string"))),
+        Field::Str(s) => Ok(s),
+        _ => Err(schema(format!("`{key}` must be a string"))),
     }
 }
 
 /// Validates the fields shared by every device route, in the hosted service's order: an
 /// empty object is a schema error, then `device_id`, then `app_id`, then the rest.
 pub fn parse_device(
-    obj: &Map<String, Value>,
+    obj: &(impl Fields + ?Sized),
     strictness: Strictness,
 ) -> Result<DeviceInfo, ApiError> {
     if obj.is_empty() {
@@ -515,5 +656,84 @@ mod tests {
         );
         let v = parse_body(b"[1,2]").unwrap();
         assert_eq!(into_object(v).unwrap_err().code, "invalid_json_body");
+    }
+}
+
+#[cfg(test)]
+mod body_fields_tests {
+    use super::*;
+    use serde_json::json;
+
+    type Answer = Result<DeviceInfo, (u16, String)>;
+
+    /// The same rules over a parsed `Value` and over the body's bytes.
+    fn both(body: &str) -> (Answer, Answer) {
+        let as_value = parse_body(body.as_bytes())
+            .and_then(into_object)
+            .and_then(|m| parse_device(&m, Strictness::Check));
+        let as_fields =
+            body_fields(body.as_bytes()).and_then(|f| parse_device(&f, Strictness::Check));
+        let key = |r: Result<DeviceInfo, ApiError>| {
+            r.map_err(|e| {
+                (
+                    e.status.as_u16(),
+                    format!("{} {}", e.code.as_str(), e.message),
+                )
+            })
+        };
+        (key(as_value), key(as_fields))
+    }
+
+    #[test]
+    fn reading_the_bytes_answers_exactly_as_the_value_tree_does() {
+        let base = json!({
+            "platform": "android", "device_id": "6AAB1F2B-6B2A-4F4C-9D4B-1A2B3C4D5E6F",
+            "app_id": "com.example.app", "custom_id": "", "version_build": "1.2",
+            "version_code": "12", "version_os": "14", "version_name": "builtin",
+            "plugin_version": "8.51.14", "is_emulator": false, "is_prod": true,
+            "defaultChannel": "beta", "extra": {"nested": [1, {"device_id": 3}]}
+        });
+        let mut bodies: Vec<String> = vec![
+            base.to_string(),
+            "{}".into(),
+            "[]".into(),
+            "\"text\"".into(),
+            "42".into(),
+            "null".into(),
+            "{".into(),
+            "not json".into(),
+            String::new(),
+            // Escapes decode the same; a repeated key: the last wins.
+            base.to_string().replace("\"builtin\"", "\"1.0.\\u0031\""),
+            base.to_string()
+                .replacen('{', "{\"app_id\":\"com.first.app\",", 1),
+        ];
+        for (key, value) in [
+            ("device_id", json!(null)),
+            ("device_id", json!("")),
+            ("device_id", json!(12)),
+            ("device_id", json!("not-a-uuid")),
+            ("app_id", json!(["com.example.app"])),
+            ("platform", json!("windows")),
+            ("platform", json!(null)),
+            ("custom_id", json!("x".repeat(300))),
+            ("version_build", json!("one")),
+            ("version_name", json!("")),
+            ("version_name", json!("1.0\u{1b}[31m")),
+            ("plugin_version", json!("x")),
+            ("is_emulator", json!("yes")),
+            ("is_prod", json!(null)),
+            ("defaultChannel", json!({"a": 1})),
+            ("key_id", json!("")),
+        ] {
+            let mut v = base.clone();
+            v[key] = value;
+            bodies.push(v.to_string());
+        }
+        for body in &bodies {
+            let (value, fields) = both(body);
+            assert_eq!(value, fields, "body: {body}");
+        }
+        assert!(both(&bodies[0]).1.is_ok());
     }
 }

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use updraft_core::code::Code;
 
 use async_trait::async_trait;
@@ -9,7 +10,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use updraft_core::blobs::{
-    BlobInfo, Blobs, DownloadUrls, STAGING_LIFETIME_SECS, STAGING_PREFIX, UploadTicket,
+    BlobInfo, Blobs, DayUrls, DownloadUrls, STAGING_LIFETIME_SECS, STAGING_PREFIX, UploadTicket,
 };
 use updraft_core::device::now_ms;
 use updraft_core::http_util::{percent_encode_path, query_pairs};
@@ -27,6 +28,8 @@ pub struct LocalBlobs {
     dir: PathBuf,
     secret: Vec<u8>,
     public_url: String,
+    /// The day's download URLs, signed once a day per key.
+    urls: Arc<Mutex<DayUrls>>,
 }
 
 /// Why an upload or download was refused; `status` is the HTTP answer.
@@ -78,6 +81,7 @@ impl LocalBlobs {
             dir,
             secret: secret.into_bytes(),
             public_url: public_url.trim_end_matches('/').to_string(),
+            urls: Arc::default(),
         })
     }
 
@@ -407,13 +411,20 @@ impl LocalBlobs {
 #[async_trait]
 impl DownloadUrls for LocalBlobs {
     async fn download_url(&self, key: &str) -> StoreResult<String> {
-        // Expiry rounded to the day: the URL stays the same all day, so caches can keep it.
-        let exp = (now_secs() / DAY + 1) * DAY + DOWNLOAD_TTL_SECS;
+        // Expiry rounded to the day: the URL stays the same all day, so it is signed once.
+        let day = DayUrls::day_of(now_secs());
+        let mut urls = self.urls.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(url) = urls.get(day, key) {
+            return Ok(url);
+        }
+        let exp = (day + 1) * DAY + DOWNLOAD_TTL_SECS;
         let sig = self.sign(&format!("GET\n{key}\n{exp}"));
-        Ok(format!(
+        let url = format!(
             "{}/blobs/{}?exp={exp}&sig={sig}",
             self.public_url,
             percent_encode_path(key)
-        ))
+        );
+        urls.put(day, key, &url);
+        Ok(url)
     }
 }

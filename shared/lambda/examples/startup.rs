@@ -6,7 +6,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use updraft_lambda::local_runtime::{LocalRuntime, http_api_event};
+use updraft_lambda::local_runtime::{LocalRuntime, function_url_event, origin_secrets_env};
 
 #[tokio::main]
 async fn main() {
@@ -32,6 +32,7 @@ async fn main() {
                 .env("UPDRAFT_BUCKET", "startup")
                 // As infra/template.yaml sets it.
                 .env("UPDRAFT_TLS_ROOTS", "amazon")
+                .env("UPDRAFT_ORIGIN_SECRETS", origin_secrets_env())
                 .env("AWS_REGION", "us-east-1")
                 .env("AWS_ACCESS_KEY_ID", "startup")
                 .env("AWS_SECRET_ACCESS_KEY", "startup")
@@ -42,7 +43,7 @@ async fn main() {
                 .expect("binary starts");
             let answer = rt
                 .invoke(
-                    http_api_event("GET", "/ok", "", None, None),
+                    function_url_event("GET", "/ok", "", None, None),
                     Duration::from_secs(10),
                 )
                 .await

@@ -1,8 +1,10 @@
 //! Runs `updraft-core` routes as a Lambda function: state from the environment once per
-//! process, then every API Gateway (HTTP API v2) request through `handle_jobs`.
+//! process, then every request CloudFront forwards to the function URL (payload v2) through
+//! the origin check and `handle_jobs`.
 
 #[cfg(feature = "local-runtime")]
 pub mod local_runtime;
+pub mod origin;
 mod settle;
 
 use std::sync::Arc;
@@ -81,16 +83,19 @@ pub async fn state_from_env(blobs: StorageAdapter, webhooks: Webhooks) -> Result
     Ok(state)
 }
 
-/// The caller's address. Behind CloudFront, API Gateway's `sourceIp` is the edge's address,
-/// so CloudFront's `CloudFront-Viewer-Address` (`ip:port`, forwarded by the template's origin
-/// request policy) names the device; without CloudFront, `sourceIp` does.
-fn source_ip(req: &Request) -> Option<updraft_core::rate_limit::ClientIp> {
+/// The caller's address. Behind CloudFront, the function URL's `sourceIp` is the edge's
+/// address, so CloudFront's `CloudFront-Viewer-Address` (`ip:port`, forwarded by the
+/// template's origin request policy) names the device; it is believed only when the origin
+/// check proved the request came through CloudFront (`behind_cdn`), since anyone calling
+/// the URL could send it. Otherwise `sourceIp` does.
+fn source_ip(req: &Request, behind_cdn: bool) -> Option<updraft_core::rate_limit::ClientIp> {
     let viewer = req
         .headers()
         .get("cloudfront-viewer-address")
+        .filter(|_| behind_cdn)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit_once(':'))
-        .and_then(|(ip, _port)| ip.parse().ok());
+        .and_then(|(ip, _port)| ip.trim_matches(['[', ']']).parse().ok());
     if let Some(ip) = viewer {
         return Some(updraft_core::rate_limit::ClientIp(ip));
     }
@@ -106,9 +111,11 @@ fn source_ip(req: &Request) -> Option<updraft_core::rate_limit::ClientIp> {
     }
 }
 
-fn to_core(req: Request) -> http::Request<Bytes> {
-    let ip = source_ip(&req);
+fn to_core(req: Request, behind_cdn: bool) -> http::Request<Bytes> {
+    let ip = source_ip(&req, behind_cdn);
     let (mut parts, body) = req.into_parts();
+    // The secret goes no further than the check: no route, event or log ever sees it.
+    parts.headers.remove(origin::HEADER);
     if let Some(ip) = ip {
         parts.extensions.insert(ip);
     }
@@ -142,6 +149,14 @@ pub async fn run(
     webhooks: Webhooks,
 ) -> Result<(), Error> {
     init_tracing();
+    let origin = origin::OriginSecrets::from_env()?;
+    if origin.is_none() {
+        tracing::warn!(
+            "{} is not set: this function answers requests that did not come through CloudFront",
+            origin::ENV
+        );
+    }
+    let origin = &origin;
     let state = state_from_env(blobs, webhooks).await?;
     let (answered, answers) = tokio::sync::mpsc::unbounded_channel::<()>();
     // Extensions register before the runtime's first `next`, which ends the init phase.
@@ -151,7 +166,14 @@ pub async fn run(
     let function = lambda_http::run(service_fn(move |req: Request| {
         let answered = answered.clone();
         async move {
-            let resp = updraft_core::handle_jobs(state, jobs, to_core(req)).await;
+            // Refused before anything is parsed or stored: a request straight to the URL
+            // costs one invocation of a millisecond, and reaches nothing.
+            let resp = match origin {
+                Some(secrets) if !secrets.admits(req.headers().get(origin::HEADER)) => {
+                    origin::refusal()
+                }
+                _ => updraft_core::handle_jobs(state, jobs, to_core(req, origin.is_some())).await,
+            };
             let _ = answered.send(());
             Ok::<_, Error>(from_core(resp))
         }
@@ -169,4 +191,31 @@ pub async fn run(
     };
     tokio::try_join!(function, settle.run(answers, store), shutdown)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(viewer: &str) -> Request {
+        let mut req = Request::new(Body::Empty);
+        req.headers_mut()
+            .insert("cloudfront-viewer-address", viewer.parse().unwrap());
+        req
+    }
+
+    #[test]
+    fn the_viewer_address_is_believed_only_behind_the_distribution() {
+        let ip = |viewer: &str, behind: bool| source_ip(&request(viewer), behind).map(|c| c.0);
+        assert_eq!(
+            ip("203.0.113.7:52344", true),
+            Some("203.0.113.7".parse().unwrap())
+        );
+        assert_eq!(
+            ip("[2001:db8::1]:443", true),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        // Anyone calling the URL could send the header: without the check it is ignored.
+        assert_eq!(ip("203.0.113.7:52344", false), None);
+    }
 }

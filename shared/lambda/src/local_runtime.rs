@@ -1,4 +1,4 @@
-//! A local Lambda Runtime API (feature `local-runtime`): hands queued API Gateway events to a
+//! A local Lambda Runtime API (feature `local-runtime`): hands queued function URL events to a
 //! function process and collects its answers, so tests and benchmarks drive the real
 //! bootstrap binaries the way Lambda does. It also serves the Extensions API for internal
 //! extensions (INVOKE events) and tells when the sandbox would freeze: once the answer is in
@@ -249,16 +249,40 @@ impl LocalRuntime {
     }
 }
 
-/// An API Gateway HTTP API (payload 2.0) event.
-pub fn http_api_event(
+/// The origin secret the local harness gives functions (`UPDRAFT_ORIGIN_SECRETS`) and puts
+/// in its events, as CloudFront does.
+pub const ORIGIN_SECRET: &str = "local-origin-secret-0123456789abcdef0123456789";
+
+/// `UPDRAFT_ORIGIN_SECRETS` for a function run by the harness.
+pub fn origin_secrets_env() -> String {
+    json!({ "current": ORIGIN_SECRET }).to_string()
+}
+
+/// A function URL event (payload 2.0) as CloudFront forwards a viewer's request: the URL's
+/// own host, the edge as `sourceIp`, the viewer in `CloudFront-Viewer-Address` and
+/// `X-Forwarded-For`, and the origin secret header. Remove `x-updraft-origin` from
+/// `headers` to send what a caller going straight to the URL would.
+pub fn function_url_event(
     method: &str,
     path: &str,
     query: &str,
     key: Option<&str>,
     body: Option<&Value>,
 ) -> Value {
-    let mut headers =
-        json!({"content-type": "application/json", "user-agent": "updraft-local-runtime"});
+    const URL_HOST: &str = "abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws";
+    const VIEWER: &str = "203.0.113.7";
+    const EDGE: &str = "130.176.0.12";
+    let mut headers = json!({
+        "content-type": "application/json",
+        "user-agent": "updraft-local-runtime",
+        "host": URL_HOST,
+        "via": "2.0 0123456789abcdef.cloudfront.net (CloudFront)",
+        "x-amz-cf-id": "local-cf-id",
+        "x-forwarded-for": format!("{VIEWER}, {EDGE}"),
+        "x-forwarded-proto": "https",
+        "cloudfront-viewer-address": format!("{VIEWER}:52344"),
+        "x-updraft-origin": ORIGIN_SECRET,
+    });
     if let Some(k) = key {
         headers["authorization"] = json!(format!("Bearer {k}"));
     }
@@ -266,10 +290,11 @@ pub fn http_api_event(
         "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
         "headers": headers,
         "requestContext": {
-            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
-            "domainPrefix": "api", "requestId": "req", "routeKey": "$default", "stage": "$default",
+            "accountId": "anonymous", "apiId": "abcdefghijklmnopqrstuvwxyz012345",
+            "domainName": URL_HOST, "domainPrefix": "abcdefghijklmnopqrstuvwxyz012345",
+            "requestId": "req", "routeKey": "$default", "stage": "$default",
             "time": "27/Nov/2026:12:00:00 +0000", "timeEpoch": 1795780800000u64,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "updraft-local-runtime"}
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": EDGE, "userAgent": "updraft-local-runtime"}
         },
         "body": body.map(|b| b.to_string()),
         "isBase64Encoded": false

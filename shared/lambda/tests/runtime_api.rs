@@ -1,211 +1,16 @@
-//! Every function binary, driven through a local Lambda Runtime API with API Gateway HTTP API
-//! v2 events, against the local DynamoDB and S3 servers; answers compared byte for byte with
-//! `updraft serve --store aws` on the same data.
+//! Every function binary, driven through a local Lambda Runtime API with function URL events
+//! (payload v2) as CloudFront forwards them, against the local DynamoDB and S3 servers;
+//! answers compared byte for byte with `updraft serve --store aws` on the same data.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use updraft_lambda::local_runtime::{LocalRuntime, http_api_event};
+use updraft_lambda::local_runtime::ORIGIN_SECRET;
 
-const ADMIN: &str = "upd_lambda_test_admin_key_000000000000";
-const APP: &str = "com.example.lambda";
-const DEVICE: &str = "6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f";
-
-fn require_local_servers() {
-    for var in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3"] {
-        assert!(
-            std::env::var(var).is_ok_and(|v| !v.is_empty()),
-            "{var} is not set: run ./scripts/test, which starts moto and s3s-fs and builds the function binaries"
-        );
-    }
-}
-
-fn binary(name: &str) -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    let path = target.join("debug").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo build --workspace --bins` first (scripts/test does)",
-        path.display()
-    );
-    path
-}
-
-/// The local Runtime API, answering or failing the test.
-struct Runtime(LocalRuntime);
-
-impl Runtime {
-    async fn start() -> (Runtime, String) {
-        let (rt, addr) = LocalRuntime::start().await.unwrap();
-        (Runtime(rt), addr)
-    }
-
-    async fn invoke(&self, event: Value) -> Value {
-        self.0
-            .invoke(event, Duration::from_secs(30))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-}
-
-fn event(method: &str, path: &str, query: &str, key: Option<&str>, body: Option<&Value>) -> Value {
-    http_api_event(method, path, query, key, body)
-}
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_function(name: &str, runtime_addr: &str, table: &str) -> Proc {
-    Proc(
-        Command::new(binary(name))
-            .env("AWS_LAMBDA_RUNTIME_API", runtime_addr)
-            .env("AWS_LAMBDA_FUNCTION_NAME", name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
-            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .env("UPDRAFT_TABLE", table)
-            .env("UPDRAFT_BUCKET", table)
-            .env("UPDRAFT_S3_FORCE_PATH_STYLE", "true")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
-}
-
-struct Serve {
-    _proc: Proc,
-    url: String,
-}
-
-fn start_serve(table: &str) -> Serve {
-    let mut child = Command::new(binary("updraft"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            "aws",
-            "--create-resources",
-        ])
-        .env("UPDRAFT_TABLE", table)
-        .env("UPDRAFT_BUCKET", table)
-        .env("UPDRAFT_ADMIN_KEY", ADMIN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("serve prints its URL")
-        .to_string();
-    Serve {
-        _proc: Proc(child),
-        url,
-    }
-}
-
-/// An HTTP client for the local servers (ring installed, as the binaries install it).
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-/// The same request to `updraft serve`, as (status, headers we compare, body bytes).
-async fn via_serve(
-    s: &Serve,
-    method: &str,
-    path: &str,
-    query: &str,
-    key: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, String) {
-    let url = if query.is_empty() {
-        format!("{}{path}", s.url)
-    } else {
-        format!("{}{path}?{query}", s.url)
-    };
-    let mut req = http()
-        .request(method.parse().unwrap(), url)
-        .header("content-type", "application/json");
-    if let Some(k) = key {
-        req = req.bearer_auth(k);
-    }
-    if let Some(b) = body {
-        req = req.body(b.to_string());
-    }
-    let resp = req.send().await.unwrap();
-    (resp.status().as_u16(), resp.text().await.unwrap())
-}
-
-fn device(patch: Value) -> Value {
-    let mut v = json!({
-        "platform": "android", "device_id": DEVICE, "app_id": APP, "custom_id": "",
-        "version_build": "1.0.0", "version_code": "1", "version_os": "14", "version_name": "builtin",
-        "plugin_version": "8.51.14", "is_emulator": false, "is_prod": true, "defaultChannel": ""
-    });
-    for (k, val) in patch.as_object().unwrap() {
-        v[k] = val.clone();
-    }
-    v
-}
-
-/// Registers, uploads (to S3, through the presigned URL) and finalizes a bundle.
-async fn upload(serve: &Serve, version: &str, zip: &[u8]) {
-    let http = http();
-    let sum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(zip));
-    let (status, reg) = via_serve(
-        serve,
-        "POST",
-        &format!("/v1/apps/{APP}/bundles"),
-        "",
-        Some(ADMIN),
-        Some(&json!({"version": version, "size": zip.len(), "checksum": sum})),
-    )
-    .await;
-    assert_eq!(status, 201, "{reg}");
-    let reg: Value = serde_json::from_str(&reg).unwrap();
-    let mut put = http
-        .put(reg["upload"]["url"].as_str().unwrap())
-        .body(zip.to_vec());
-    for (k, v) in reg["upload"]["headers"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, _)| *k != "content-length")
-    {
-        put = put.header(k.as_str(), v.as_str().unwrap());
-    }
-    assert!(put.send().await.unwrap().status().is_success());
-    let (status, done) = via_serve(
-        serve,
-        "POST",
-        &format!("/v1/apps/{APP}/bundles/{version}/finalize"),
-        "",
-        Some(ADMIN),
-        Some(&json!({})),
-    )
-    .await;
-    assert_eq!(status, 200, "{done}");
-}
+mod harness;
+use harness::*;
 
 /// (function, method, path, query, API key, body)
 type Case = (
@@ -486,18 +291,8 @@ async fn admin_key_from_its_hash_on_a_fresh_table() {
     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()));
     let (rt, addr) = Runtime::start().await;
     let _admin = Proc(
-        Command::new(binary("updraft-admin"))
-            .env("AWS_LAMBDA_RUNTIME_API", &addr)
-            .env("AWS_LAMBDA_FUNCTION_NAME", "admin")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
-            .env("UPDRAFT_TABLE", &table)
-            .env("UPDRAFT_BUCKET", &table)
-            .env("UPDRAFT_S3_FORCE_PATH_STYLE", "true")
+        function_command("updraft-admin", &addr, &table)
             .env("UPDRAFT_ADMIN_KEY_HASH", &hash)
-            .stdout(Stdio::null())
             .spawn()
             .unwrap(),
     );
@@ -514,6 +309,72 @@ async fn admin_key_from_its_hash_on_a_fresh_table() {
     assert_eq!(wrong["statusCode"], 401);
 }
 
+/// A function URL is public, so the functions are the lock on the front door: a request
+/// without CloudFront's secret header, or with a wrong one, is answered 403 before anything
+/// else runs. The function here has a table that does not exist: what got past the check
+/// would fail on storage instead. During a rotation the old value and the new both open it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_straight_to_a_function_url_is_refused_before_any_storage_call() {
+    require_local_servers();
+    let table = format!(
+        "updraft-lambda-missing-{}",
+        updraft_core::key::random_hex(4)
+    );
+    let rotated = "rotated-origin-secret-abcdef0123456789abcdef0123";
+    let (rt, addr) = Runtime::start().await;
+    let _updates = Proc(
+        function_command("updraft-updates", &addr, &table)
+            .env(
+                "UPDRAFT_ORIGIN_SECRETS",
+                json!({"current": rotated, "previous": ORIGIN_SECRET}).to_string(),
+            )
+            .spawn()
+            .unwrap(),
+    );
+    let check = device(json!({}));
+    let with_origin = |value: Option<&str>| {
+        let mut e = event("POST", "/updates", "", None, Some(&check));
+        match value {
+            Some(v) => e["headers"]["x-updraft-origin"] = json!(v),
+            None => {
+                e["headers"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("x-updraft-origin");
+            }
+        }
+        e
+    };
+    for (what, value) in [
+        ("no header", None),
+        (
+            "a wrong value",
+            Some("not-the-secret-0123456789abcdef0123456789"),
+        ),
+        ("an empty value", Some("")),
+    ] {
+        let answer = rt.invoke(with_origin(value)).await;
+        assert_eq!(answer["statusCode"], 403, "{what}: {answer}");
+        let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["error"], "forbidden", "{what}: {body}");
+    }
+    let mut health = event("GET", "/ok", "", None, None);
+    health["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("x-updraft-origin");
+    assert_eq!(rt.invoke(health).await["statusCode"], 403);
+    // Both values of a rotation get through the check, and reach storage (which fails here).
+    for value in [rotated, ORIGIN_SECRET] {
+        let answer = rt.invoke(with_origin(Some(value))).await;
+        assert_ne!(answer["statusCode"], 403, "{answer}");
+        assert_ne!(
+            answer["statusCode"], 200,
+            "the table does not exist: {answer}"
+        );
+    }
+}
+
 /// Lambda freezes a sandbox once its answer is out and every extension has asked for its next
 /// event, and may retire it while frozen. The `updates` function's device records must reach
 /// DynamoDB before that moment: here the process is really frozen (SIGSTOP) at that point
@@ -524,16 +385,7 @@ async fn update_check_bookkeeping_reaches_dynamodb_before_the_sandbox_freezes() 
     require_local_servers();
     let table = format!("updraft-lambda-{}", updraft_core::key::random_hex(4));
     let serve = start_serve(&table);
-    let (st, _) = via_serve(
-        &serve,
-        "POST",
-        "/v1/apps",
-        "",
-        Some(ADMIN),
-        Some(&json!({"app_id": APP})),
-    )
-    .await;
-    assert_eq!(st, 201);
+    create_app(&serve).await;
     let (rt, addr) = Runtime::start().await;
     let updates = start_function("updraft-updates", &addr, &table);
     let pid = updates.0.id().to_string();

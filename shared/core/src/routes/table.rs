@@ -268,90 +268,103 @@ mod tests {
         );
     }
 
-    /// The HTTP API events of each function in `infra/template.yaml`: (function, method, path).
-    fn template_events() -> Vec<(String, String, String)> {
+    /// The distribution in `infra/template.yaml`: its path patterns in order, each with the
+    /// function its origin is the URL of (or the origin's id when it is not a function).
+    fn template_behaviours() -> Vec<(String, String)> {
         let template = include_str!("../../../../infra/template.yaml");
-        let mut function = String::new();
-        let mut events = Vec::new();
-        for line in template.lines() {
-            if line.starts_with("  ") && !line.starts_with("   ") && line.trim_end().ends_with(':')
+        let mut origins = std::collections::HashMap::new();
+        let mut behaviours = Vec::new();
+        let mut id: Option<String> = None;
+        let mut pattern: Option<String> = None;
+        for line in template.lines().map(str::trim) {
+            if let Some(v) = line.strip_prefix("- Id: ") {
+                id = Some(v.to_string());
+            } else if let (Some(domain), Some(origin)) =
+                (line.strip_prefix("DomainName: "), id.take())
             {
-                function = line.trim().trim_end_matches(':').to_string();
+                let function = domain
+                    .split("!GetAtt ")
+                    .nth(1)
+                    .and_then(|g| g.split("Url.FunctionUrl").next());
+                origins.insert(origin.clone(), function.map_or(origin, str::to_string));
+            } else if let Some(v) = line.strip_prefix("- PathPattern: ") {
+                pattern = Some(v.to_string());
+            } else if let (Some(target), Some(p)) =
+                (line.strip_prefix("TargetOriginId: "), pattern.take())
+            {
+                behaviours.push((p, target.to_string()));
             }
-            let Some(props) = line
-                .trim()
-                .strip_prefix("Properties: {ApiId: !Ref HttpApi, ")
-            else {
-                continue;
-            };
-            let field = |name: &str| {
-                props
-                    .split(", ")
-                    .find_map(|f| f.strip_prefix(name))
-                    .map(|v| v.trim_end_matches('}').trim_matches('"').to_string())
-                    .unwrap_or_default()
-            };
-            events.push((function.clone(), field("Method: "), field("Path: ")));
         }
-        events
+        behaviours
+            .into_iter()
+            .map(|(p, origin)| (p, origins.get(&origin).cloned().unwrap_or(origin)))
+            .collect()
     }
 
-    /// How specifically an API Gateway route (`method`, `path`) matches a request, as API
-    /// Gateway ranks them (literal segments over parameters over greedy ones, a method over
-    /// ANY, `$default` last), or `None` when it does not match.
-    fn gateway_match(
-        method: &str,
-        path: &str,
-        req_method: &Method,
-        req_path: &str,
-    ) -> Option<(u8, usize, u8)> {
-        if method != "ANY" && method != req_method.as_str() {
-            return None;
-        }
-        let by_method = u8::from(method != "ANY");
-        if path == "$default" {
-            return Some((0, 0, by_method));
-        }
-        let want: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let got: Vec<&str> = req_path.trim_start_matches('/').split('/').collect();
-        let mut literal = 0;
-        for (i, w) in want.iter().enumerate() {
-            if w.ends_with("+}") {
-                return (got.len() > i).then_some((1, literal, by_method));
+    /// CloudFront's path pattern match: `*` any run of characters (`/` included), `?` one.
+    fn cloudfront_match(pattern: &[u8], path: &[u8]) -> bool {
+        match (pattern.first(), path.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => {
+                cloudfront_match(&pattern[1..], path)
+                    || (!path.is_empty() && cloudfront_match(pattern, &path[1..]))
             }
-            let g = got.get(i)?;
-            if w.starts_with('{') {
-                continue;
-            }
-            if w != g {
-                return None;
-            }
-            literal += 1;
+            (Some(b'?'), Some(_)) => cloudfront_match(&pattern[1..], &path[1..]),
+            (Some(p), Some(c)) if p == c => cloudfront_match(&pattern[1..], &path[1..]),
+            _ => false,
         }
-        (want.len() == got.len()).then_some((2, literal, by_method))
+    }
+
+    #[test]
+    fn cloudfront_patterns_match_as_cloudfront_does() {
+        assert!(cloudfront_match(b"/updates*", b"/updates"));
+        assert!(cloudfront_match(b"/updates*", b"/updates/manifest_size"));
+        assert!(cloudfront_match(
+            b"/v1/apps/*/stats",
+            b"/v1/apps/com.a/stats"
+        ));
+        assert!(!cloudfront_match(
+            b"/v1/apps/*/stats",
+            b"/v1/apps/com.a/stats/x"
+        ));
+        assert!(!cloudfront_match(b"/stats", b"/statsx"));
+        assert!(cloudfront_match(b"/a?c", b"/abc"));
     }
 
     #[test]
     fn the_template_sends_every_route_to_the_function_of_its_job() {
-        let events = template_events();
+        let behaviours = template_behaviours();
         assert!(
-            events.len() > 10,
-            "events read from the template: {events:?}"
+            behaviours.len() > 10,
+            "path patterns read from the template: {behaviours:?}"
         );
+        // The health check is the updates function's, outside the route table.
+        let mut paths: Vec<(String, String)> = vec![("/ok".into(), "UpdatesFunction".into())];
         for r in all() {
-            let sample = r.path.replace('{', "x").replace('}', "");
-            let best = events
+            // Realistic values: an app id has dots, a device id dashes, a version both.
+            let sample = r
+                .path
+                .replace("{app_id}", "com.example.app")
+                .replace("{device_id}", "6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f")
+                .replace("{version}", "1.2.3-rc.1")
+                .replace("{channel}", "production")
+                .replace("{key_id}", "k_0123abcd");
+            assert!(
+                !sample.contains('{'),
+                "a parameter without a sample: {sample}"
+            );
+            paths.push((sample, format!("{:?}Function", r.job)));
+        }
+        for (path, want) in paths {
+            // CloudFront takes the first pattern that matches, in the order listed.
+            let reached = behaviours
                 .iter()
-                .filter_map(|(f, m, p)| Some((gateway_match(m, p, &r.method, &sample)?, f)))
-                .max_by_key(|(rank, _)| *rank)
+                .find(|(p, _)| cloudfront_match(p.as_bytes(), path.as_bytes()))
                 .map(|(_, f)| f.as_str());
-            let want = format!("{:?}Function", r.job);
             assert_eq!(
-                best,
+                reached,
                 Some(want.as_str()),
-                "{} {} reaches {best:?} on AWS, not the function hosting it",
-                r.method,
-                r.path
+                "{path} reaches {reached:?} through the distribution, not the function hosting it"
             );
         }
     }

@@ -12,7 +12,9 @@ use serde_json::{Map, Value};
 use crate::bundle::Bundle;
 use crate::decision::{Decision, decide_for};
 use crate::device::{Counter, DeviceEvent, now_ms};
-use crate::device_request::{DeviceInfo, Strictness, into_object, parse_body, parse_device};
+use crate::device_request::{
+    DeviceInfo, Strictness, body_fields, into_object, parse_body, parse_device,
+};
 use crate::error::ApiError;
 use crate::http_util::{Req, Resp, ok};
 use crate::protocol::{FileSize, ManifestFile, ManifestSizes, RevertToBuiltin, UpdateAvailable};
@@ -61,7 +63,8 @@ pub(crate) async fn stored_override<'a>(
 }
 
 pub async fn check(state: &State, req: &Req) -> Result<Resp, ApiError> {
-    let (device, _) = device_body(req)?;
+    // Only the device's fields matter here: read from the bytes, no `Value` tree.
+    let device = parse_device(&body_fields(req.body())?, Strictness::Check)?;
     state
         .limits
         .check_device(&device.app_id, &device.device_id)?;
