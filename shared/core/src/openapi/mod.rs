@@ -256,7 +256,7 @@ pub fn generate() -> String {
                 ),
         ),
     );
-    for route in table::all() {
+    for route in table::all().into_iter().filter(|r| !r.handler.is_page()) {
         let Operation {
             id,
             summary,

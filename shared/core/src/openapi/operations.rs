@@ -148,6 +148,8 @@ pub fn operation(h: Handler, s: &mut Schemas) -> Operation {
                 .query("is_prod", "Default `true`.", flag())
                 .answer(200, "The channels, or a soft error.", answer)
         }
+        // Filtered out of the document (`Handler::is_page`).
+        H::ConsoleRoot | H::ConsoleFile => op("console", "The web console."),
         H::OpenApi => op("openapi", "This document.").answer(
             200,
             "The OpenAPI document.",

@@ -6,6 +6,7 @@ mod bundle_files;
 mod bundles;
 mod channel_self;
 mod channels;
+mod console;
 mod devices;
 mod keys;
 pub mod openapi;
@@ -117,6 +118,8 @@ async fn dispatch(state: &State, m: &table::Matched, req: Req) -> Result<Resp, A
         H::ChannelSelfUnset => channel_self::unset(state, req).await,
         H::ChannelSelfList => channel_self::list(state, req).await,
         H::OpenApi => Ok(openapi::document()),
+        H::ConsoleRoot => Ok(console::root()),
+        H::ConsoleFile => Ok(console::file(m.param("file"))),
         H::Whoami => keys::whoami(state, req).await,
         H::CreateKey => keys::create(state, req).await,
         H::ListKeys => keys::list(state, req).await,

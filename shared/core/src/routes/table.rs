@@ -53,6 +53,8 @@ pub(crate) enum Handler {
     DeleteBundle,
     FinalizeBundle,
     CleanupFiles,
+    ConsoleRoot,
+    ConsoleFile,
 }
 
 pub(crate) struct Route {
@@ -113,6 +115,16 @@ routes! {
     DELETE "/v1/apps/{app_id}/bundles/{version}"                   => Uploads::DeleteBundle;
     POST   "/v1/apps/{app_id}/bundles/{version}/finalize"          => Uploads::FinalizeBundle;
     POST   "/v1/apps/{app_id}/files/cleanup"                       => Uploads::CleanupFiles;
+    GET    "/"                                                  => Admin::ConsoleRoot;
+    GET    "/console/"                                          => Admin::ConsoleFile;
+    GET    "/console/{file}"                                    => Admin::ConsoleFile;
+}
+
+impl Handler {
+    /// The web console's pages and files: routes, but not operations of the API document.
+    pub(crate) fn is_page(self) -> bool {
+        matches!(self, Handler::ConsoleRoot | Handler::ConsoleFile)
+    }
 }
 
 /// The table compiled into a `matchit` router: path → the routes on it (one per method).
@@ -348,7 +360,8 @@ mod tests {
                 .replace("{device_id}", "6aab1f2b-6b2a-4f4c-9d4b-1a2b3c4d5e6f")
                 .replace("{version}", "1.2.3-rc.1")
                 .replace("{channel}", "production")
-                .replace("{key_id}", "k_0123abcd");
+                .replace("{key_id}", "k_0123abcd")
+                .replace("{file}", "app.js");
             assert!(
                 !sample.contains('{'),
                 "a parameter without a sample: {sample}"
@@ -357,10 +370,17 @@ mod tests {
         }
         for (path, want) in paths {
             // CloudFront takes the first pattern that matches, in the order listed.
-            let reached = behaviours
+            let matched = behaviours
                 .iter()
                 .find(|(p, _)| cloudfront_match(p.as_bytes(), path.as_bytes()))
                 .map(|(_, f)| f.as_str());
+            // `/` alone cannot be a path pattern: the default behaviour takes it, which is the
+            // admin function unless bundles are served through the distribution (then the
+            // console is at /console/, as README says).
+            let reached = match (matched, path.as_str()) {
+                (None, "/") => Some("AdminFunction"),
+                (m, _) => m,
+            };
             assert_eq!(
                 reached,
                 Some(want.as_str()),
