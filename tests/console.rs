@@ -261,6 +261,17 @@ async fn an_operator_steers_a_release_from_the_console() {
         (status, channel["rollout"]["share"].clone()),
         (200, json!(5000))
     );
+    // A flag edited from the page reaches the server.
+    click(c, "#auto-rollback").await;
+    text_of(c, "#notice", "Automatic rollback off").await;
+    let (_, channel) = admin(
+        &s,
+        "GET",
+        &format!("/v1/apps/{APP}/channels/production"),
+        None,
+    )
+    .await;
+    assert_eq!(channel["auto_rollback"]["enabled"], json!(false));
     shot(c, "channel").await;
 
     // A device's timeline: a debug session from the console, then a device checks and
