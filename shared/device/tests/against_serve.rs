@@ -1,0 +1,288 @@
+//! The SDK against the real `updraft serve` over HTTP: a device folder picks up a bundle,
+//! switches to it at the next start, confirms it; a bundle that never confirms is rolled
+//! back and reported `update_fail`, which the server shows in the device's events. And no
+//! server answer makes the SDK panic.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use updraft_core::device_request::Platform;
+use updraft_device::{Check, Config, Error, Updater};
+
+const ADMIN: &str = "upd_device_sdk_test_admin_0123456789";
+const APP: &str = "com.example.desktop";
+const DEVICE: &str = "0b0e1d5c-8a45-4c2e-9d0a-5d3f2a1b7c9e";
+
+struct Serve(Child, String);
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &std::path::Path) -> Serve {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let bin = target.join("debug/updraft");
+    assert!(
+        bin.exists(),
+        "{} is missing: `cargo build --workspace --bins` first (scripts/test does)",
+        bin.display()
+    );
+    let mut child = Command::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("UPDRAFT_ADMIN_KEY", ADMIN)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    Serve(child, url)
+}
+
+async fn api(s: &Serve, method: &str, path: &str, body: Value) -> Value {
+    let resp = reqwest::Client::new()
+        .request(method.parse().unwrap(), format!("{}{path}", s.1))
+        .bearer_auth(ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{method} {path}: {status} {v}");
+    v
+}
+
+fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = zip::ZipWriter::new(&mut out);
+    for (name, text) in files {
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(text.as_bytes()).unwrap();
+    }
+    w.finish().unwrap();
+    out.into_inner()
+}
+
+async fn upload(s: &Serve, version: &str, zip: &[u8]) {
+    let sum = hex::encode(Sha256::digest(zip));
+    let reg = api(
+        s,
+        "POST",
+        &format!("/v1/apps/{APP}/bundles"),
+        json!({"version": version, "size": zip.len(), "checksum": sum}),
+    )
+    .await;
+    let put = reqwest::Client::new()
+        .put(reg["upload"]["url"].as_str().unwrap())
+        .body(zip.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    api(
+        s,
+        "POST",
+        &format!("/v1/apps/{APP}/bundles/{version}/finalize"),
+        json!({}),
+    )
+    .await;
+    api(
+        s,
+        "PATCH",
+        &format!("/v1/apps/{APP}/channels/production"),
+        json!({"bundle": version}),
+    )
+    .await;
+}
+
+fn config(url: &str) -> Config {
+    Config {
+        update_url: format!("{url}/updates"),
+        stats_url: format!("{url}/stats"),
+        app_id: APP.into(),
+        device_id: DEVICE.into(),
+        platform: Platform::Electron,
+        version_build: "1.0.0".into(),
+        is_emulator: false,
+        is_prod: true,
+        default_channel: None,
+        app_ready_timeout: Duration::from_secs(1),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_folder_updates_confirms_and_rolls_back_a_bundle_that_never_starts() {
+    let data = tempfile::tempdir().unwrap();
+    let s = serve(data.path());
+    api(&s, "POST", "/v1/apps", json!({"app_id": APP})).await;
+    api(
+        &s,
+        "POST",
+        &format!("/v1/apps/{APP}/channels"),
+        json!({"name": "production", "public": true, "electron": true}),
+    )
+    .await;
+    upload(
+        &s,
+        "1.0.1",
+        &zip_of(&[("index.html", "v1"), ("assets/app.js", "ready()")]),
+    )
+    .await;
+
+    let folder = tempfile::tempdir().unwrap();
+    let up = Updater::open(config(&s.1), folder.path()).unwrap();
+    assert_eq!(up.start().unwrap(), None, "builtin at first");
+    let Check::Update(update) = up.check().await.unwrap() else {
+        panic!("no update offered")
+    };
+    assert_eq!(update.version, "1.0.1");
+    up.download(&update).await.unwrap();
+    assert_eq!(
+        up.current_dir(),
+        None,
+        "nothing changes before the next start"
+    );
+
+    // A restart (a new process: the state comes from disk) switches to it.
+    drop(up);
+    let up = Updater::open(config(&s.1), folder.path()).unwrap();
+    let dir = up.start().unwrap().expect("the new bundle");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("index.html")).unwrap(),
+        "v1"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("assets/app.js")).unwrap(),
+        "ready()"
+    );
+    up.notify_app_ready().unwrap();
+    assert_eq!(up.ready_deadline().unwrap(), None, "a ready bundle stays");
+    assert_eq!(
+        up.flush_stats().await.unwrap(),
+        2,
+        "download_complete and set"
+    );
+    assert!(
+        matches!(up.check().await.unwrap(), Check::Nothing { .. }),
+        "up to date"
+    );
+
+    // 1.0.2 never calls notify_app_ready: rolled back to 1.0.1 and reported.
+    upload(&s, "1.0.2", &zip_of(&[("index.html", "v2")])).await;
+    let Check::Update(update) = up.check().await.unwrap() else {
+        panic!("no update offered")
+    };
+    up.download(&update).await.unwrap();
+    let dir2 = up.start().unwrap().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir2.join("index.html")).unwrap(),
+        "v2"
+    );
+    let back = up.ready_deadline().unwrap().expect("rolled back");
+    assert_eq!(back, Some(dir.clone()));
+    assert_eq!(up.current_dir(), Some(dir));
+    assert_eq!(
+        up.flush_stats().await.unwrap(),
+        3,
+        "download_complete, set, update_fail"
+    );
+    let events = api(
+        &s,
+        "GET",
+        &format!("/v1/apps/{APP}/devices/{DEVICE}/events"),
+        Value::Null,
+    )
+    .await;
+    let actions: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"update_fail"), "{actions:?}");
+    // The failed version is never installed again, though the channel still offers it.
+    let Check::Update(again) = up.check().await.unwrap() else {
+        panic!("the channel still offers 1.0.2")
+    };
+    up.download(&again).await.unwrap();
+    assert_eq!(up.bundles().next, None);
+
+    // A tampered download is refused and reported; nothing is staged.
+    let mut bad = again.clone();
+    bad.version = "1.0.3".into();
+    bad.checksum = "00".repeat(32);
+    assert!(matches!(up.download(&bad).await, Err(Error::Refused(_))));
+    assert_eq!(up.bundles().next, None);
+}
+
+/// Serves one raw HTTP answer to every connection.
+async fn raw_server(answer: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock.write_all(answer.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn no_server_answer_makes_it_panic() {
+    for answer in [
+        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello",
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]",
+        "HTTP/1.1 200 OK\r\ncontent-length: 30\r\nconnection: close\r\n\r\n{\"version\":1,\"url\":[],\"x\":{}}",
+        "HTTP/1.1 500 Oops\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 429 Too Many\r\nretry-after: 60\r\ncontent-length: 27\r\nconnection: close\r\n\r\n{\"error\":\"too_many_requests\"}",
+        "garbage\r\n\r\n",
+    ] {
+        let url = raw_server(answer).await;
+        let folder = tempfile::tempdir().unwrap();
+        let up = Updater::open(config(&url), folder.path()).unwrap();
+        if let Ok(Check::Update(u)) = up.check().await {
+            panic!("{answer:?} offered {u:?}");
+        }
+        up.start().unwrap();
+        assert_eq!(up.current_dir(), None, "still builtin after {answer:?}");
+    }
+    let url =
+        raw_server("HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nzip").await;
+    let folder = tempfile::tempdir().unwrap();
+    let up = Updater::open(config(&url), folder.path()).unwrap();
+    let update = updraft_device::Update {
+        version: "9.9.9".into(),
+        url: format!("{url}/b.zip"),
+        checksum: hex::encode(Sha256::digest(b"zip")),
+    };
+    assert!(
+        matches!(up.download(&update).await, Err(Error::Zip(_))),
+        "a body that is not a zip"
+    );
+    assert_eq!(up.bundles().next, None);
+}
