@@ -7,6 +7,7 @@ mod config;
 mod delta;
 mod output;
 mod serve;
+mod simulate;
 mod zip_entry;
 mod zipper;
 
@@ -44,6 +45,11 @@ enum Command {
         after_help = "Example: updraft serve --listen 0.0.0.0:8787 --public-url https://updates.example.com"
     )]
     Serve(serve::ServeArgs),
+    /// Play a fleet of virtual devices against a server (the device SDK's behaviour).
+    #[command(
+        after_help = "Example: updraft simulate --url http://127.0.0.1:8787 --app com.example.app --devices 5000 --duration 10m --fail-version 1.0.2 --fail-rate 0.5"
+    )]
+    Simulate(simulate::SimulateArgs),
     /// Check an API key and save it with the server URL.
     #[command(
         after_help = "Example: updraft login upd_0123… --api-url https://updates.example.com"
@@ -268,6 +274,7 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<()> {
             init_tracing();
             serve::run(args).await
         }
+        Command::Simulate(args) => simulate::run(args).await,
         Command::Login { key, local } => login::login(&ctx, key, cli.api_url.clone(), local).await,
         Command::Logout => login::logout(&ctx).await,
         Command::Keygen => login::keygen(&ctx),

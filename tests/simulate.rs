@@ -1,0 +1,113 @@
+//! `updraft simulate` against the real `updraft serve`: a fleet picks up a new bundle; with
+//! a release that fails to start everywhere, the fleet reports `update_fail`, automatic
+//! rollback takes the channel back, and the fleet converges on the previous bundle. The
+//! simulator's own summary is the assertion.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn simulate(s: &Server, extra: &[&str]) -> Value {
+    let out = std::process::Command::new(bin())
+        .args(["simulate", "--url", &s.url, "--app", APP, "--json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "simulate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_installs_a_release_and_converges_back_from_a_failing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // Rate limits off: 40 devices share one address here.
+    let s = Server::spawn(
+        dir.path(),
+        &["--rate-ip-per-min", "0", "--rate-device-per-min", "0"],
+        &[],
+    );
+    let p = Project::with_app(&s);
+    p.json(&["upload", "--channel", "production"]);
+
+    let run = simulate(
+        &s,
+        &[
+            "--devices",
+            "40",
+            "--duration",
+            "4s",
+            "--check-every",
+            "400ms",
+        ],
+    );
+    assert_eq!(
+        run["installs"], 40,
+        "every device installs 1.0.1 once: {run}"
+    );
+    assert_eq!(run["running"]["1.0.1"], 40, "{run}");
+    assert_eq!(run["errors"], serde_json::json!({}), "{run}");
+    assert!(run["checks"].as_u64().unwrap() >= 200, "{run}");
+    assert!(run["latency"]["/updates"]["p99_ms"].as_f64().unwrap() > 0.0);
+
+    // 1.0.2 never gets ready anywhere: devices roll it back and report it; the channel's
+    // automatic rollback serves 1.0.1 again, and the fleet ends on 1.0.1.
+    p.build("v2");
+    p.json(&["upload", "--bundle", "1.0.2", "--channel", "production"]);
+    let run = simulate(
+        &s,
+        &[
+            "--devices",
+            "40",
+            "--duration",
+            "6s",
+            "--check-every",
+            "300ms",
+            "--fail-version",
+            "1.0.2",
+            "--fail-rate",
+            "1",
+        ],
+    );
+    assert!(run["failures"].as_u64().unwrap() >= 5, "{run}");
+    assert_eq!(
+        run["running"]["1.0.1"], 40,
+        "the fleet converged back: {run}"
+    );
+    let (_, channel) = admin(
+        &s,
+        "GET",
+        &format!("/v1/apps/{APP}/channels/production"),
+        None,
+    )
+    .await;
+    assert_eq!(channel["bundle"], "1.0.1", "{channel}");
+    assert!(
+        channel["rolled_back"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "1.0.2"),
+        "{channel}"
+    );
+
+    // Bad arguments: a clear message and a non-zero exit, nothing sent.
+    for bad in [
+        vec!["--fail-rate", "2"],
+        vec!["--devices", "0"],
+        vec!["--platform-mix", "windows=1"],
+        vec!["--duration", "soon"],
+    ] {
+        let out = std::process::Command::new(bin())
+            .args(["simulate", "--url", &s.url, "--app", APP])
+            .args(&bad)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{bad:?} was accepted");
+        assert!(!out.stderr.is_empty());
+    }
+}
