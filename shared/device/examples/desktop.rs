@@ -47,6 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config {
         update_url: format!("{server}/updates"),
         stats_url: format!("{server}/stats"),
+        channel_url: format!("{server}/channel_self"),
         app_id,
         device_id,
         platform: Platform::Electron,

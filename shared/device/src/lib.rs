@@ -8,10 +8,10 @@
 //!   power loss at any step leaves a loadable bundle.
 //! - `updater`: the HTTP side, with the plugin's request bodies: update checks, full-zip
 //!   downloads verified by SHA-256 and unpacked to a staging folder renamed into place,
-//!   `/stats` reports sent in batches.
+//!   `/stats` reports sent in batches (kept on disk until sent), `/channel_self`.
 //!
 //! Not yet: manifest (delta) downloads with a content-addressed cache, resumed downloads,
-//! decryption, `/channel_self`, and the fleet simulator (`updraft simulate`).
+//! and decryption. `updraft simulate` plays fleets of devices on `lifecycle`.
 
 pub mod lifecycle;
 pub mod state_file;

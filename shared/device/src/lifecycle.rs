@@ -7,7 +7,8 @@
 //! a downloaded bundle is verified against the update's checksum (`checksum_fail`
 //! otherwise) and reported `download_complete`; it becomes the current bundle at the next
 //! start (`set`); if the app does not call `notifyAppReady()` within `appReadyTimeout`
-//! (10 s by default, at least 1 s) the plugin reports `update_fail`, marks the bundle
+//! (10 s by default, at least 1 s) the plugin reports `app_launch_timeout` and
+//! `update_fail` (`checkRevert`, `reportAppLaunchTimeout`), marks the bundle
 //! `error` and goes back to the fallback (the previous good bundle, else builtin). A
 //! version marked failed is not installed again.
 
@@ -149,7 +150,11 @@ impl Bundles {
                     self.failed.push(c.version.clone());
                 }
                 self.current = self.fallback.take();
-                let reports = vec![Report::new(Action::UpdateFail, &c.version)];
+                // The plugin reports the launch timeout, then the failed update.
+                let reports = vec![
+                    Report::new(Action::AppLaunchTimeout, &c.version),
+                    Report::new(Action::UpdateFail, &c.version),
+                ];
                 (Some(self.current.clone()), reports)
             }
             other => {
@@ -223,7 +228,13 @@ mod tests {
         // No notify_app_ready: the timeout rolls back to 1.0.1 and reports the failure.
         let (load, reports) = b.ready_timeout();
         assert_eq!(load.unwrap().unwrap().version, "1.0.1");
-        assert_eq!(reports, vec![Report::new(Action::UpdateFail, "1.0.2")]);
+        assert_eq!(
+            reports,
+            vec![
+                Report::new(Action::AppLaunchTimeout, "1.0.2"),
+                Report::new(Action::UpdateFail, "1.0.2")
+            ]
+        );
         assert_eq!(b.failed, vec!["1.0.2"]);
         assert!(
             !b.wants("1.0.2"),
@@ -243,7 +254,10 @@ mod tests {
         b.start();
         let (load, reports) = b.ready_timeout();
         assert_eq!(load, Some(None), "builtin");
-        assert_eq!(reports, vec![Report::new(Action::UpdateFail, "1.0.1")]);
+        assert_eq!(
+            reports.last(),
+            Some(&Report::new(Action::UpdateFail, "1.0.1"))
+        );
         assert_eq!(b.running(), None);
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use updraft_core::device_request::Platform;
-use updraft_core::protocol::{DeviceRequest, StatsEvent};
+use updraft_core::protocol::{ChannelSelfRequest, DeviceRequest, StatsEvent};
 
 use crate::lifecycle::{Bundles, Refused, Report};
 use crate::state_file::StateFile;
@@ -24,6 +24,8 @@ pub struct Config {
     /// `…/updates`, `…/stats` (empty: no reports).
     pub update_url: String,
     pub stats_url: String,
+    /// `…/channel_self` (empty: the device never picks its channel).
+    pub channel_url: String,
     pub app_id: String,
     /// A UUID, kept by the app for this install.
     pub device_id: String,
@@ -109,6 +111,22 @@ struct Answer {
     message: Option<String>,
 }
 
+/// A channel a device may pick (`GET /channel_self`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SelfChannel {
+    pub name: String,
+    pub public: bool,
+    pub allow_self_set: bool,
+}
+
+/// The channel the device is on as the server sees it (`PUT /channel_self`): the one it
+/// picked, else the default; and whether it may pick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelState {
+    pub channel: Option<String>,
+    pub allow_set: bool,
+}
+
 /// A live-update client over one bundles folder.
 pub struct Updater {
     config: Config,
@@ -119,6 +137,19 @@ pub struct Updater {
     /// Reports not sent yet, kept on disk like the plugin's pending-stats file, so a
     /// restart does not lose them.
     reports: Mutex<Vec<Report>>,
+}
+
+/// The channel the device picked (`/channel_self`), kept locally as current plugins keep
+/// it: sent as `defaultChannel` with every check, and with `PUT /channel_self`.
+fn picked_path(dir: &Path) -> PathBuf {
+    dir.join("channel")
+}
+
+fn picked(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(picked_path(dir))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 /// Where unsent reports wait: `[["set", "1.0.1"], …]`.
@@ -224,7 +255,11 @@ impl Updater {
             custom_id: Some(String::new()),
             is_emulator: Some(self.config.is_emulator),
             is_prod: Some(self.config.is_prod),
-            default_channel: Some(self.config.default_channel.clone().unwrap_or_default()),
+            default_channel: Some(
+                picked(&self.dir)
+                    .or_else(|| self.config.default_channel.clone())
+                    .unwrap_or_default(),
+            ),
         }
     }
 
@@ -272,6 +307,133 @@ impl Updater {
                     .unwrap_or_else(|| "no update in the answer".into()),
             },
         })
+    }
+
+    /// Sends a device request to a device route and reads its JSON answer: a status of 400
+    /// or more, or a 200 with `error`, is `Error::Server`.
+    async fn device_call(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        body: Option<&ChannelSelfRequest>,
+    ) -> Result<serde_json::Value, Error> {
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| Error::Http(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.map_err(|e| Error::Http(e.to_string()))?;
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| Error::Server {
+            status,
+            error: "not_json".into(),
+            message: String::from_utf8_lossy(&body).chars().take(200).collect(),
+        })?;
+        if let Some(error) = v.get("error").and_then(|e| e.as_str()) {
+            return Err(Error::Server {
+                status,
+                error: error.to_string(),
+                message: v["message"].as_str().unwrap_or("").to_string(),
+            });
+        }
+        if status >= 400 {
+            return Err(Error::Server {
+                status,
+                error: String::new(),
+                message: String::new(),
+            });
+        }
+        Ok(v)
+    }
+
+    fn channel_body(&self, channel: Option<&str>) -> ChannelSelfRequest {
+        ChannelSelfRequest {
+            device: self.device(),
+            channel: channel.map(str::to_string),
+        }
+    }
+
+    /// The channels this device may pick (`GET /channel_self`).
+    pub async fn channels(&self) -> Result<Vec<SelfChannel>, Error> {
+        let d = self.device();
+        let platform = d.platform.as_str();
+        let query = [
+            ("app_id", d.app_id.as_str()),
+            ("platform", platform),
+            ("device_id", d.device_id.as_str()),
+            (
+                "version_name",
+                d.version_name.as_deref().unwrap_or("builtin"),
+            ),
+            ("version_build", d.version_build.as_str()),
+            ("plugin_version", PLUGIN_VERSION),
+            (
+                "is_emulator",
+                if self.config.is_emulator {
+                    "true"
+                } else {
+                    "false"
+                },
+            ),
+            (
+                "is_prod",
+                if self.config.is_prod { "true" } else { "false" },
+            ),
+        ];
+        let url = reqwest::Url::parse_with_params(&self.config.channel_url, query)
+            .map_err(|e| Error::Http(e.to_string()))?;
+        let v = self
+            .device_call(reqwest::Method::GET, url.to_string(), None)
+            .await?;
+        serde_json::from_value(v).map_err(|e| Error::Server {
+            status: 200,
+            error: "not_a_channel_list".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Picks `channel` for this device (`POST /channel_self`).
+    pub async fn set_channel(&self, channel: &str) -> Result<(), Error> {
+        let body = self.channel_body(Some(channel));
+        self.device_call(
+            reqwest::Method::POST,
+            self.config.channel_url.clone(),
+            Some(&body),
+        )
+        .await?;
+        std::fs::write(picked_path(&self.dir), channel)?;
+        Ok(())
+    }
+
+    /// The channel the device is on (`PUT /channel_self`, sending the one it picked).
+    pub async fn channel(&self) -> Result<ChannelState, Error> {
+        let body = self.channel_body(picked(&self.dir).as_deref());
+        let v = self
+            .device_call(
+                reqwest::Method::PUT,
+                self.config.channel_url.clone(),
+                Some(&body),
+            )
+            .await?;
+        Ok(ChannelState {
+            channel: v["channel"].as_str().map(str::to_string),
+            allow_set: v["allowSet"].as_bool().unwrap_or(false),
+        })
+    }
+
+    /// Goes back to the default channel (`DELETE /channel_self`).
+    pub async fn unset_channel(&self) -> Result<(), Error> {
+        let body = self.channel_body(None);
+        self.device_call(
+            reqwest::Method::DELETE,
+            self.config.channel_url.clone(),
+            Some(&body),
+        )
+        .await?;
+        match std::fs::remove_file(picked_path(&self.dir)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 
     /// Downloads `update`'s zip, verifies its SHA-256, unpacks it into a staging folder and

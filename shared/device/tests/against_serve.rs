@@ -56,8 +56,14 @@ fn serve(dir: &std::path::Path) -> Serve {
     Serve(child, url)
 }
 
+/// A client for the test's own calls (ring installed, as the SDK does).
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 async fn api(s: &Serve, method: &str, path: &str, body: Value) -> Value {
-    let resp = reqwest::Client::new()
+    let resp = client()
         .request(method.parse().unwrap(), format!("{}{path}", s.1))
         .bearer_auth(ADMIN)
         .json(&body)
@@ -91,7 +97,7 @@ async fn upload(s: &Serve, version: &str, zip: &[u8]) {
         json!({"version": version, "size": zip.len(), "checksum": sum}),
     )
     .await;
-    let put = reqwest::Client::new()
+    let put = client()
         .put(reg["upload"]["url"].as_str().unwrap())
         .body(zip.to_vec())
         .send()
@@ -118,6 +124,7 @@ fn config(url: &str) -> Config {
     Config {
         update_url: format!("{url}/updates"),
         stats_url: format!("{url}/stats"),
+        channel_url: format!("{url}/channel_self"),
         app_id: APP.into(),
         device_id: DEVICE.into(),
         platform: Platform::Electron,
@@ -202,8 +209,8 @@ async fn a_device_folder_updates_confirms_and_rolls_back_a_bundle_that_never_sta
     assert_eq!(up.current_dir(), Some(dir));
     assert_eq!(
         up.flush_stats().await.unwrap(),
-        3,
-        "download_complete, set, update_fail"
+        4,
+        "download_complete, set, app_launch_timeout, update_fail"
     );
     let events = api(
         &s,
@@ -219,6 +226,7 @@ async fn a_device_folder_updates_confirms_and_rolls_back_a_bundle_that_never_sta
         .filter_map(|e| e["action"].as_str())
         .collect();
     assert!(actions.contains(&"update_fail"), "{actions:?}");
+    assert!(actions.contains(&"app_launch_timeout"), "{actions:?}");
     // The failed version is never installed again, though the channel still offers it.
     let Check::Update(again) = up.check().await.unwrap() else {
         panic!("the channel still offers 1.0.2")
@@ -285,4 +293,53 @@ async fn no_server_answer_makes_it_panic() {
         "a body that is not a zip"
     );
     assert_eq!(up.bundles().next, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_lists_picks_reads_and_leaves_a_channel() {
+    let data = tempfile::tempdir().unwrap();
+    let s = serve(data.path());
+    api(&s, "POST", "/v1/apps", json!({"app_id": APP})).await;
+    api(
+        &s,
+        "POST",
+        &format!("/v1/apps/{APP}/channels"),
+        json!({"name": "production", "public": true, "electron": true}),
+    )
+    .await;
+    api(
+        &s,
+        "POST",
+        &format!("/v1/apps/{APP}/channels"),
+        json!({"name": "beta", "electron": true, "allow_device_self_set": true}),
+    )
+    .await;
+    let folder = tempfile::tempdir().unwrap();
+    let up = Updater::open(config(&s.1), folder.path()).unwrap();
+    let names: Vec<String> = up
+        .channels()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert!(names.contains(&"beta".to_string()), "{names:?}");
+    let on = |c: updraft_device::updater::ChannelState| c.channel;
+    assert_eq!(
+        on(up.channel().await.unwrap()).as_deref(),
+        Some("production"),
+        "the default at first"
+    );
+    up.set_channel("beta").await.unwrap();
+    assert_eq!(on(up.channel().await.unwrap()).as_deref(), Some("beta"));
+    up.unset_channel().await.unwrap();
+    assert_eq!(
+        on(up.channel().await.unwrap()).as_deref(),
+        Some("production")
+    );
+    // A channel devices may not pick themselves is refused, with the server's reason.
+    match up.set_channel("production").await {
+        Err(Error::Server { error, .. }) => assert!(!error.is_empty()),
+        other => panic!("production was picked: {other:?}"),
+    }
 }
