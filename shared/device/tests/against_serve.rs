@@ -343,3 +343,88 @@ async fn a_device_lists_picks_reads_and_leaves_a_channel() {
         other => panic!("production was picked: {other:?}"),
     }
 }
+
+/// What a crash left must load: builtin, or a complete bundle folder.
+fn loadable(folder: &std::path::Path) -> Option<String> {
+    let state = updraft_device::StateFile::in_dir(folder).load();
+    state.current.map(|b| {
+        std::fs::read_to_string(folder.join(&b.id).join("index.html"))
+            .unwrap_or_else(|e| panic!("the state names {} but it does not load: {e}", b.id))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_at_any_moment_leaves_a_loadable_bundle() {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let cycle = target.join("debug/examples/cycle");
+    assert!(
+        cycle.exists(),
+        "{} is missing: cargo test builds the examples",
+        cycle.display()
+    );
+    let data = tempfile::tempdir().unwrap();
+    let s = serve(data.path());
+    api(&s, "POST", "/v1/apps", json!({"app_id": APP})).await;
+    api(
+        &s,
+        "POST",
+        &format!("/v1/apps/{APP}/channels"),
+        json!({"name": "production", "public": true, "electron": true}),
+    )
+    .await;
+    // Big enough that a kill often lands mid-download or mid-unpack.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let filler: String = (0..600_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b"0123456789abcdef"[(x & 15) as usize])
+        })
+        .collect();
+    upload(
+        &s,
+        "1.0.1",
+        &zip_of(&[("index.html", "v1"), ("big.txt", &filler)]),
+    )
+    .await;
+    upload(
+        &s,
+        "1.0.2",
+        &zip_of(&[("index.html", "v2"), ("big.txt", &filler)]),
+    )
+    .await;
+    let folder = tempfile::tempdir().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut delay = 7u64;
+    for round in 0..24 {
+        let version = if round % 2 == 0 { "1.0.1" } else { "1.0.2" };
+        api(
+            &s,
+            "PATCH",
+            &format!("/v1/apps/{APP}/channels/production"),
+            json!({"bundle": version}),
+        )
+        .await;
+        let mut child = Command::new(&cycle)
+            .args([&s.1, APP, DEVICE])
+            .arg(folder.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Pseudo-random moments from 5 to 300 ms.
+        delay = (delay * 7919 + 13) % 295 + 5;
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        child.kill().unwrap(); // SIGKILL: no destructor, no flush
+        child.wait().unwrap();
+        let loaded = loadable(folder.path());
+        seen.insert(loaded.unwrap_or_else(|| "builtin".into()));
+    }
+    assert!(
+        seen.len() >= 2,
+        "the kills never let an update through: {seen:?}"
+    );
+}
