@@ -41,6 +41,14 @@ async fn offers(s: &Server, n: usize, running: &str) -> Vec<String> {
     out
 }
 
+/// Whether `k` of `n` devices is what a share `p` gives, within 4.5 standard deviations
+/// (a random rollout id draws the cohort anew each run: a tighter bound fails now and then
+/// by chance; this one about once in 150,000 runs).
+fn within(k: usize, n: usize, p: f64) -> bool {
+    let (mean, sd) = (n as f64 * p, (n as f64 * p * (1.0 - p)).sqrt());
+    (k as f64 - mean).abs() <= 4.5 * sd
+}
+
 fn count(offers: &[String], version: &str) -> usize {
     offers.iter().filter(|v| *v == version).count()
 }
@@ -72,10 +80,7 @@ async fn a_staged_rollout_grows_pauses_is_promoted_and_rolled_back() {
     let at_10 = offers(&s, n, "builtin").await;
     let target = count(&at_10, "1.1.0");
     assert_eq!(target + count(&at_10, "1.0.1"), n);
-    assert!(
-        (n / 20..=n * 3 / 20).contains(&target),
-        "{target} of {n} at 10 %"
-    );
+    assert!(within(target, n, 0.10), "{target} of {n} at 10 %");
     // Sticky: the same devices get the same answer again.
     assert_eq!(offers(&s, n, "builtin").await, at_10);
 
@@ -90,10 +95,7 @@ async fn a_staged_rollout_grows_pauses_is_promoted_and_rolled_back() {
         );
     }
     let target = count(&at_50, "1.1.0");
-    assert!(
-        (n * 2 / 5..=n * 3 / 5).contains(&target),
-        "{target} of {n} at 50 %"
-    );
+    assert!(within(target, n, 0.50), "{target} of {n} at 50 %");
 
     // Paused: nobody new joins; devices already on 1.1.0 keep it.
     let c = p.json(&["channel", "rollout", "production", "--pause"]);

@@ -169,6 +169,8 @@ impl Fleet {
             is_emulator: Some(rng.unit() < 0.02),
             is_prod: Some(rng.unit() >= 0.05),
             default_channel: Some(String::new()),
+            install_source: Some(String::new()),
+            key_id: None,
         }
     }
 
@@ -292,8 +294,9 @@ impl Fleet {
                             d
                         },
                         action: r.action.as_str().to_string(),
-                        old_version_name: None,
+                        old_version_name: Some(String::new()),
                         metadata: None,
+                        timestamp: Some(updraft_core::device::now_ms()),
                     })
                     .collect();
                 if self.post("/stats", &events).await.is_some() {

@@ -51,6 +51,14 @@ pub struct DeviceRequest {
     #[serde(rename = "defaultChannel")]
     #[schema(max_length = 64)]
     pub default_channel: Option<String>,
+    /// Where the app was installed from (e.g. `com.android.vending`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 64)]
+    pub install_source: Option<String>,
+    /// The id of the public key the app decrypts bundles with, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 64)]
+    pub key_id: Option<String>,
 }
 
 /// `POST /updates` when there is a bundle to download.
@@ -219,8 +227,14 @@ pub struct StatsEvent {
     /// The bundle the device left, for `set`.
     #[schema(max_length = 256)]
     pub old_version_name: Option<String>,
-    /// Free-form details; at most 4 KiB of it is kept.
+    /// Free-form details; at most 4 KiB of it is kept. Absent, as the plugin sends it, when
+    /// there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// When it happened on the device (ms since the epoch), as the plugin sends it; the
+    /// server keeps its own time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<i64>,
 }
 
 /// `POST`/`PUT`/`DELETE /channel_self`.
@@ -274,6 +288,8 @@ mod tests {
             is_emulator: Some(true),
             is_prod: Some(false),
             default_channel: Some("beta".into()),
+            install_source: Some("com.android.vending".into()),
+            key_id: Some("a1b2c3d4".into()),
         };
         let obj = into_object(serde_json::to_value(&sent).unwrap()).unwrap();
         let d = parse_device(&obj, Strictness::Check).unwrap();
@@ -288,5 +304,7 @@ mod tests {
         assert_eq!(d.custom_id, "user-7");
         assert!(d.is_emulator && !d.is_prod);
         assert_eq!(d.default_channel, "beta");
+        assert_eq!(d.install_source.as_deref(), Some("com.android.vending"));
+        assert_eq!(d.key_id.as_deref(), Some("a1b2c3d4"));
     }
 }

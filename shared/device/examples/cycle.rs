@@ -26,6 +26,7 @@ async fn main() {
         is_prod: true,
         default_channel: None,
         app_ready_timeout: Duration::from_secs(1),
+        install_source: None,
     };
     loop {
         let Ok(updater) = Updater::open(config.clone(), std::path::Path::new(folder)) else {

@@ -56,6 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         is_prod: true,
         default_channel: None,
         app_ready_timeout: Duration::from_secs(10),
+        install_source: None,
     };
     let timeout = config.app_ready_timeout;
     let updater = Updater::open(config, &folder)?;

@@ -37,6 +37,8 @@ pub struct Config {
     pub default_channel: Option<String>,
     /// How long a new bundle has to call `notify_app_ready` (the plugin's `appReadyTimeout`).
     pub app_ready_timeout: Duration,
+    /// Where the app was installed from (the plugin's `install_source`), if the app knows.
+    pub install_source: Option<String>,
 }
 
 /// Why a step did not happen. Never a panic: any answer a server gives ends up here.
@@ -220,15 +222,22 @@ impl Updater {
         let (out, reports) = f(&mut next);
         self.file.save(&next)?;
         *state = next;
-        if !reports.is_empty() {
-            let mut queue = self.reports.lock().unwrap_or_else(|e| e.into_inner());
-            queue.extend(reports);
-            // At most the plugin's 200 pending events: the oldest go first.
-            let excess = queue.len().saturating_sub(200);
-            queue.drain(..excess);
-            save_reports(&self.dir, &queue)?;
-        }
+        self.queue(reports)?;
         Ok(out)
+    }
+
+    /// Queues reports for the next `/stats` batch, on disk.
+    fn queue(&self, reports: Vec<Report>) -> Result<(), Error> {
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let mut queue = self.reports.lock().unwrap_or_else(|e| e.into_inner());
+        queue.extend(reports);
+        // At most the plugin's 200 pending events: the oldest go first.
+        let excess = queue.len().saturating_sub(200);
+        queue.drain(..excess);
+        save_reports(&self.dir, &queue)?;
+        Ok(())
     }
 
     /// The folder the app should load now (`None`: its builtin assets).
@@ -260,6 +269,8 @@ impl Updater {
                     .or_else(|| self.config.default_channel.clone())
                     .unwrap_or_default(),
             ),
+            install_source: Some(self.config.install_source.clone().unwrap_or_default()),
+            key_id: None,
         }
     }
 
@@ -456,7 +467,31 @@ impl Updater {
                 message: format!("GET {} answered {status}", update.url),
             });
         }
-        let bytes = resp.bytes().await.map_err(|e| Error::Http(e.to_string()))?;
+        // Progress as the plugin reports it: `download_10` … `download_90` for each tenth
+        // the download crosses (`download_complete` comes from the lifecycle).
+        let total = resp.content_length().filter(|t| *t > 0);
+        let mut resp = resp;
+        let mut body = Vec::with_capacity(total.unwrap_or(0).min(256 << 20) as usize);
+        let mut reported = 0u64;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| Error::Http(e.to_string()))? {
+            body.extend_from_slice(&chunk);
+            let Some(total) = total else { continue };
+            let tenth = (body.len() as u64 * 100 / total) / 10 * 10;
+            if tenth > reported && tenth < 100 {
+                reported = tenth;
+                let action = updraft_core::action::Action::parse(&format!("download_{tenth}"));
+                self.queue(
+                    action
+                        .into_iter()
+                        .map(|action| Report {
+                            action,
+                            version: update.version.clone(),
+                        })
+                        .collect(),
+                )?;
+            }
+        }
+        let bytes = body;
         let got = hex::encode(Sha256::digest(&bytes));
         if !got.eq_ignore_ascii_case(&update.checksum) {
             // The lifecycle decides and reports `checksum_fail`; nothing is unpacked.
@@ -523,8 +558,9 @@ impl Updater {
                 StatsEvent {
                     device,
                     action: r.action.as_str().to_string(),
-                    old_version_name: None,
+                    old_version_name: Some(String::new()),
                     metadata: None,
+                    timestamp: Some(updraft_core::device::now_ms()),
                 }
             })
             .collect();

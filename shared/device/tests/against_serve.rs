@@ -133,6 +133,7 @@ fn config(url: &str) -> Config {
         is_prod: true,
         default_channel: None,
         app_ready_timeout: Duration::from_secs(1),
+        install_source: None,
     }
 }
 
@@ -427,4 +428,169 @@ async fn a_process_killed_at_any_moment_leaves_a_loadable_bundle() {
         seen.len() >= 2,
         "the kills never let an update through: {seen:?}"
     );
+}
+
+/// Records every request body it gets; answers `/updates` with an update whose zip it
+/// serves itself (in pieces, with its length, so progress is seen), `/stats` with ok.
+async fn recording_server(
+    zip: Vec<u8>,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (seen2, url2) = (seen.clone(), url.clone());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let (seen, url, zip) = (seen2.clone(), url2.clone(), zip.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 65536];
+                let (head, body) = loop {
+                    let Ok(n) = sock.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some(i) = text.find("\r\n\r\n") {
+                        let len = text[..i]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= i + 4 + len {
+                            break (text[..i].to_string(), buf[i + 4..i + 4 + len].to_vec());
+                        }
+                    }
+                };
+                let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+                    seen.lock().unwrap().push((path.clone(), v));
+                }
+                if path == "/b.zip" {
+                    let _ = sock
+                        .write_all(format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", zip.len()).as_bytes())
+                        .await;
+                    for piece in zip.chunks(zip.len() / 20 + 1) {
+                        let _ = sock.write_all(piece).await;
+                        let _ = sock.flush().await;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    return;
+                }
+                let answer = if path == "/updates" {
+                    json!({"version": "1.0.1", "url": format!("{url}/b.zip"), "checksum": hex::encode(Sha256::digest(&zip)), "session_key": ""}).to_string()
+                } else {
+                    json!({"status": "ok"}).to_string()
+                };
+                let _ = sock
+                    .write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}", answer.len()).as_bytes())
+                    .await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// The requests the SDK sends equal, field for field, those the plugin's code builds
+/// (recorded from its source in `fixtures/plugin-8.51.23.json`), and so do its `/stats`
+/// sequences for a normal update and for a failed start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn its_requests_are_the_plugins_field_for_field() {
+    let fixture: Value =
+        serde_json::from_str(include_str!("fixtures/plugin-8.51.23.json")).unwrap();
+    let names = |v: &Value| -> std::collections::BTreeSet<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: String = (0..300_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b"0123456789abcdef"[(x & 15) as usize])
+        })
+        .collect();
+    let zip = zip_of(&[("index.html", "v1"), ("noise.txt", &noise)]);
+    let (url, seen) = recording_server(zip).await;
+    let folder = tempfile::tempdir().unwrap();
+    let up = Updater::open(config(&url), folder.path()).unwrap();
+    let Check::Update(u) = up.check().await.unwrap() else {
+        panic!("no update")
+    };
+    up.download(&u).await.unwrap();
+    up.start().unwrap();
+    up.ready_deadline().unwrap(); // never ready: rolled back
+    up.flush_stats().await.unwrap();
+
+    let seen = seen.lock().unwrap().clone();
+    let (_, check) = seen.iter().find(|(p, _)| p == "/updates").expect("a check");
+    let sent: std::collections::BTreeSet<String> =
+        check.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        sent,
+        names(&fixture["update_check"]["fields"]),
+        "the update check's fields"
+    );
+    let (_, batch) = seen
+        .iter()
+        .find(|(p, _)| p == "/stats")
+        .expect("a stats batch");
+    let events = batch.as_array().unwrap();
+    for e in events {
+        let sent: std::collections::BTreeSet<String> =
+            e.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            sent,
+            names(&fixture["stats_event"]["fields"]),
+            "a stats event's fields: {e}"
+        );
+    }
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    // The progress the download crossed, in order; then the plugin's fixed sequences.
+    let progress: Vec<&str> = fixture["normal_update"]["progress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let crossed: Vec<&str> = actions
+        .iter()
+        .copied()
+        .take_while(|a| a.starts_with("download_") && *a != "download_complete")
+        .collect();
+    assert!(!crossed.is_empty(), "no progress was reported: {actions:?}");
+    let mut in_order = progress.iter().filter(|p| crossed.contains(p));
+    assert!(
+        crossed.iter().all(|c| in_order.next() == Some(c)),
+        "progress out of order: {crossed:?}"
+    );
+    let rest: Vec<&str> = actions[crossed.len()..].to_vec();
+    let mut want: Vec<&str> = names_in_order(&fixture["normal_update"]["then"]);
+    want.extend(names_in_order(&fixture["failed_start"]["actions"]));
+    assert_eq!(rest, want, "{actions:?}");
+}
+
+fn names_in_order(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
 }
