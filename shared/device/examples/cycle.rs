@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use updraft_core::device_request::Platform;
 use updraft_device::{Check, Config, Updater};
 
 #[tokio::main]
@@ -15,18 +14,8 @@ async fn main() {
         std::process::exit(2);
     };
     let config = Config {
-        update_url: format!("{server}/updates"),
-        stats_url: format!("{server}/stats"),
-        channel_url: format!("{server}/channel_self"),
-        app_id: app_id.clone(),
-        device_id: device_id.clone(),
-        platform: Platform::Electron,
-        version_build: "1.0.0".into(),
-        is_emulator: false,
-        is_prod: true,
-        default_channel: None,
         app_ready_timeout: Duration::from_secs(1),
-        install_source: None,
+        ..Config::new(server, app_id, device_id, "1.0.0")
     };
     loop {
         let Ok(updater) = Updater::open(config.clone(), std::path::Path::new(folder)) else {

@@ -13,7 +13,6 @@
 
 use std::time::Duration;
 
-use updraft_core::device_request::Platform;
 use updraft_device::{Check, Config, Updater};
 
 #[tokio::main]
@@ -44,20 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             id
         }
     };
-    let config = Config {
-        update_url: format!("{server}/updates"),
-        stats_url: format!("{server}/stats"),
-        channel_url: format!("{server}/channel_self"),
-        app_id,
-        device_id,
-        platform: Platform::Electron,
-        version_build: app_version,
-        is_emulator: false,
-        is_prod: true,
-        default_channel: None,
-        app_ready_timeout: Duration::from_secs(10),
-        install_source: None,
-    };
+    let config = Config::new(&server, &app_id, &device_id, &app_version);
     let timeout = config.app_ready_timeout;
     let updater = Updater::open(config, &folder)?;
 

@@ -41,6 +41,29 @@ pub struct Config {
     pub install_source: Option<String>,
 }
 
+impl Config {
+    /// A desktop app (`electron`, the protocol's word for desktop shells) of `app_id`, native
+    /// version `version_build`, on the server at `server` (its `/updates`, `/stats` and
+    /// `/channel_self`), production build, 10 s to get ready as the plugin's default.
+    pub fn new(server: &str, app_id: &str, device_id: &str, version_build: &str) -> Config {
+        let server = server.trim_end_matches('/');
+        Config {
+            update_url: format!("{server}/updates"),
+            stats_url: format!("{server}/stats"),
+            channel_url: format!("{server}/channel_self"),
+            app_id: app_id.to_string(),
+            device_id: device_id.to_string(),
+            platform: Platform::Electron,
+            version_build: version_build.to_string(),
+            is_emulator: false,
+            is_prod: true,
+            default_channel: None,
+            app_ready_timeout: Duration::from_secs(10),
+            install_source: None,
+        }
+    }
+}
+
 /// Why a step did not happen. Never a panic: any answer a server gives ends up here.
 #[derive(Debug)]
 pub enum Error {

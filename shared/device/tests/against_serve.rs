@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use updraft_core::device_request::Platform;
 use updraft_device::{Check, Config, Error, Updater};
 
 const ADMIN: &str = "upd_device_sdk_test_admin_0123456789";
@@ -122,33 +121,28 @@ async fn upload(s: &Serve, version: &str, zip: &[u8]) {
 
 fn config(url: &str) -> Config {
     Config {
-        update_url: format!("{url}/updates"),
-        stats_url: format!("{url}/stats"),
-        channel_url: format!("{url}/channel_self"),
-        app_id: APP.into(),
-        device_id: DEVICE.into(),
-        platform: Platform::Electron,
-        version_build: "1.0.0".into(),
-        is_emulator: false,
-        is_prod: true,
-        default_channel: None,
         app_ready_timeout: Duration::from_secs(1),
-        install_source: None,
+        ..Config::new(url, APP, DEVICE, "1.0.0")
     }
+}
+
+/// The test app with its default channel (desktop devices included).
+async fn app_with_channel(s: &Serve) {
+    api(s, "POST", "/v1/apps", json!({"app_id": APP})).await;
+    api(
+        s,
+        "POST",
+        &format!("/v1/apps/{APP}/channels"),
+        json!({"name": "production", "public": true, "electron": true}),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_folder_updates_confirms_and_rolls_back_a_bundle_that_never_starts() {
     let data = tempfile::tempdir().unwrap();
     let s = serve(data.path());
-    api(&s, "POST", "/v1/apps", json!({"app_id": APP})).await;
-    api(
-        &s,
-        "POST",
-        &format!("/v1/apps/{APP}/channels"),
-        json!({"name": "production", "public": true, "electron": true}),
-    )
-    .await;
+    app_with_channel(&s).await;
     upload(
         &s,
         "1.0.1",
@@ -300,14 +294,7 @@ async fn no_server_answer_makes_it_panic() {
 async fn a_device_lists_picks_reads_and_leaves_a_channel() {
     let data = tempfile::tempdir().unwrap();
     let s = serve(data.path());
-    api(&s, "POST", "/v1/apps", json!({"app_id": APP})).await;
-    api(
-        &s,
-        "POST",
-        &format!("/v1/apps/{APP}/channels"),
-        json!({"name": "production", "public": true, "electron": true}),
-    )
-    .await;
+    app_with_channel(&s).await;
     api(
         &s,
         "POST",
@@ -367,14 +354,7 @@ async fn a_process_killed_at_any_moment_leaves_a_loadable_bundle() {
     );
     let data = tempfile::tempdir().unwrap();
     let s = serve(data.path());
-    api(&s, "POST", "/v1/apps", json!({"app_id": APP})).await;
-    api(
-        &s,
-        "POST",
-        &format!("/v1/apps/{APP}/channels"),
-        json!({"name": "production", "public": true, "electron": true}),
-    )
-    .await;
+    app_with_channel(&s).await;
     // Big enough that a kill often lands mid-download or mid-unpack.
     let mut x = 0x2545_f491_4f6c_dd1du64;
     let filler: String = (0..600_000)
