@@ -246,20 +246,21 @@ async fn dispatch(
 ) -> Result<Response<AnswerBody>, std::convert::Infallible> {
     let ip = client_ip(&host, peer, &req);
     req.extensions_mut().insert(ip);
-    let started = Instant::now();
+    // Request lines cost a clone and a clock read: only when they are logged.
+    let logged = tracing::enabled!(tracing::Level::INFO)
+        .then(|| (req.method().clone(), req.uri().clone(), Instant::now()));
     let resp = if let (true, Some(blobs)) = (req.uri().path().starts_with("/blobs/"), &host.blobs) {
-        let method = req.method().clone();
-        let uri = req.uri().clone();
-        let resp = updraft_embedded::blob_routes::handle(blobs, req)
+        updraft_embedded::blob_routes::handle(blobs, req)
             .await
-            .map(Either::Right);
-        log(&method, &uri, resp.status(), started);
-        resp
+            .map(Either::Right)
     } else {
         core_route(&host.state, req, host.body_timeout)
             .await
             .map(|b| Either::Left(Full::new(b)))
     };
+    if let Some((method, uri, started)) = logged {
+        log(&method, &uri, resp.status(), started);
+    }
     Ok(resp)
 }
 
@@ -278,7 +279,6 @@ async fn core_route(
     req: Request<Incoming>,
     body_timeout: std::time::Duration,
 ) -> Response<Bytes> {
-    let started = Instant::now();
     let limit = body_limit(req.uri().path());
     let (parts, body) = req.into_parts();
     // A device's body nearly always arrives with its head: taken at once, without arming a
@@ -308,11 +308,5 @@ async fn core_route(
         Ok(c) => c.to_bytes(),
         Err(_) => return too_large(limit).into_response(),
     };
-    let logged =
-        tracing::enabled!(tracing::Level::INFO).then(|| (parts.method.clone(), parts.uri.clone()));
-    let resp = updraft_core::handle(state, Request::from_parts(parts, bytes)).await;
-    if let Some((method, uri)) = logged {
-        log(&method, &uri, resp.status(), started);
-    }
-    resp
+    updraft_core::handle(state, Request::from_parts(parts, bytes)).await
 }

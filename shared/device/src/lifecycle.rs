@@ -89,15 +89,15 @@ impl Bundles {
             && !self.failed.iter().any(|f| f == version)
     }
 
-    /// A download finished, unpacked into the folder `id`: staged for the next start when
-    /// its SHA-256 (`got`, of the bytes as downloaded) is the update's `checksum`.
-    pub fn downloaded(
-        &mut self,
-        id: &str,
+    /// Whether a downloaded bundle may be staged: not a version that failed here, and its
+    /// SHA-256 (`got`, of the bytes as downloaded) is the update's `checksum`. Called before
+    /// unpacking, so a refused download is never written out; `downloaded` applies it too.
+    pub fn accepts(
+        &self,
         version: &str,
         checksum: &str,
         got: &str,
-    ) -> Result<Vec<Report>, (Refused, Vec<Report>)> {
+    ) -> Result<(), (Refused, Vec<Report>)> {
         if self.failed.iter().any(|f| f == version) {
             return Err((Refused::Failed, Vec::new()));
         }
@@ -108,6 +108,19 @@ impl Bundles {
             };
             return Err((refused, vec![Report::new(Action::ChecksumFail, version)]));
         }
+        Ok(())
+    }
+
+    /// A download finished, unpacked into the folder `id`: staged for the next start when
+    /// `accepts` does.
+    pub fn downloaded(
+        &mut self,
+        id: &str,
+        version: &str,
+        checksum: &str,
+        got: &str,
+    ) -> Result<Vec<Report>, (Refused, Vec<Report>)> {
+        self.accepts(version, checksum, got)?;
         self.next = Some(Bundle {
             id: id.to_string(),
             version: version.to_string(),

@@ -126,13 +126,12 @@ pub enum Check {
     Nothing { reason: String },
 }
 
-/// The answer to `POST /updates`, read leniently: unknown fields ignored.
+/// The answer to `POST /updates` without `error`, read leniently: unknown fields ignored.
 #[derive(Deserialize)]
 struct Answer {
     version: Option<String>,
     url: Option<String>,
     checksum: Option<String>,
-    error: Option<String>,
     message: Option<String>,
 }
 
@@ -299,29 +298,26 @@ impl Updater {
 
     /// `POST /updates`.
     pub async fn check(&self) -> Result<Check, Error> {
-        let resp = self
-            .http
-            .post(&self.config.update_url)
-            .json(&self.device())
-            .send()
+        let url = self.config.update_url.clone();
+        let answer = match self
+            .device_call(reqwest::Method::POST, url, Some(&self.device()))
             .await
-            .map_err(|e| Error::Http(e.to_string()))?;
-        let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| Error::Http(e.to_string()))?;
-        let answer: Answer = serde_json::from_slice(&body).map_err(|_| Error::Server {
-            status,
-            error: "not_json".into(),
-            message: String::from_utf8_lossy(&body).chars().take(200).collect(),
+        {
+            Ok(v) => v,
+            // A 200 with `error` is the protocol's "nothing to do" (`no_new_version_available`…).
+            Err(Error::Server {
+                status: 200, error, ..
+            }) => {
+                return Ok(Check::Nothing { reason: error });
+            }
+            Err(e) => return Err(e),
+        };
+        let answer: Answer = serde_json::from_value(answer).map_err(|e| Error::Server {
+            status: 200,
+            error: "not_an_update".into(),
+            message: e.to_string(),
         })?;
-        if status >= 400 {
-            return Err(Error::Server {
-                status,
-                error: answer.error.unwrap_or_default(),
-                message: answer.message.unwrap_or_default(),
-            });
-        }
         Ok(match answer {
-            Answer { error: Some(e), .. } => Check::Nothing { reason: e },
             Answer {
                 version: Some(v), ..
             } if v == "builtin" => Check::Builtin,
@@ -349,7 +345,7 @@ impl Updater {
         &self,
         method: reqwest::Method,
         url: String,
-        body: Option<&ChannelSelfRequest>,
+        body: Option<&impl serde::Serialize>,
     ) -> Result<serde_json::Value, Error> {
         let mut req = self.http.request(method, url);
         if let Some(b) = body {
@@ -417,7 +413,7 @@ impl Updater {
         let url = reqwest::Url::parse_with_params(&self.config.channel_url, query)
             .map_err(|e| Error::Http(e.to_string()))?;
         let v = self
-            .device_call(reqwest::Method::GET, url.to_string(), None)
+            .device_call(reqwest::Method::GET, url.to_string(), None::<&()>)
             .await?;
         serde_json::from_value(v).map_err(|e| Error::Server {
             status: 200,
@@ -514,25 +510,21 @@ impl Updater {
                 )?;
             }
         }
-        let bytes = body;
-        let got = hex::encode(Sha256::digest(&bytes));
-        if !got.eq_ignore_ascii_case(&update.checksum) {
-            // The lifecycle decides and reports `checksum_fail`; nothing is unpacked.
-            let (version, checksum) = (update.version.clone(), update.checksum.clone());
-            let refused = self.step(|s| match s.downloaded("", &version, &checksum, &got) {
-                Ok(r) => (None, r),
-                Err((why, r)) => (Some(why), r),
-            })?;
-            return Err(Error::Refused(refused.unwrap_or(Refused::Failed)));
+        let got = hex::encode(Sha256::digest(&body));
+        let (version, checksum) = (update.version.as_str(), update.checksum.as_str());
+        // Refused (checksum, a failed version): reported, and nothing is unpacked.
+        let accepted = self.state().accepts(version, checksum, &got);
+        if let Err((why, reports)) = accepted {
+            self.queue(reports)?;
+            return Err(Error::Refused(why));
         }
-        let id = format!("{}-{}", sanitize(&update.version), &got[..12]);
+        let id = format!("{}-{}", sanitize(version), &got[..12]);
         let dir = self.dir.clone();
         let unpack_id = id.clone();
-        tokio::task::spawn_blocking(move || unpack(&dir, &unpack_id, &bytes))
+        tokio::task::spawn_blocking(move || unpack(&dir, &unpack_id, &body))
             .await
             .map_err(|e| Error::Zip(e.to_string()))??;
-        let (version, checksum) = (update.version.clone(), update.checksum.clone());
-        let refused = self.step(|s| match s.downloaded(&id, &version, &checksum, &got) {
+        let refused = self.step(|s| match s.downloaded(&id, version, checksum, &got) {
             Ok(r) => (None, r),
             Err((why, r)) => (Some(why), r),
         })?;

@@ -75,6 +75,19 @@ async fn api(s: &Serve, method: &str, path: &str, body: Value) -> Value {
     v
 }
 
+/// `len` pseudo-random hex digits (xorshift from `seed`): content deflate cannot shrink
+/// much, so a zip of it takes a while to download and unpack.
+fn hex_noise(mut x: u64, len: usize) -> String {
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b"0123456789abcdef"[(x & 15) as usize])
+        })
+        .collect()
+}
+
 fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     let mut w = zip::ZipWriter::new(&mut out);
@@ -356,15 +369,7 @@ async fn a_process_killed_at_any_moment_leaves_a_loadable_bundle() {
     let s = serve(data.path());
     app_with_channel(&s).await;
     // Big enough that a kill often lands mid-download or mid-unpack.
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let filler: String = (0..600_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            char::from(b"0123456789abcdef"[(x & 15) as usize])
-        })
-        .collect();
+    let filler = hex_noise(0x2545_f491_4f6c_dd1du64, 600_000);
     upload(
         &s,
         "1.0.1",
@@ -495,15 +500,7 @@ async fn its_requests_are_the_plugins_field_for_field() {
             .map(|s| s.as_str().unwrap().to_string())
             .collect()
     };
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let noise: String = (0..300_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            char::from(b"0123456789abcdef"[(x & 15) as usize])
-        })
-        .collect();
+    let noise = hex_noise(0x9e37_79b9_7f4a_7c15u64, 300_000);
     let zip = zip_of(&[("index.html", "v1"), ("noise.txt", &noise)]);
     let (url, seen) = recording_server(zip).await;
     let folder = tempfile::tempdir().unwrap();
