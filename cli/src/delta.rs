@@ -86,8 +86,8 @@ fn object(name: &str, path: &Path, tmp: &Path) -> anyhow::Result<FileObject> {
 /// storage; devices still skip files they hold, by the decrypted hash.)
 pub fn encrypt(
     files: Vec<FileObject>,
-    rsa: &rsa::RsaPrivateKey,
-    session: &crate::bundle_crypto::Session,
+    rsa: &updraft_crypto::RsaPrivateKey,
+    session: &updraft_crypto::Session,
     tmp: &Path,
 ) -> anyhow::Result<Vec<FileObject>> {
     files
@@ -99,7 +99,7 @@ pub fn encrypt(
             Ok(FileObject {
                 file: NewFile {
                     file_name: f.file.file_name,
-                    file_hash: crate::bundle_crypto::encrypted_checksum(rsa, &original)?,
+                    file_hash: updraft_crypto::encrypted_checksum(rsa, &original)?,
                     size: bytes.len() as u64,
                     sha256: hex::encode(Sha256::digest(&bytes)),
                 },

@@ -1,6 +1,5 @@
 //! `updraft`: ship web bundles to Capacitor apps, and run the whole service locally.
 
-mod bundle_crypto;
 mod client;
 mod commands;
 mod config;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use updraft_core::device_request::Platform;
 use updraft_core::protocol::{DeviceRequest, StatsEvent};
-use updraft_device::{BundleStatus, Bundles, Report};
+use updraft_device::{BundleStatus, Bundles, Report, Verified};
 
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
@@ -358,7 +358,7 @@ impl Fleet {
             .bytes
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         let sha = hex::encode(Sha256::digest(&bytes));
-        match bundles.downloaded(version, version, checksum, &sha) {
+        match bundles.downloaded(version, version, checksum, &Verified::Sha256(&sha)) {
             Ok(r) => reports.extend(r),
             Err((_, r)) => {
                 self.tally.error("download checksum".into());

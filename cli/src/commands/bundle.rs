@@ -10,7 +10,6 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 
 use super::{Ctx, confirm};
-use crate::bundle_crypto;
 use crate::client::{Api, ServerError, seg, unreachable_error};
 use crate::config;
 use crate::zipper::{ZipOptions, Zipped, zip_folder};
@@ -74,7 +73,10 @@ pub struct UploadArgs {
 
 /// The key to encrypt with, if this upload is encrypted; checked against the app's
 /// configured public key before anything is uploaded.
-fn encryption_key(ctx: &Ctx, args: &UploadArgs) -> anyhow::Result<Option<rsa::RsaPrivateKey>> {
+fn encryption_key(
+    ctx: &Ctx,
+    args: &UploadArgs,
+) -> anyhow::Result<Option<updraft_crypto::RsaPrivateKey>> {
     let configured = config::read_project(&ctx.cwd)?.public_key;
     if !(args.encrypt || args.key.is_some() || configured.is_some()) {
         return Ok(None);
@@ -95,11 +97,14 @@ fn encryption_key(ctx: &Ctx, args: &UploadArgs) -> anyhow::Result<Option<rsa::Rs
             path.display()
         );
     }
-    let key = bundle_crypto::read_private(&path)?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the private key {}", path.display()))?;
+    let key = updraft_crypto::parse_private(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if let Some(pem) = configured {
-        let public = bundle_crypto::parse_public(&pem)
+        let public = updraft_crypto::parse_public(&pem)
             .context("capacitor.config's plugins.CapacitorUpdater.publicKey")?;
-        if public != rsa::RsaPublicKey::from(&key) {
+        if public != updraft_crypto::RsaPublicKey::from(&key) {
             bail!(
                 "the private key {} does not match capacitor.config's publicKey: devices would refuse these bundles",
                 path.display()
@@ -330,12 +335,12 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs) -> anyhow::Result<()> {
     // Encrypted: the ciphertext is what storage holds and checks.
     let session = key
         .as_ref()
-        .map(|_| bundle_crypto::Session::new())
+        .map(|_| updraft_crypto::Session::new())
         .transpose()?;
     let (z, sealed) = match (&key, &session) {
         (Some(key), Some(session)) => {
             let out = tempfile::NamedTempFile::new()?;
-            let sealed = bundle_crypto::seal(key, session, z.file.path(), out.path())?;
+            let sealed = updraft_crypto::seal(key, session, z.file.path(), out.path())?;
             let cipher = Zipped {
                 file: out,
                 size: sealed.size,
@@ -627,10 +632,10 @@ pub fn decrypt(ctx: &Ctx, args: DecryptArgs) -> anyhow::Result<()> {
             }
         },
     };
-    let public = bundle_crypto::parse_public(&pem)?;
+    let public = updraft_crypto::parse_public(&pem)?;
     let cipher = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
-    let plain = bundle_crypto::open(
+    let plain = updraft_crypto::open(
         &public,
         args.session_key.trim(),
         args.checksum.trim(),

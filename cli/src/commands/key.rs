@@ -6,7 +6,6 @@ use anyhow::{Context, bail};
 use serde_json::json;
 
 use super::Ctx;
-use crate::bundle_crypto;
 use crate::config;
 
 /// Where the private key lives (the name Capgo's CLI uses, so projects move either way).
@@ -27,9 +26,9 @@ pub fn create(ctx: &Ctx, force: bool, write_config: bool) -> anyhow::Result<()> 
             private_path.display()
         );
     }
-    let key = bundle_crypto::generate()?;
-    let private_pem = bundle_crypto::private_pem(&key)?;
-    let public_pem = bundle_crypto::public_pem(&rsa::RsaPublicKey::from(&key))?;
+    let key = updraft_crypto::generate()?;
+    let private_pem = updraft_crypto::private_pem(&key)?;
+    let public_pem = updraft_crypto::public_pem(&updraft_crypto::RsaPublicKey::from(&key))?;
     write_private(&private_path, &private_pem)?;
     std::fs::write(&public_path, &public_pem)
         .with_context(|| format!("cannot write {}", public_path.display()))?;
@@ -60,7 +59,7 @@ pub fn create(ctx: &Ctx, force: bool, write_config: bool) -> anyhow::Result<()> 
             "private_key": private_path,
             "public_key_file": public_path,
             "public_key": public_pem,
-            "key_id": bundle_crypto::key_id(&public_pem),
+            "key_id": updraft_crypto::key_id(&public_pem),
             "config": configured,
         }),
     );

@@ -64,6 +64,7 @@ actions! {
     DecryptFail => "decrypt_fail",
     ChecksumFail => "checksum_fail",
     ChecksumRequired => "checksum_required",
+    SessionKeyRequired => "session_key_required",
     InsufficientDiskSpace => "insufficient_disk_space",
     AppMovedToForeground => "app_moved_to_foreground",
     AppMovedToBackground => "app_moved_to_background",

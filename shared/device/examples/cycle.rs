@@ -1,5 +1,6 @@
-//! Start, confirm, check, download, in a loop: the crash test (`tests/against_serve.rs`)
-//! kills this process at random moments and checks that what it left can be loaded.
+//! Start, confirm, check, download, in a loop: the crash test (`tests/device_sdk.rs` at the
+//! workspace root) kills this process at random moments and checks that what it left can be
+//! loaded.
 //!   cycle SERVER_URL APP_ID DEVICE_ID BUNDLES_FOLDER
 
 use std::time::Duration;

@@ -9,7 +9,9 @@
 //! The last argument is the app's own version (semver; default 1.0.0): channels by default
 //! do not offer a bundle across a major version.
 //!
-//! Run it twice: the first run downloads the channel's bundle, the second loads it.
+//! Run it twice: the first run downloads the channel's bundle, the second loads it. For an
+//! app whose bundles are encrypted, set `UPDRAFT_PUBLIC_KEY` to the public key file
+//! (`.capgo_key_v2.pub`, written by `updraft key create`).
 
 use std::time::Duration;
 
@@ -43,7 +45,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             id
         }
     };
-    let config = Config::new(&server, &app_id, &device_id, &app_version);
+    let mut config = Config::new(&server, &app_id, &device_id, &app_version);
+    if let Ok(path) = std::env::var("UPDRAFT_PUBLIC_KEY") {
+        config.public_key = Some(std::fs::read_to_string(&path)?);
+    }
     let timeout = config.app_ready_timeout;
     let updater = Updater::open(config, &folder)?;
 
@@ -62,8 +67,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 3. In the background: check, download, stage for the next start.
     match updater.check().await {
         Ok(Check::Update(update)) => {
-            updater.download(&update).await?;
-            println!("{} downloaded: it loads at the next start", update.version);
+            let done = updater.download(&update).await?;
+            println!(
+                "{} downloaded ({} bytes; {} files downloaded, {} reused): it loads at the next start",
+                update.version, done.received, done.files_downloaded, done.files_reused
+            );
         }
         Ok(Check::Builtin) => println!("the server wants the built-in assets"),
         Ok(Check::Nothing { reason }) => println!("up to date ({reason})"),

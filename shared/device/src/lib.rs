@@ -6,17 +6,31 @@
 //!   rolled back when the app does not call `notify_app_ready` in time; pure, no I/O.
 //! - `state_file`: that state on disk, one JSON file replaced atomically, so a crash or
 //!   power loss at any step leaves a loadable bundle.
-//! - `updater`: the HTTP side, with the plugin's request bodies: update checks, full-zip
-//!   downloads verified by SHA-256 and unpacked to a staging folder renamed into place,
-//!   `/stats` reports sent in batches (kept on disk until sent), `/channel_self`.
+//! - `updater`: the HTTP side, with the plugin's request bodies: update checks; downloads
+//!   of the zip, or of a manifest's files (`manifest`) taking every file it can from the
+//!   bundles on disk (`files`), Brotli-decompressed, resumed with `Range` (`fetch`),
+//!   decrypted when the app has a public key (`encryption`), each verified by SHA-256 and
+//!   unpacked to a staging folder renamed into place (`unpack`); `/stats` reports in
+//!   batches, kept on disk until sent (`reports`), with the plugin's progress steps
+//!   (`progress`); `/channel_self` (`channel`).
 //!
-//! Not yet: manifest (delta) downloads with a content-addressed cache, resumed downloads,
-//! and decryption. `updraft simulate` plays fleets of devices on `lifecycle`.
+//! `updraft simulate` plays fleets of devices on `lifecycle`.
 
+pub mod channel;
+mod download;
+mod encryption;
+mod fetch;
+mod files;
 pub mod lifecycle;
+pub mod manifest;
+mod progress;
+mod reports;
 pub mod state_file;
+mod unpack;
 pub mod updater;
 
-pub use lifecycle::{Bundle, BundleStatus, Bundles, Report};
+pub use channel::{ChannelState, SelfChannel};
+pub use lifecycle::{Bundle, BundleStatus, Bundles, Report, Verified};
+pub use manifest::ManifestFile;
 pub use state_file::StateFile;
-pub use updater::{Check, Config, Error, Update, Updater};
+pub use updater::{Check, Config, Downloaded, Error, Update, Updater};

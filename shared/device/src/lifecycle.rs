@@ -52,6 +52,18 @@ impl Report {
     }
 }
 
+/// How a download was checked before it is offered to `accepts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified<'a> {
+    /// A whole zip: the SHA-256 hex of its bytes (decrypted, when the bundle is encrypted),
+    /// which must be the update's checksum.
+    Sha256(&'a str),
+    /// A manifest's files: each one's SHA-256 was its manifest hash before it was placed (a
+    /// file that was not stops the download before this point, as in the plugin, which
+    /// does not check the bundle checksum of a manifest download).
+    Files,
+}
+
 /// Why a downloaded bundle is not staged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refused {
@@ -89,26 +101,29 @@ impl Bundles {
             && !self.failed.iter().any(|f| f == version)
     }
 
-    /// Whether a downloaded bundle may be staged: not a version that failed here, and its
-    /// SHA-256 (`got`, of the bytes as downloaded) is the update's `checksum`. Called before
-    /// unpacking, so a refused download is never written out; `downloaded` applies it too.
+    /// Whether a downloaded bundle may be staged: not a version that failed here, and, for a
+    /// zip, its SHA-256 is the update's `checksum` (already decrypted when the bundle is
+    /// encrypted). Called before unpacking, so a refused download is never written out;
+    /// `downloaded` applies it too.
     pub fn accepts(
         &self,
         version: &str,
         checksum: &str,
-        got: &str,
+        verified: &Verified,
     ) -> Result<(), (Refused, Vec<Report>)> {
         if self.failed.iter().any(|f| f == version) {
             return Err((Refused::Failed, Vec::new()));
         }
-        if !got.eq_ignore_ascii_case(checksum) {
-            let refused = Refused::Checksum {
-                expected: checksum.to_string(),
-                got: got.to_string(),
-            };
-            return Err((refused, vec![Report::new(Action::ChecksumFail, version)]));
+        match verified {
+            Verified::Sha256(got) if !got.eq_ignore_ascii_case(checksum) => {
+                let refused = Refused::Checksum {
+                    expected: checksum.to_string(),
+                    got: got.to_string(),
+                };
+                Err((refused, vec![Report::new(Action::ChecksumFail, version)]))
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// A download finished, unpacked into the folder `id`: staged for the next start when
@@ -118,9 +133,9 @@ impl Bundles {
         id: &str,
         version: &str,
         checksum: &str,
-        got: &str,
+        verified: &Verified,
     ) -> Result<Vec<Report>, (Refused, Vec<Report>)> {
-        self.accepts(version, checksum, got)?;
+        self.accepts(version, checksum, verified)?;
         self.next = Some(Bundle {
             id: id.to_string(),
             version: version.to_string(),
@@ -195,14 +210,17 @@ mod tests {
     const SUM: &str = "aa11";
 
     fn staged(b: &mut Bundles, id: &str, version: &str) {
-        b.downloaded(id, version, SUM, SUM).unwrap();
+        b.downloaded(id, version, SUM, &Verified::Sha256(SUM))
+            .unwrap();
     }
 
     #[test]
     fn a_verified_download_is_staged_and_switched_to_at_the_next_start() {
         let mut b = Bundles::default();
         assert!(b.wants("1.0.1"));
-        let reports = b.downloaded("b1", "1.0.1", SUM, "AA11").unwrap();
+        let reports = b
+            .downloaded("b1", "1.0.1", SUM, &Verified::Sha256("AA11"))
+            .unwrap();
         assert_eq!(
             reports,
             vec![Report::new(Action::DownloadComplete, "1.0.1")]
@@ -224,7 +242,9 @@ mod tests {
     #[test]
     fn a_wrong_checksum_is_refused_and_reported() {
         let mut b = Bundles::default();
-        let (why, reports) = b.downloaded("b1", "1.0.1", SUM, "bb22").unwrap_err();
+        let (why, reports) = b
+            .downloaded("b1", "1.0.1", SUM, &Verified::Sha256("bb22"))
+            .unwrap_err();
         assert!(matches!(why, Refused::Checksum { .. }));
         assert_eq!(reports, vec![Report::new(Action::ChecksumFail, "1.0.1")]);
         assert_eq!(b, Bundles::default(), "nothing staged");
@@ -254,7 +274,9 @@ mod tests {
             "a failed version is never installed again"
         );
         assert_eq!(
-            b.downloaded("b3", "1.0.2", SUM, SUM).unwrap_err().0,
+            b.downloaded("b3", "1.0.2", SUM, &Verified::Files)
+                .unwrap_err()
+                .0,
             Refused::Failed
         );
         assert!(b.wants("1.0.3"));

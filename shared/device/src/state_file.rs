@@ -48,7 +48,7 @@ impl StateFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::BundleStatus;
+    use crate::lifecycle::{BundleStatus, Verified};
 
     /// Unpacks a bundle the way the SDK does: into a staging folder, complete, then renamed
     /// into place. Only then may a state name it.
@@ -79,7 +79,8 @@ mod tests {
         seen.push(loadable(root, &file));
         unpack(root, "b1", "v1");
         seen.push(loadable(root, &file)); // unpacked, not yet staged
-        s.downloaded("b1", "1.0.1", "aa", "aa").unwrap();
+        s.downloaded("b1", "1.0.1", "aa", &Verified::Sha256("aa"))
+            .unwrap();
         file.save(&s).unwrap();
         seen.push(loadable(root, &file)); // staged
         s.start();
@@ -88,7 +89,8 @@ mod tests {
         s.ready();
         file.save(&s).unwrap();
         unpack(root, "b2", "v2");
-        s.downloaded("b2", "1.0.2", "bb", "bb").unwrap();
+        s.downloaded("b2", "1.0.2", "bb", &Verified::Sha256("bb"))
+            .unwrap();
         s.start();
         file.save(&s).unwrap();
         seen.push(loadable(root, &file)); // 1.0.2 pending
@@ -106,7 +108,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = StateFile::in_dir(dir.path());
         let mut s = Bundles::default();
-        s.downloaded("b1", "1.0.1", "aa", "aa").unwrap();
+        s.downloaded("b1", "1.0.1", "aa", &Verified::Sha256("aa"))
+            .unwrap();
         file.save(&s).unwrap();
         // A crash while writing the next state leaves only its temporary file behind.
         std::fs::write(

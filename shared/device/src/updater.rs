@@ -2,17 +2,19 @@
 //! and fields as the plugin (the bodies are `updraft_core::protocol`'s types), driving the
 //! lifecycle and persisting it before acting on it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
+use updraft_core::action::Action;
 use updraft_core::device_request::Platform;
-use updraft_core::protocol::{ChannelSelfRequest, DeviceRequest, StatsEvent};
+use updraft_core::protocol::{DeviceRequest, StatsEvent};
 
+use crate::encryption::Key;
 use crate::lifecycle::{Bundles, Refused, Report};
+use crate::manifest::ManifestFile;
+use crate::reports::Queue;
 use crate::state_file::StateFile;
 
 /// The plugin release whose behaviour this SDK follows, sent as `plugin_version`.
@@ -39,6 +41,14 @@ pub struct Config {
     pub app_ready_timeout: Duration,
     /// Where the app was installed from (the plugin's `install_source`), if the app knows.
     pub install_source: Option<String>,
+    /// The app's public key (PKCS#1 PEM, the plugin's `publicKey`): with one, only bundles
+    /// encrypted for it are accepted, and checks send its `key_id`.
+    pub public_key: Option<String>,
+    /// The most bytes one download, or one file of a bundle, may take on disk: a server
+    /// that sends more (or a decompression bomb) is cut off there.
+    pub max_bundle_bytes: u64,
+    /// How many manifest files download at once (the plugin: twice the cores, 8 to 64).
+    pub parallel_files: usize,
 }
 
 impl Config {
@@ -47,6 +57,7 @@ impl Config {
     /// `/channel_self`), production build, 10 s to get ready as the plugin's default.
     pub fn new(server: &str, app_id: &str, device_id: &str, version_build: &str) -> Config {
         let server = server.trim_end_matches('/');
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Config {
             update_url: format!("{server}/updates"),
             stats_url: format!("{server}/stats"),
@@ -60,6 +71,9 @@ impl Config {
             default_channel: None,
             app_ready_timeout: Duration::from_secs(10),
             install_source: None,
+            public_key: None,
+            max_bundle_bytes: 1 << 30,
+            parallel_files: (cores * 2).clamp(8, 64),
         }
     }
 }
@@ -67,6 +81,8 @@ impl Config {
 /// Why a step did not happen. Never a panic: any answer a server gives ends up here.
 #[derive(Debug)]
 pub enum Error {
+    /// The configuration cannot work (a public key that is not one…).
+    Config(String),
     /// The server could not be reached or answered outside the protocol.
     Http(String),
     /// The server refused (`{"error": …}` or a 4xx/5xx status).
@@ -75,9 +91,13 @@ pub enum Error {
         error: String,
         message: String,
     },
-    /// The download did not verify.
+    /// The download did not verify against the update's checksum, or the version failed
+    /// here before.
     Refused(Refused),
-    /// The bundle folder or the state file could not be written.
+    /// The bundle cannot be used: a manifest that is not sound, a file that does not hash
+    /// to its entry, bytes that do not decrypt or decompress, too many bytes.
+    Bundle(String),
+    /// The bundles folder or the state file could not be written.
     Io(std::io::Error),
     /// The zip could not be unpacked.
     Zip(String),
@@ -86,6 +106,7 @@ pub enum Error {
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Error::Config(e) => write!(f, "the updater's configuration: {e}"),
             Error::Http(e) => write!(f, "no answer from the update server: {e}"),
             Error::Server {
                 status,
@@ -93,6 +114,7 @@ impl std::fmt::Display for Error {
                 message,
             } => write!(f, "the server refused ({status} {error}): {message}"),
             Error::Refused(r) => write!(f, "the download was refused: {r:?}"),
+            Error::Bundle(e) => write!(f, "the bundle cannot be used: {e}"),
             Error::Io(e) => write!(f, "cannot write the bundles folder: {e}"),
             Error::Zip(e) => write!(f, "cannot unpack the bundle: {e}"),
         }
@@ -111,8 +133,28 @@ impl From<std::io::Error> for Error {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Update {
     pub version: String,
+    /// The zip.
     pub url: String,
+    /// The zip's SHA-256 hex; RSA-encrypted when the bundle is.
     pub checksum: String,
+    /// Empty unless the bundle is encrypted: base64(IV):base64(encrypted AES key).
+    pub session_key: String,
+    /// The bundle's files, when the server offers them one by one (delta updates): then
+    /// only the files no bundle on disk has are downloaded.
+    pub manifest: Vec<ManifestFile>,
+}
+
+impl Update {
+    /// A plain zip update.
+    pub fn zip(version: &str, url: &str, checksum: &str) -> Update {
+        Update {
+            version: version.into(),
+            url: url.into(),
+            checksum: checksum.into(),
+            session_key: String::new(),
+            manifest: Vec::new(),
+        }
+    }
 }
 
 /// What an update check found.
@@ -126,95 +168,65 @@ pub enum Check {
     Nothing { reason: String },
 }
 
+/// What a download did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Downloaded {
+    /// The bundle is staged for the next start (false: nothing to do, the version is
+    /// running, staged, or failed here before).
+    pub staged: bool,
+    /// Bytes that came over the network.
+    pub received: u64,
+    /// Manifest files downloaded, and taken from bundles on disk (0 for a zip).
+    pub files_downloaded: usize,
+    pub files_reused: usize,
+}
+
 /// The answer to `POST /updates` without `error`, read leniently: unknown fields ignored.
 #[derive(Deserialize)]
 struct Answer {
     version: Option<String>,
     url: Option<String>,
     checksum: Option<String>,
+    #[serde(default)]
+    session_key: Option<String>,
+    #[serde(default)]
+    manifest: Option<Vec<ManifestFile>>,
     message: Option<String>,
-}
-
-/// A channel a device may pick (`GET /channel_self`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct SelfChannel {
-    pub name: String,
-    pub public: bool,
-    pub allow_self_set: bool,
-}
-
-/// The channel the device is on as the server sees it (`PUT /channel_self`): the one it
-/// picked, else the default; and whether it may pick.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChannelState {
-    pub channel: Option<String>,
-    pub allow_set: bool,
 }
 
 /// A live-update client over one bundles folder.
 pub struct Updater {
-    config: Config,
-    dir: PathBuf,
-    http: reqwest::Client,
+    pub(crate) config: Config,
+    pub(crate) dir: PathBuf,
+    pub(crate) http: reqwest::Client,
     file: StateFile,
     state: Mutex<Bundles>,
-    /// Reports not sent yet, kept on disk like the plugin's pending-stats file, so a
-    /// restart does not lose them.
-    reports: Mutex<Vec<Report>>,
+    reports: Queue,
+    pub(crate) key: Option<Key>,
 }
 
-/// The channel the device picked (`/channel_self`), kept locally as current plugins keep
-/// it: sent as `defaultChannel` with every check, and with `PUT /channel_self`.
-fn picked_path(dir: &Path) -> PathBuf {
-    dir.join("channel")
+/// Downloads in progress and their leftovers: resumable partial files.
+pub(crate) fn partials(dir: &Path) -> PathBuf {
+    dir.join(".partial")
 }
 
-fn picked(dir: &Path) -> Option<String> {
-    std::fs::read_to_string(picked_path(dir))
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
+/// How long a partial download waits for its next attempt before it is cleared.
+const PARTIAL_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Where unsent reports wait: `[["set", "1.0.1"], …]`.
-fn reports_path(dir: &Path) -> PathBuf {
-    dir.join("pending-stats.json")
-}
-
-fn load_reports(dir: &Path) -> Vec<Report> {
-    let pairs: Vec<(String, String)> = std::fs::read(reports_path(dir))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    pairs
-        .into_iter()
-        .filter_map(|(a, version)| {
-            Some(Report {
-                action: updraft_core::action::Action::parse(&a)?,
-                version,
-            })
-        })
-        .collect()
-}
-
-fn save_reports(dir: &Path, reports: &[Report]) -> std::io::Result<()> {
-    let pairs: Vec<(&str, &str)> = reports
-        .iter()
-        .map(|r| (r.action.as_str(), r.version.as_str()))
-        .collect();
-    let tmp = reports_path(dir).with_extension("json.tmp");
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec(&pairs).map_err(std::io::Error::other)?,
-    )?;
-    std::fs::rename(tmp, reports_path(dir))
+/// Runs file work off the async threads.
+pub(crate) fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> impl Future<Output = Result<T, Error>> {
+    let task = tokio::task::spawn_blocking(f);
+    async move { task.await.map_err(|e| Error::Io(std::io::Error::other(e))) }
 }
 
 impl Updater {
     /// The updater for `dir` (created if missing), its state as saved there.
     pub fn open(config: Config, dir: &Path) -> Result<Updater, Error> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        std::fs::create_dir_all(dir)?;
+        let key = config.public_key.as_deref().map(Key::parse).transpose()?;
+        std::fs::create_dir_all(partials(dir))?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(300))
@@ -222,44 +234,53 @@ impl Updater {
             .map_err(|e| Error::Http(e.to_string()))?;
         let file = StateFile::in_dir(dir);
         let state = Mutex::new(file.load());
-        let reports = Mutex::new(load_reports(dir));
         Ok(Updater {
             config,
             dir: dir.to_path_buf(),
             http,
             file,
             state,
-            reports,
+            reports: Queue::open(dir),
+            key,
         })
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, Bundles> {
+    pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, Bundles> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Applies a transition and saves the state before anything acts on it.
-    fn step<T>(&self, f: impl FnOnce(&mut Bundles) -> (T, Vec<Report>)) -> Result<T, Error> {
+    pub(crate) fn step<T>(
+        &self,
+        f: impl FnOnce(&mut Bundles) -> (T, Vec<Report>),
+    ) -> Result<T, Error> {
         let mut state = self.state();
         let mut next = state.clone();
         let (out, reports) = f(&mut next);
         self.file.save(&next)?;
         *state = next;
-        self.queue(reports)?;
+        self.reports.push(reports)?;
         Ok(out)
     }
 
     /// Queues reports for the next `/stats` batch, on disk.
-    fn queue(&self, reports: Vec<Report>) -> Result<(), Error> {
-        if reports.is_empty() {
-            return Ok(());
-        }
-        let mut queue = self.reports.lock().unwrap_or_else(|e| e.into_inner());
-        queue.extend(reports);
-        // At most the plugin's 200 pending events: the oldest go first.
-        let excess = queue.len().saturating_sub(200);
-        queue.drain(..excess);
-        save_reports(&self.dir, &queue)?;
-        Ok(())
+    pub(crate) fn queue(&self, reports: impl IntoIterator<Item = Report>) -> Result<(), Error> {
+        Ok(self.reports.push(reports)?)
+    }
+
+    pub(crate) fn report(&self, action: Action, version: &str) -> Result<(), Error> {
+        self.queue([Report {
+            action,
+            version: version.to_string(),
+        }])
+    }
+
+    /// A download that failed: its own reports, then `download_fail`, as the plugin ends
+    /// every failed download.
+    pub(crate) fn failed(&self, version: &str, reports: Vec<Report>, e: Error) -> Error {
+        let _ = self.queue(reports);
+        let _ = self.report(Action::DownloadFail, version);
+        e
     }
 
     /// The folder the app should load now (`None`: its builtin assets).
@@ -272,7 +293,7 @@ impl Updater {
         self.state().clone()
     }
 
-    fn device(&self) -> DeviceRequest {
+    pub(crate) fn device(&self) -> DeviceRequest {
         let running = self.state().running().map(str::to_string);
         DeviceRequest {
             app_id: self.config.app_id.clone(),
@@ -287,12 +308,12 @@ impl Updater {
             is_emulator: Some(self.config.is_emulator),
             is_prod: Some(self.config.is_prod),
             default_channel: Some(
-                picked(&self.dir)
+                crate::channel::picked(&self.dir)
                     .or_else(|| self.config.default_channel.clone())
                     .unwrap_or_default(),
             ),
             install_source: Some(self.config.install_source.clone().unwrap_or_default()),
-            key_id: None,
+            key_id: self.key.as_ref().map(|k| k.id().to_string()),
         }
     }
 
@@ -325,11 +346,15 @@ impl Updater {
                 version: Some(version),
                 url: Some(url),
                 checksum: Some(checksum),
+                session_key,
+                manifest,
                 ..
             } => Check::Update(Update {
                 version,
                 url,
                 checksum,
+                session_key: session_key.unwrap_or_default(),
+                manifest: manifest.unwrap_or_default(),
             }),
             _ => Check::Nothing {
                 reason: answer
@@ -341,7 +366,7 @@ impl Updater {
 
     /// Sends a device request to a device route and reads its JSON answer: a status of 400
     /// or more, or a 200 with `error`, is `Error::Server`.
-    async fn device_call(
+    pub(crate) async fn device_call(
         &self,
         method: reqwest::Method,
         url: String,
@@ -376,164 +401,6 @@ impl Updater {
         Ok(v)
     }
 
-    fn channel_body(&self, channel: Option<&str>) -> ChannelSelfRequest {
-        ChannelSelfRequest {
-            device: self.device(),
-            channel: channel.map(str::to_string),
-        }
-    }
-
-    /// The channels this device may pick (`GET /channel_self`).
-    pub async fn channels(&self) -> Result<Vec<SelfChannel>, Error> {
-        let d = self.device();
-        let platform = d.platform.as_str();
-        let query = [
-            ("app_id", d.app_id.as_str()),
-            ("platform", platform),
-            ("device_id", d.device_id.as_str()),
-            (
-                "version_name",
-                d.version_name.as_deref().unwrap_or("builtin"),
-            ),
-            ("version_build", d.version_build.as_str()),
-            ("plugin_version", PLUGIN_VERSION),
-            (
-                "is_emulator",
-                if self.config.is_emulator {
-                    "true"
-                } else {
-                    "false"
-                },
-            ),
-            (
-                "is_prod",
-                if self.config.is_prod { "true" } else { "false" },
-            ),
-        ];
-        let url = reqwest::Url::parse_with_params(&self.config.channel_url, query)
-            .map_err(|e| Error::Http(e.to_string()))?;
-        let v = self
-            .device_call(reqwest::Method::GET, url.to_string(), None::<&()>)
-            .await?;
-        serde_json::from_value(v).map_err(|e| Error::Server {
-            status: 200,
-            error: "not_a_channel_list".into(),
-            message: e.to_string(),
-        })
-    }
-
-    /// Picks `channel` for this device (`POST /channel_self`).
-    pub async fn set_channel(&self, channel: &str) -> Result<(), Error> {
-        let body = self.channel_body(Some(channel));
-        self.device_call(
-            reqwest::Method::POST,
-            self.config.channel_url.clone(),
-            Some(&body),
-        )
-        .await?;
-        std::fs::write(picked_path(&self.dir), channel)?;
-        Ok(())
-    }
-
-    /// The channel the device is on (`PUT /channel_self`, sending the one it picked).
-    pub async fn channel(&self) -> Result<ChannelState, Error> {
-        let body = self.channel_body(picked(&self.dir).as_deref());
-        let v = self
-            .device_call(
-                reqwest::Method::PUT,
-                self.config.channel_url.clone(),
-                Some(&body),
-            )
-            .await?;
-        Ok(ChannelState {
-            channel: v["channel"].as_str().map(str::to_string),
-            allow_set: v["allowSet"].as_bool().unwrap_or(false),
-        })
-    }
-
-    /// Goes back to the default channel (`DELETE /channel_self`).
-    pub async fn unset_channel(&self) -> Result<(), Error> {
-        let body = self.channel_body(None);
-        self.device_call(
-            reqwest::Method::DELETE,
-            self.config.channel_url.clone(),
-            Some(&body),
-        )
-        .await?;
-        match std::fs::remove_file(picked_path(&self.dir)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-            _ => Ok(()),
-        }
-    }
-
-    /// Downloads `update`'s zip, verifies its SHA-256, unpacks it into a staging folder and
-    /// renames that into place, then stages it for the next start.
-    pub async fn download(&self, update: &Update) -> Result<(), Error> {
-        if !self.state().wants(&update.version) {
-            return Ok(());
-        }
-        let resp = self
-            .http
-            .get(&update.url)
-            .send()
-            .await
-            .map_err(|e| Error::Http(e.to_string()))?;
-        let status = resp.status().as_u16();
-        if status != 200 {
-            return Err(Error::Server {
-                status,
-                error: "download".into(),
-                message: format!("GET {} answered {status}", update.url),
-            });
-        }
-        // Progress as the plugin reports it: `download_10` … `download_90` for each tenth
-        // the download crosses (`download_complete` comes from the lifecycle).
-        let total = resp.content_length().filter(|t| *t > 0);
-        let mut resp = resp;
-        let mut body = Vec::with_capacity(total.unwrap_or(0).min(256 << 20) as usize);
-        let mut reported = 0u64;
-        while let Some(chunk) = resp.chunk().await.map_err(|e| Error::Http(e.to_string()))? {
-            body.extend_from_slice(&chunk);
-            let Some(total) = total else { continue };
-            let tenth = (body.len() as u64 * 100 / total) / 10 * 10;
-            if tenth > reported && tenth < 100 {
-                reported = tenth;
-                let action = updraft_core::action::Action::parse(&format!("download_{tenth}"));
-                self.queue(
-                    action
-                        .into_iter()
-                        .map(|action| Report {
-                            action,
-                            version: update.version.clone(),
-                        })
-                        .collect(),
-                )?;
-            }
-        }
-        let got = hex::encode(Sha256::digest(&body));
-        let (version, checksum) = (update.version.as_str(), update.checksum.as_str());
-        // Refused (checksum, a failed version): reported, and nothing is unpacked.
-        let accepted = self.state().accepts(version, checksum, &got);
-        if let Err((why, reports)) = accepted {
-            self.queue(reports)?;
-            return Err(Error::Refused(why));
-        }
-        let id = format!("{}-{}", sanitize(version), &got[..12]);
-        let dir = self.dir.clone();
-        let unpack_id = id.clone();
-        tokio::task::spawn_blocking(move || unpack(&dir, &unpack_id, &body))
-            .await
-            .map_err(|e| Error::Zip(e.to_string()))??;
-        let refused = self.step(|s| match s.downloaded(&id, version, checksum, &got) {
-            Ok(r) => (None, r),
-            Err((why, r)) => (Some(why), r),
-        })?;
-        match refused {
-            Some(why) => Err(Error::Refused(why)),
-            None => Ok(()),
-        }
-    }
-
     /// At the app's start: switches to a staged bundle, and returns the folder to load
     /// (`None`: builtin). Call `ready_deadline` `app_ready_timeout` later.
     pub fn start(&self) -> Result<Option<PathBuf>, Error> {
@@ -560,9 +427,11 @@ impl Updater {
     /// Sends the reports waiting, as one `/stats` batch (the plugin flushes its queue every
     /// second). On failure they wait for the next flush.
     pub async fn flush_stats(&self) -> Result<usize, Error> {
-        let waiting: Vec<Report> =
-            std::mem::take(&mut *self.reports.lock().unwrap_or_else(|e| e.into_inner()));
-        if waiting.is_empty() || self.config.stats_url.is_empty() {
+        if self.config.stats_url.is_empty() {
+            return Ok(0);
+        }
+        let waiting = self.reports.take();
+        if waiting.is_empty() {
             return Ok(0);
         }
         let events: Vec<StatsEvent> = waiting
@@ -570,12 +439,16 @@ impl Updater {
             .map(|r| {
                 let mut device = self.device();
                 device.version_name = Some(r.version.clone());
+                let worker = crate::reports::from_worker(r.action);
+                if worker {
+                    device.key_id = None;
+                }
                 StatsEvent {
                     device,
                     action: r.action.as_str().to_string(),
                     old_version_name: Some(String::new()),
                     metadata: None,
-                    timestamp: Some(updraft_core::device::now_ms()),
+                    timestamp: (!worker).then(updraft_core::device::now_ms),
                 }
             })
             .collect();
@@ -587,15 +460,11 @@ impl Updater {
             .await;
         match sent {
             Ok(r) if r.status().is_success() => {
-                let queue = self.reports.lock().unwrap_or_else(|e| e.into_inner());
-                save_reports(&self.dir, &queue)?;
+                self.reports.sent()?;
                 Ok(events.len())
             }
             other => {
-                self.reports
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .splice(0..0, waiting);
+                self.reports.put_back();
                 Err(match other {
                     Ok(r) => Error::Server {
                         status: r.status().as_u16(),
@@ -608,7 +477,8 @@ impl Updater {
         }
     }
 
-    /// Removes bundle folders no state names (failed, replaced, interrupted downloads).
+    /// Removes what no state names: bundle folders failed, replaced or left half-written,
+    /// their file indexes, and partial downloads nobody resumed for a week.
     fn collect_garbage(&self) {
         let keep: Vec<String> = self
             .state()
@@ -616,20 +486,35 @@ impl Updater {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if e.path().is_dir() && !keep.contains(&name) {
-                let _ = std::fs::remove_dir_all(e.path());
+        let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                let ours = name == ".partial" || name == ".files";
+                if e.path().is_dir() && !ours && !keep.contains(&name.as_str()) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        crate::files::prune(&self.dir, &keep);
+        if let Ok(entries) = std::fs::read_dir(partials(&self.dir)) {
+            for e in entries.flatten() {
+                let old = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > PARTIAL_MAX_AGE);
+                if old {
+                    let _ = std::fs::remove_file(e.path());
+                }
             }
         }
     }
 }
 
 /// A version as a folder name: letters, digits, dots, dashes.
-fn sanitize(version: &str) -> String {
+pub(crate) fn sanitize(version: &str) -> String {
     version
         .chars()
         .map(|c| {
@@ -640,42 +525,4 @@ fn sanitize(version: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Unpacks `zip` into `dir/.staging-{id}`, complete, then renames it to `dir/{id}`: no state
-/// names a folder before it is whole. Entries that would land outside the folder are refused.
-fn unpack(dir: &Path, id: &str, zip: &[u8]) -> Result<(), Error> {
-    let target = dir.join(id);
-    if target.exists() {
-        return Ok(());
-    }
-    let staging = dir.join(format!(".staging-{id}"));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging)?;
-    let mut archive =
-        zip::ZipArchive::new(std::io::Cursor::new(zip)).map_err(|e| Error::Zip(e.to_string()))?;
-    for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).map_err(|e| Error::Zip(e.to_string()))?;
-        let Some(rel) = entry.enclosed_name() else {
-            return Err(Error::Zip(format!(
-                "entry {} leaves the bundle folder",
-                entry.name()
-            )));
-        };
-        let path = staging.join(rel);
-        if entry.is_dir() {
-            std::fs::create_dir_all(&path)?;
-            continue;
-        }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let mut out = std::fs::File::create(&path)?;
-        std::io::copy(&mut entry, &mut out)?;
-        out.flush()?;
-        out.sync_all()?;
-    }
-    std::fs::rename(&staging, &target)?;
-    std::fs::File::open(dir)?.sync_all()?;
-    Ok(())
 }
