@@ -9,32 +9,6 @@ use std::io::Read;
 use common::*;
 use serde_json::{Value, json};
 
-/// A build of `n` files (text that compresses, and one binary that does not), with the
-/// files named in `changed` carrying `marker`.
-fn build(p: &Project, n: usize, changed: &[usize], marker: &str) {
-    let dist = p.dir.path().join("dist");
-    let _ = std::fs::remove_dir_all(&dist);
-    std::fs::create_dir_all(dist.join("assets")).unwrap();
-    std::fs::write(
-        dist.join("index.html"),
-        "<html><script src=assets/f0.js></script></html>",
-    )
-    .unwrap();
-    for i in 0..n {
-        let tag = if changed.contains(&i) { marker } else { "v1" };
-        std::fs::write(
-            dist.join(format!("assets/f{i}.js")),
-            format!("CapacitorUpdater.notifyAppReady(); // file {i} {tag}\n").repeat(40),
-        )
-        .unwrap();
-    }
-    std::fs::write(
-        dist.join("assets/noise.bin"),
-        noise(0x2545_F491_4F6C_DD1D, 20_000),
-    )
-    .unwrap();
-}
-
 /// What a device would install from a manifest entry: download, decompress `.br`.
 async fn fetch(entry: &Value) -> (String, Vec<u8>) {
     let url = entry["download_url"].as_str().unwrap();
@@ -58,7 +32,7 @@ async fn a_new_version_uploads_and_serves_only_what_changed() {
     let s = Server::start(data.path());
     let p = Project::with_app(&s);
 
-    build(&p, 30, &[], "v1");
+    p.build_files(30, &[], "v1");
     let v1 = p.json(&["upload", "--bundle", "1.0.1", "--channel", "production"]);
     assert_eq!(v1["delta"]["files"], 32);
     assert_eq!(
@@ -74,7 +48,7 @@ async fn a_new_version_uploads_and_serves_only_what_changed() {
         .collect();
 
     // Two files change: only they are uploaded.
-    build(&p, 30, &[3, 17], "v2");
+    p.build_files(30, &[3, 17], "v2");
     let v2 = p.json(&["upload", "--bundle", "1.0.2", "--channel", "production"]);
     assert_eq!(v2["delta"]["uploaded"], 2, "{v2}");
     assert!(v2["delta"]["uploaded_bytes"].as_u64().unwrap() < 2000);
@@ -159,7 +133,7 @@ async fn a_new_version_uploads_and_serves_only_what_changed() {
     }
 
     // --no-delta: the zip only, and no manifest for devices.
-    build(&p, 30, &[5], "v3");
+    p.build_files(30, &[5], "v3");
     let v3 = p.json(&[
         "upload",
         "--bundle",

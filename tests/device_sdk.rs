@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -16,24 +15,13 @@ use std::time::Duration;
 use common::*;
 use serde_json::{Value, json};
 use updraft_device::{Check, Config, Downloaded, Error, Updater};
+use updraft_testkit::zip_of;
 
 fn config(url: &str) -> Config {
     Config {
         app_ready_timeout: Duration::from_secs(1),
         ..Config::new(url, APP, DEVICE, "1.0.0")
     }
-}
-
-fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    let mut w = zip::ZipWriter::new(&mut out);
-    for (name, text) in files {
-        w.start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        w.write_all(text.as_bytes()).unwrap();
-    }
-    w.finish().unwrap();
-    out.into_inner()
 }
 
 async fn ok(s: &Server, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -243,29 +231,12 @@ fn holds_build(dir: &Path, p: &Project) {
     }
 }
 
-/// A build of `n` text files, those in `changed` marked `marker`.
-fn build(p: &Project, n: usize, changed: &[usize], marker: &str) {
-    let dist = p.dir.path().join("dist");
-    let _ = std::fs::remove_dir_all(&dist);
-    std::fs::create_dir_all(dist.join("assets")).unwrap();
-    std::fs::write(dist.join("index.html"), format!("<html>{marker}</html>")).unwrap();
-    for i in 0..n {
-        let tag = if changed.contains(&i) { marker } else { "v1" };
-        std::fs::write(
-            dist.join(format!("assets/f{i}.js")),
-            format!("CapacitorUpdater.notifyAppReady(); // file {i} {tag}\n").repeat(40),
-        )
-        .unwrap();
-    }
-    std::fs::write(dist.join("assets/noise.bin"), noise(0x2545_F491, 20_000)).unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delta_upload_reaches_the_device_file_by_file() {
     let data = tempfile::tempdir().unwrap();
     let s = Server::start(data.path());
     let p = Project::with_app(&s);
-    build(&p, 12, &[], "v1");
+    p.build_files(12, &[], "v1");
     p.json(&["upload", "--channel", "production", "--bundle", "1.0.1"]);
 
     let folder = tempfile::tempdir().unwrap();
@@ -279,14 +250,14 @@ async fn a_delta_upload_reaches_the_device_file_by_file() {
     holds_build(&dir, &p);
     up.notify_app_ready().unwrap();
 
-    // Two scripts and index.html change: only they come over the network.
-    build(&p, 12, &[3, 7], "v2");
+    // Two scripts change: only they come over the network.
+    p.build_files(12, &[3, 7], "v2");
     p.json(&["upload", "--channel", "production", "--bundle", "1.0.2"]);
     let u = update(&up).await;
     let second = up.download(&u).await.unwrap();
     assert_eq!(
         (second.files_downloaded, second.files_reused),
-        (3, 11),
+        (2, 12),
         "{second:?}"
     );
     assert!(

@@ -5,7 +5,6 @@ mod project;
 #[allow(unused_imports)]
 pub use project::Project;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -59,26 +58,14 @@ impl Server {
                 .env("UPDRAFT_TABLE", &name)
                 .env("UPDRAFT_BUCKET", &name);
         }
-        let mut child = cmd
-            .env("UPDRAFT_ADMIN_KEY", ADMIN)
+        cmd.env("UPDRAFT_ADMIN_KEY", ADMIN)
             .env("RUST_LOG", "warn")
             // Rate limits are off unless a test turns them on with flags (which beat env).
             .env("UPDRAFT_RATE_DEVICE_PER_MIN", "0")
             .env("UPDRAFT_RATE_IP_PER_MIN", "0")
             .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("updraft binary starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {line:?}"))
-            .to_string();
+            .stderr(Stdio::inherit());
+        let (child, url) = updraft_testkit::spawn_serve(&mut cmd);
         Server {
             child,
             url,

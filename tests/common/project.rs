@@ -90,6 +90,32 @@ impl Project {
         write_build(self.dir.path(), marker);
     }
 
+    /// Replaces the project's build with `n` script files (text that compresses) and one
+    /// binary that does not; the scripts named in `changed` carry `marker`.
+    pub fn build_files(&self, n: usize, changed: &[usize], marker: &str) {
+        let dist = self.dir.path().join("dist");
+        let _ = std::fs::remove_dir_all(&dist);
+        std::fs::create_dir_all(dist.join("assets")).unwrap();
+        std::fs::write(
+            dist.join("index.html"),
+            "<html><script src=assets/f0.js></script></html>",
+        )
+        .unwrap();
+        for i in 0..n {
+            let tag = if changed.contains(&i) { marker } else { "v1" };
+            std::fs::write(
+                dist.join(format!("assets/f{i}.js")),
+                format!("CapacitorUpdater.notifyAppReady(); // file {i} {tag}\n").repeat(40),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            dist.join("assets/noise.bin"),
+            super::noise(0x2545_F491_4F6C_DD1D, 20_000),
+        )
+        .unwrap();
+    }
+
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(!out.status.success(), "{args:?} should fail");

@@ -5,13 +5,13 @@
 //! (Against the real `updraft serve`: `tests/device_sdk.rs` at the workspace root.)
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use updraft_device::{Check, Config, Error, Update, Updater};
+use updraft_testkit::zip_of;
 
 const APP: &str = "com.example.desktop";
 const DEVICE: &str = "0b0e1d5c-8a45-4c2e-9d0a-5d3f2a1b7c9e";
@@ -38,18 +38,6 @@ fn hex_noise(mut x: u64, len: usize) -> String {
             char::from(b"0123456789abcdef"[(x & 15) as usize])
         })
         .collect()
-}
-
-fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    let mut w = zip::ZipWriter::new(&mut out);
-    for (name, text) in files {
-        w.start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        w.write_all(text.as_bytes()).unwrap();
-    }
-    w.finish().unwrap();
-    out.into_inner()
 }
 
 fn brotli(data: &[u8]) -> Vec<u8> {
@@ -196,6 +184,13 @@ fn follows<'a>(actions: &'a [&'a str], sequence: &Value) -> &'a [&'a str] {
     &actions[i..]
 }
 
+/// The first update check the server got.
+fn sent_check(seen: &Seen) -> Value {
+    let seen = seen.lock().unwrap();
+    let (_, check) = seen.iter().find(|(p, _)| p == "/updates").expect("a check");
+    check.clone()
+}
+
 /// Every `/stats` event the server got, in order.
 fn events(seen: &Seen) -> Vec<Value> {
     seen.lock()
@@ -252,13 +247,7 @@ async fn a_zip_update_and_a_failed_start_are_reported_as_the_plugin_reports_them
     up.ready_deadline().unwrap(); // never ready: rolled back
     up.flush_stats().await.unwrap();
 
-    let (_, check) = seen
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|(p, _)| p == "/updates")
-        .cloned()
-        .expect("a check");
+    let check = sent_check(&seen);
     assert_eq!(
         keys(&check),
         set_of(&f["update_check"]["fields"]),
@@ -438,13 +427,7 @@ async fn with_a_public_key_checks_carry_its_id_and_a_plain_bundle_is_refused() {
     assert!(matches!(up.download(&u).await, Err(Error::Bundle(_))));
     assert_eq!(up.bundles().next, None);
     up.flush_stats().await.unwrap();
-    let (_, check) = seen
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|(p, _)| p == "/updates")
-        .cloned()
-        .unwrap();
+    let check = sent_check(&seen);
     let mut want = set_of(&f["update_check"]["fields"]);
     want.insert("key_id".into());
     assert_eq!(keys(&check), want);

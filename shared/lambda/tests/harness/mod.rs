@@ -3,7 +3,6 @@
 //! the plugin's request body.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -96,31 +95,21 @@ pub struct Serve {
 }
 
 pub fn start_serve(table: &str) -> Serve {
-    let mut child = Command::new(binary("updraft"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            "aws",
-            "--create-resources",
-        ])
-        .env("UPDRAFT_TABLE", table)
-        .env("UPDRAFT_BUCKET", table)
-        .env("UPDRAFT_ADMIN_KEY", ADMIN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("serve prints its URL")
-        .to_string();
+    let (child, url) = updraft_testkit::spawn_serve(
+        Command::new(binary("updraft"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--store",
+                "aws",
+                "--create-resources",
+            ])
+            .env("UPDRAFT_TABLE", table)
+            .env("UPDRAFT_BUCKET", table)
+            .env("UPDRAFT_ADMIN_KEY", ADMIN)
+            .env("RUST_LOG", "warn"),
+    );
     Serve {
         _proc: Proc(child),
         url,
