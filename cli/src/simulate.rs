@@ -286,17 +286,10 @@ impl Fleet {
             if !reports.is_empty() {
                 let events: Vec<StatsEvent> = reports
                     .iter()
-                    .map(|r| StatsEvent {
-                        device: {
-                            let mut d =
-                                self.device_request(&id, platform, running.as_deref(), &mut rng);
-                            d.version_name = Some(r.version.clone());
-                            d
-                        },
-                        action: r.action.as_str().to_string(),
-                        old_version_name: Some(String::new()),
-                        metadata: None,
-                        timestamp: Some(updraft_core::device::now_ms()),
+                    .map(|r| {
+                        let device =
+                            self.device_request(&id, platform, running.as_deref(), &mut rng);
+                        updraft_device::reports::event(r, device)
                     })
                     .collect();
                 if self.post("/stats", &events).await.is_some() {

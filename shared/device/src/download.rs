@@ -27,6 +27,7 @@ impl Updater {
     /// stopped at the next call.
     pub async fn download(&self, update: &Update) -> Result<Downloaded, Error> {
         let version = update.version.as_str();
+        let _one_at_a_time = self.downloading.lock().await;
         if !self.state().wants(version) {
             return Ok(Downloaded::default());
         }
@@ -150,12 +151,7 @@ impl Updater {
             percents
                 .into_iter()
                 .chain([progress::PLACED])
-                .filter_map(|p| {
-                    progress.at(p).map(|action| Report {
-                        action,
-                        version: version.to_string(),
-                    })
-                }),
+                .filter_map(|p| progress.at(p).map(|action| Report::new(action, version))),
         )?;
         self.stage(&id, version, &expected, &Verified::Sha256(&got))?;
         Ok(Downloaded {

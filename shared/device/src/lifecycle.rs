@@ -12,6 +12,8 @@
 //! `error` and goes back to the fallback (the previous good bundle, else builtin). A
 //! version marked failed is not installed again.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use updraft_core::action::Action;
 
@@ -36,21 +38,36 @@ pub struct Bundle {
     pub status: BundleStatus,
 }
 
-/// A `/stats` event the step asks the caller to send: the action and the version it names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `/stats` event the step asks the caller to send: the action and the version it names,
+/// the version the device left (`set`), and details (the launch reports' timings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub action: Action,
     pub version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub old_version: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
 }
 
 impl Report {
-    fn new(action: Action, version: &str) -> Report {
+    pub fn new(action: Action, version: &str) -> Report {
         Report {
             action,
             version: version.to_string(),
+            old_version: String::new(),
+            metadata: BTreeMap::new(),
         }
     }
+
+    fn from(mut self, old_version: &str) -> Report {
+        self.old_version = old_version.to_string();
+        self
+    }
 }
+
+/// The builtin bundle's version name, as the plugin reports it.
+pub const BUILTIN: &str = "builtin";
 
 /// How a download was checked before it is offered to `accepts`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,11 +168,12 @@ impl Bundles {
         let mut reports = Vec::new();
         if let Some(next) = self.next.take() {
             let previous = self.current.take();
+            let left = previous.as_ref().map_or(BUILTIN, |p| p.version.as_str());
+            reports.push(Report::new(Action::Set, &next.version).from(left));
             // Only a bundle that started fine is worth going back to.
             if let Some(p) = previous.filter(|p| p.status == BundleStatus::Success) {
                 self.fallback = Some(p);
             }
-            reports.push(Report::new(Action::Set, &next.version));
             self.current = Some(next);
         }
         (self.current.clone(), reports)
@@ -178,11 +196,15 @@ impl Bundles {
                     self.failed.push(c.version.clone());
                 }
                 self.current = self.fallback.take();
-                // The plugin reports the launch timeout, then the failed update.
-                let reports = vec![
+                // The plugin reports the launch timeout, then the failed update; going back
+                // to a bundle (not builtin) is a `set` from builtin, as its reset does it.
+                let mut reports = vec![
                     Report::new(Action::AppLaunchTimeout, &c.version),
                     Report::new(Action::UpdateFail, &c.version),
                 ];
+                if let Some(back) = &self.current {
+                    reports.push(Report::new(Action::Set, &back.version).from(BUILTIN));
+                }
                 (Some(self.current.clone()), reports)
             }
             other => {
@@ -232,7 +254,10 @@ mod tests {
         );
         let (load, reports) = b.start();
         assert_eq!(load.unwrap().version, "1.0.1");
-        assert_eq!(reports, vec![Report::new(Action::Set, "1.0.1")]);
+        assert_eq!(
+            reports,
+            vec![Report::new(Action::Set, "1.0.1").from(BUILTIN)]
+        );
         assert!(!b.wants("1.0.1"));
         b.ready();
         assert_eq!(b.current.as_ref().unwrap().status, BundleStatus::Success);
@@ -257,7 +282,12 @@ mod tests {
         b.start();
         b.ready();
         staged(&mut b, "b2", "1.0.2");
-        b.start();
+        let (_, reports) = b.start();
+        assert_eq!(
+            reports,
+            vec![Report::new(Action::Set, "1.0.2").from("1.0.1")],
+            "a set names the bundle it left"
+        );
         // No notify_app_ready: the timeout rolls back to 1.0.1 and reports the failure.
         let (load, reports) = b.ready_timeout();
         assert_eq!(load.unwrap().unwrap().version, "1.0.1");
@@ -265,7 +295,9 @@ mod tests {
             reports,
             vec![
                 Report::new(Action::AppLaunchTimeout, "1.0.2"),
-                Report::new(Action::UpdateFail, "1.0.2")
+                Report::new(Action::UpdateFail, "1.0.2"),
+                // Back to 1.0.1, as the plugin's reset reports it.
+                Report::new(Action::Set, "1.0.1").from(BUILTIN),
             ]
         );
         assert_eq!(b.failed, vec!["1.0.2"]);

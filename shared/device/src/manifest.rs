@@ -41,10 +41,7 @@ pub struct Task {
 }
 
 fn report(action: Action, version: &str, file: &str) -> Report {
-    Report {
-        action,
-        version: format!("{version}:{file}"),
-    }
+    Report::new(action, &format!("{version}:{file}"))
 }
 
 /// The file's own name, as the plugin names a file in its per-file reports.

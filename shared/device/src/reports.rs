@@ -1,11 +1,13 @@
 //! `/stats` reports waiting to be sent, kept on disk like the plugin's pending-stats file
-//! so that a restart does not lose them: `pending-stats.json`, `[["set", "1.0.1"], …]`,
-//! at most the plugin's 200 (the oldest go first).
+//! so that a restart does not lose them: `pending-stats.json`, at most the plugin's 200
+//! (the oldest go first); and each report as the event the plugin would send.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use updraft_core::action::Action;
+
+use updraft_core::protocol::{DeviceRequest, StatsEvent};
 
 use crate::lifecycle::Report;
 
@@ -24,6 +26,29 @@ pub fn from_worker(action: Action) -> bool {
             | Action::DownloadManifestBrotliFail
             | Action::ManifestPathFail
     )
+}
+
+/// The `/stats` event the plugin sends for `report`, on top of the device's request fields.
+pub fn event(report: &Report, mut device: DeviceRequest) -> StatsEvent {
+    device.version_name = Some(report.version.clone());
+    let worker = from_worker(report.action);
+    if worker {
+        device.key_id = None;
+    }
+    let metadata = (!report.metadata.is_empty()).then(|| {
+        report
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect()
+    });
+    StatsEvent {
+        device,
+        action: report.action.as_str().to_string(),
+        old_version_name: Some(report.old_version.clone()),
+        metadata,
+        timestamp: (!worker).then(updraft_core::device::now_ms),
+    }
 }
 
 /// The plugin's cap on pending events.
@@ -45,19 +70,21 @@ impl Queue {
     /// The queue saved in `dir` (empty if none or unreadable).
     pub fn open(dir: &Path) -> Queue {
         let path = dir.join("pending-stats.json");
-        let pairs: Vec<(String, String)> = std::fs::read(&path)
+        let pending = std::fs::read(&path)
             .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        let pending = pairs
-            .into_iter()
-            .filter_map(|(a, version)| {
-                Some(Report {
-                    action: Action::parse(&a)?,
-                    version,
+            .and_then(|b| {
+                serde_json::from_slice::<Vec<Report>>(&b).ok().or_else(|| {
+                    // The first format: `[["set", "1.0.1"], …]`.
+                    let pairs: Vec<(String, String)> = serde_json::from_slice(&b).ok()?;
+                    Some(
+                        pairs
+                            .into_iter()
+                            .filter_map(|(a, v)| Some(Report::new(Action::parse(&a)?, &v)))
+                            .collect(),
+                    )
                 })
             })
-            .collect();
+            .unwrap_or_default();
         Queue {
             path,
             inner: Mutex::new(Inner {
@@ -72,16 +99,11 @@ impl Queue {
     }
 
     fn save(&self, inner: &Inner) -> std::io::Result<()> {
-        let pairs: Vec<(&str, &str)> = inner
-            .in_flight
-            .iter()
-            .chain(&inner.pending)
-            .map(|r| (r.action.as_str(), r.version.as_str()))
-            .collect();
+        let all: Vec<&Report> = inner.in_flight.iter().chain(&inner.pending).collect();
         let tmp = self.path.with_extension("json.tmp");
         std::fs::write(
             &tmp,
-            serde_json::to_vec(&pairs).map_err(std::io::Error::other)?,
+            serde_json::to_vec(&all).map_err(std::io::Error::other)?,
         )?;
         std::fs::rename(tmp, &self.path)
     }
@@ -131,10 +153,7 @@ mod tests {
     use super::*;
 
     fn r(action: Action, v: &str) -> Report {
-        Report {
-            action,
-            version: v.into(),
-        }
+        Report::new(action, v)
     }
 
     #[test]

@@ -12,7 +12,7 @@ use updraft_core::device_request::Platform;
 use updraft_core::protocol::{DeviceRequest, StatsEvent};
 
 use crate::encryption::Key;
-use crate::lifecycle::{Bundles, Refused, Report};
+use crate::lifecycle::{BUILTIN, Bundles, Refused, Report};
 use crate::manifest::ManifestFile;
 use crate::reports::Queue;
 use crate::state_file::StateFile;
@@ -203,6 +203,10 @@ pub struct Updater {
     state: Mutex<Bundles>,
     reports: Queue,
     pub(crate) key: Option<Key>,
+    /// Held for the whole of a download: a second `download` waits for the first, then
+    /// finds the version staged, instead of writing the same partial files at once.
+    pub(crate) downloading: tokio::sync::Mutex<()>,
+    launch: crate::launch::Launch,
 }
 
 /// Downloads in progress and their leftovers: resumable partial files.
@@ -212,6 +216,15 @@ pub(crate) fn partials(dir: &Path) -> PathBuf {
 
 /// How long a partial download waits for its next attempt before it is cleared.
 const PARTIAL_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A partial download or staging folder nobody resumed for `PARTIAL_MAX_AGE`.
+fn stale(e: &std::fs::DirEntry) -> bool {
+    e.metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > PARTIAL_MAX_AGE)
+}
 
 /// Runs file work off the async threads.
 pub(crate) fn blocking<T: Send + 'static>(
@@ -242,6 +255,8 @@ impl Updater {
             state,
             reports: Queue::open(dir),
             key,
+            downloading: tokio::sync::Mutex::new(()),
+            launch: crate::launch::Launch::new(),
         })
     }
 
@@ -269,10 +284,7 @@ impl Updater {
     }
 
     pub(crate) fn report(&self, action: Action, version: &str) -> Result<(), Error> {
-        self.queue([Report {
-            action,
-            version: version.to_string(),
-        }])
+        self.queue([Report::new(action, version)])
     }
 
     /// A download that failed: its own reports, then `download_fail`, as the plugin ends
@@ -300,7 +312,7 @@ impl Updater {
             device_id: self.config.device_id.clone(),
             platform: self.config.platform,
             version_build: self.config.version_build.clone(),
-            version_name: Some(running.unwrap_or_else(|| "builtin".into())),
+            version_name: Some(running.unwrap_or_else(|| BUILTIN.into())),
             version_code: Some(String::new()),
             version_os: Some(std::env::consts::OS.to_string()),
             plugin_version: Some(PLUGIN_VERSION.into()),
@@ -404,23 +416,35 @@ impl Updater {
     /// At the app's start: switches to a staged bundle, and returns the folder to load
     /// (`None`: builtin). Call `ready_deadline` `app_ready_timeout` later.
     pub fn start(&self) -> Result<Option<PathBuf>, Error> {
-        self.step(|s| s.start())?;
+        let launch = &self.launch;
+        self.step(|s| {
+            let (loaded, mut reports) = s.start();
+            let version = loaded.as_ref().map_or(BUILTIN, |b| b.version.as_str());
+            reports.push(launch.started(version));
+            (loaded, reports)
+        })?;
         self.collect_garbage();
         Ok(self.current_dir())
     }
 
     /// The app loaded fine.
     pub fn notify_app_ready(&self) -> Result<(), Error> {
+        let launch = &self.launch;
         self.step(|s| {
             s.ready();
-            ((), Vec::new())
+            let version = s.running().unwrap_or(BUILTIN);
+            ((), launch.ready(version).into_iter().collect())
         })
     }
 
     /// The app's ready deadline: rolls back a bundle that never called `notify_app_ready`.
     /// Returns the folder to load instead, if it changed.
     pub fn ready_deadline(&self) -> Result<Option<Option<PathBuf>>, Error> {
-        let changed = self.step(|s| s.ready_timeout())?;
+        let (launch, timeout) = (&self.launch, self.config.app_ready_timeout);
+        let changed = self.step(|s| {
+            let (changed, reports) = s.ready_timeout();
+            (changed, launch.timed_out(reports, timeout))
+        })?;
         Ok(changed.map(|b| b.map(|b| self.dir.join(b.id))))
     }
 
@@ -436,21 +460,7 @@ impl Updater {
         }
         let events: Vec<StatsEvent> = waiting
             .iter()
-            .map(|r| {
-                let mut device = self.device();
-                device.version_name = Some(r.version.clone());
-                let worker = crate::reports::from_worker(r.action);
-                if worker {
-                    device.key_id = None;
-                }
-                StatsEvent {
-                    device,
-                    action: r.action.as_str().to_string(),
-                    old_version_name: Some(String::new()),
-                    metadata: None,
-                    timestamp: (!worker).then(updraft_core::device::now_ms),
-                }
-            })
+            .map(|r| crate::reports::event(r, self.device()))
             .collect();
         let sent = self
             .http
@@ -491,23 +501,18 @@ impl Updater {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
                 let ours = name == ".partial" || name == ".files";
-                if e.path().is_dir() && !ours && !keep.contains(&name.as_str()) {
+                // A manifest download's staging folder holds the files it placed so far:
+                // the next attempt keeps them, unless nobody came back for a week.
+                let resumable = name.starts_with(".staging-") && !stale(&e);
+                if e.path().is_dir() && !ours && !resumable && !keep.contains(&name.as_str()) {
                     let _ = std::fs::remove_dir_all(e.path());
                 }
             }
         }
         crate::files::prune(&self.dir, &keep);
         if let Ok(entries) = std::fs::read_dir(partials(&self.dir)) {
-            for e in entries.flatten() {
-                let old = e
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age > PARTIAL_MAX_AGE);
-                if old {
-                    let _ = std::fs::remove_file(e.path());
-                }
+            for e in entries.flatten().filter(stale) {
+                let _ = std::fs::remove_file(e.path());
             }
         }
     }

@@ -202,18 +202,33 @@ fn events(seen: &Seen) -> Vec<Value> {
 }
 
 /// Each event has the fields the plugin's code gives that action: the worker's reports
-/// fewer than the rest.
+/// fewer than the rest, the launch reports their `metadata` with its keys and source.
 fn check_fields(events: &[Value], f: &Value) {
     let worker = set_of(&f["worker_event"]["actions"]);
     for e in events {
         let action = e["action"].as_str().unwrap();
-        let want = if worker.contains(action) {
+        let launch = &f["launch"]["metadata"][action];
+        let mut want = if worker.contains(action) {
             set_of(&f["worker_event"]["fields"])
         } else {
             set_of(&f["stats_event"]["fields"])
         };
+        if !launch.is_null() {
+            want.insert("metadata".into());
+            assert_eq!(keys(&e["metadata"]), set_of(&launch["keys"]), "{e}");
+            assert_eq!(e["metadata"]["source"], launch["source"], "{e}");
+        }
         assert_eq!(keys(e), want, "the fields of {action}: {e}");
     }
+}
+
+/// The `old_version_name` of the event `action` for `version`.
+fn left<'a>(events: &'a [Value], action: &str, version: &str) -> &'a str {
+    events
+        .iter()
+        .find(|e| e["action"] == action && e["version_name"] == version)
+        .and_then(|e| e["old_version_name"].as_str())
+        .unwrap_or_else(|| panic!("no {action} for {version}: {events:?}"))
 }
 
 fn actions(events: &[Value]) -> Vec<&str> {
@@ -258,6 +273,7 @@ async fn a_zip_update_and_a_failed_start_are_reported_as_the_plugin_reports_them
     let actions = actions(&events);
     let rest = follows(&actions, &f["zip_update"]["sequence"]);
     assert_eq!(rest, list_of(&f["failed_start"]["actions"]), "{actions:?}");
+    assert_eq!(left(&events, "set", "1.0.1"), "builtin");
     assert!(
         actions.contains(&"download_40"),
         "a long download reports its progress: {actions:?}"
@@ -337,6 +353,29 @@ async fn a_manifest_update_takes_what_it_has_decompresses_and_reports_as_the_plu
     let actions = actions(&events);
     let rest = follows(&actions, &f["manifest_update"]["sequence"]);
     assert!(rest.is_empty(), "{actions:?}");
+    assert_eq!(left(&events, "set", "1.0.2"), "1.0.1");
+
+    // 1.0.3 never gets ready: the device goes back to 1.0.2, reported as the plugin's
+    // reset reports it.
+    let v3 = zip_of(&[("index.html", "<p>v3</p>")]);
+    let third = json!({"version": "1.0.3", "url": "{url}/v3.zip", "checksum": sha(&v3)});
+    let (url, seen) = recording_server(third, HashMap::from([("/v3.zip".into(), v3)])).await;
+    let up = Updater::open(config(&url), folder.path()).unwrap();
+    let Check::Update(u) = up.check().await.unwrap() else {
+        panic!("no update")
+    };
+    up.download(&u).await.unwrap();
+    up.start().unwrap();
+    let back = up.ready_deadline().unwrap().expect("rolled back");
+    assert_eq!(back, Some(dir));
+    up.flush_stats().await.unwrap();
+    let later = self::events(&seen);
+    check_fields(&later, &f);
+    let done = self::actions(&later);
+    let mut want = list_of(&f["failed_start"]["actions"]);
+    want.extend(list_of(&f["failed_start"]["back_to_a_bundle"]));
+    assert_eq!(done[done.len() - want.len()..], want[..], "{done:?}");
+    assert_eq!(left(&later, "set", "1.0.2"), "builtin");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
