@@ -67,11 +67,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 3. In the background: check, download, stage for the next start.
     match updater.check().await {
         Ok(Check::Update(update)) => {
-            let done = updater.download(&update).await?;
-            println!(
-                "{} downloaded ({} bytes; {} files downloaded, {} reused): it loads at the next start",
-                update.version, done.received, done.files_downloaded, done.files_reused
-            );
+            match updater.download(&update).await {
+                Ok(done) => println!(
+                    "{} downloaded ({} bytes; files: {} downloaded, {} reused): it loads at the next start",
+                    update.version, done.received, done.files_downloaded, done.files_reused
+                ),
+                // Reported to the server too; the next check tries again (resuming a cut
+                // download), unless the version failed here before.
+                Err(e) => println!("{} not downloaded: {e}", update.version),
+            }
         }
         Ok(Check::Builtin) => println!("the server wants the built-in assets"),
         Ok(Check::Nothing { reason }) => println!("up to date ({reason})"),
