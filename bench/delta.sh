@@ -15,16 +15,10 @@ BIN="$CARGO_TARGET_DIR/release/updraft"
 MODULES="$(scripts/peer-cli)"
 . scripts/serve-local
 serve_local "$BIN" bench
-P="$WORK/project"
-mkdir -p "$P"
-python3 bench/make-webapp.py "$P/dist" > /dev/null
-echo '{"appId":"com.bench.delta","appName":"bench","webDir":"dist"}' > "$P/capacitor.config.json"
-echo '{"name":"bench","version":"1.0.0","dependencies":{"@capgo/capacitor-updater":"*"}}' > "$P/package.json"
+. bench/webapp-project.sh
+webapp_project "$BIN" com.bench.delta
 ln -s "$MODULES" "$P/node_modules"
-export UPDRAFT_API_KEY="$KEY" UPDRAFT_API_URL="$URL" CAPGO_DISABLE_TELEMETRY=1
-cd "$P"
-"$BIN" app add --json > /dev/null
-"$BIN" channel add production --default --json > /dev/null
+export CAPGO_DISABLE_TELEMETRY=1
 
 timed() { # label command... → "label: secs s, peak RSS MiB"; the command's stdout in $WORK/out.json
   local label=$1; shift

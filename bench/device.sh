@@ -21,15 +21,8 @@ BIN="$CARGO_TARGET_DIR/release/updraft"
 SDK="$CARGO_TARGET_DIR/release/examples/desktop"
 . scripts/serve-local
 serve_local "$BIN" bench
-P="$WORK/project"
-mkdir -p "$P"
-python3 bench/make-webapp.py "$P/dist" > /dev/null
-echo '{"appId":"com.bench.device","appName":"bench","webDir":"dist"}' > "$P/capacitor.config.json"
-echo '{"name":"bench","version":"1.0.0"}' > "$P/package.json"
-export UPDRAFT_API_KEY="$KEY" UPDRAFT_API_URL="$URL"
-cd "$P"
-"$BIN" app add --json > /dev/null
-"$BIN" channel add production --default --json > /dev/null
+. bench/webapp-project.sh
+webapp_project "$BIN" com.bench.device
 echo "== build: $(find dist -type f | wc -l) files, $(du -sb dist | cut -f1) bytes"
 
 sdk() { # label folder → "label: secs s, peak RSS MiB, what the example said"

@@ -344,39 +344,10 @@ async fn cutting_proxy(cut: usize) -> (CuttingProxy, tokio::sync::oneshot::Sende
         while let Ok((mut client, _)) = listener.accept().await {
             let (upstream, seen, cuts) = (upstream.clone(), seen.clone(), cuts.clone());
             tokio::spawn(async move {
-                // One request per connection: read its head and body.
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 65536];
-                let head_end = loop {
-                    let Ok(n) = client.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break i + 4;
-                    }
+                // One request per connection.
+                let Some((head, body)) = updraft_testkit::read_request(&mut client).await else {
+                    return;
                 };
-                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                let len = head
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                    })
-                    .unwrap_or(0);
-                while buf.len() < head_end + len {
-                    let Ok(n) = client.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                }
                 let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
                 let download = head.starts_with("GET ")
                     && !["/updates", "/stats", "/channel_self", "/v1"]
@@ -395,8 +366,8 @@ async fn cutting_proxy(cut: usize) -> (CuttingProxy, tokio::sync::oneshot::Sende
                 let Ok(mut up) = tokio::net::TcpStream::connect(&upstream).await else {
                     return;
                 };
-                let _ = up.write_all(request.as_bytes()).await;
-                let _ = up.write_all(&buf[head_end..]).await;
+                let _ = up.write_all(format!("{request}\r\n\r\n").as_bytes()).await;
+                let _ = up.write_all(&body).await;
                 let mut answer = Vec::new();
                 let _ = up.read_to_end(&mut answer).await;
                 let cut_now = download && {

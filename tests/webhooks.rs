@@ -9,7 +9,7 @@ use common::*;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// One request as the receiver saw it.
 #[derive(Debug, Clone)]
@@ -42,49 +42,16 @@ async fn receiver(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<Delivery>>>) {
         let mut statuses = statuses.into_iter();
         loop {
             let (mut conn, _) = listener.accept().await.unwrap();
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            // Headers, then as much body as they announce.
-            let (head_end, length) = loop {
-                let n = conn.read(&mut chunk).await.unwrap();
-                if n == 0 {
-                    break (0, 0);
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
-                    let length = head
-                        .lines()
-                        .find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("content-length")
-                                .then(|| v.trim().parse::<usize>().ok())?
-                        })
-                        .unwrap_or(0);
-                    break (end + 4, length);
-                }
-            };
-            if head_end == 0 {
+            let Some((head, body)) = updraft_testkit::read_request(&mut conn).await else {
                 continue;
-            }
-            while buf.len() < head_end + length {
-                let n = conn.read(&mut chunk).await.unwrap();
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+            };
             let headers = head
                 .lines()
                 .skip(1)
                 .filter_map(|l| l.split_once(':'))
                 .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
                 .collect();
-            seen.lock().unwrap().push(Delivery {
-                headers,
-                body: buf[head_end..head_end + length].to_vec(),
-            });
+            seen.lock().unwrap().push(Delivery { headers, body });
             let status = statuses.next().unwrap_or(200);
             let answer =
                 format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");

@@ -61,7 +61,7 @@ type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 /// `{url}` replaced by its own address), `/stats` ok, and any path in `files` its bytes
 /// (in pieces, with their length, so progress is seen).
 async fn recording_server(update: Value, files: HashMap<String, Vec<u8>>) -> (String, Seen) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let seen: Seen = Arc::new(Mutex::new(Vec::new()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -72,30 +72,8 @@ async fn recording_server(update: Value, files: HashMap<String, Vec<u8>>) -> (St
         while let Ok((mut sock, _)) = listener.accept().await {
             let (seen, update, files) = (seen2.clone(), update.clone(), files.clone());
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 65536];
-                let (head, body) = loop {
-                    let Ok(n) = sock.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some(i) = text.find("\r\n\r\n") {
-                        let len = text[..i]
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if buf.len() >= i + 4 + len {
-                            break (text[..i].to_string(), buf[i + 4..i + 4 + len].to_vec());
-                        }
-                    }
+                let Some((head, body)) = updraft_testkit::read_request(&mut sock).await else {
+                    return;
                 };
                 let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
                 if let Ok(v) = serde_json::from_slice::<Value>(&body) {

@@ -24,6 +24,43 @@ pub fn spawn_serve(cmd: &mut Command) -> (Child, String) {
     (child, url)
 }
 
+/// One HTTP/1.1 request from `sock`, for the servers and proxies tests play: its head (the
+/// request line and headers, without the blank line) and its body (`content-length`
+/// bytes). `None` if the peer closes first.
+pub async fn read_request(
+    sock: &mut (impl tokio::io::AsyncRead + Unpin),
+) -> Option<(String, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    let mut read = async |buf: &mut Vec<u8>| match sock.read(&mut chunk).await {
+        Ok(0) | Err(_) => None,
+        Ok(n) => {
+            buf.extend_from_slice(&chunk[..n]);
+            Some(())
+        }
+    };
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        read(&mut buf).await?;
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + 4 + len {
+        read(&mut buf).await?;
+    }
+    Some((head, buf[head_end + 4..head_end + 4 + len].to_vec()))
+}
+
 /// A zip of `(name, content)` files, deflated.
 pub fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
