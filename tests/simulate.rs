@@ -111,3 +111,38 @@ async fn a_fleet_installs_a_release_and_converges_back_from_a_failing_one() {
         assert!(!out.stderr.is_empty());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_devices_wait_out_retry_after_as_the_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two checks a minute per device: the third is answered 429 with Retry-After.
+    let s = Server::spawn(
+        dir.path(),
+        &["--rate-ip-per-min", "0", "--rate-device-per-min", "2"],
+        &[],
+    );
+    let p = Project::with_app(&s);
+    p.json(&["upload", "--channel", "production"]);
+    let run = simulate(
+        &s,
+        &[
+            "--devices",
+            "10",
+            "--duration",
+            "3s",
+            "--check-every",
+            "100ms",
+        ],
+    );
+    // Unthrottled, 10 devices would check about 300 times in 3 s; each waits out its
+    // Retry-After (tens of seconds) after its first 429 instead.
+    let throttled = run["throttled"].as_u64().unwrap();
+    let checks = run["checks"].as_u64().unwrap();
+    assert!(throttled >= 10, "every device was throttled: {run}");
+    assert!(checks <= 40, "throttled devices kept checking: {run}");
+    assert_eq!(
+        run["errors"],
+        serde_json::json!({}),
+        "a 429 is not an error: {run}"
+    );
+}

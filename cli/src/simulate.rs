@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use updraft_core::device_request::Platform;
 use updraft_core::protocol::{DeviceRequest, StatsEvent};
+use updraft_device::rate_limit::retry_deadline;
 use updraft_device::{BundleStatus, Bundles, Report, Verified};
 
 #[derive(Debug, clap::Args)]
@@ -206,13 +207,18 @@ impl Fleet {
         let status = resp.status().as_u16();
         if status == 429 {
             self.tally.throttled.fetch_add(1, Ordering::Relaxed);
-            let wait = resp
+            let header = resp
                 .headers()
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(60);
-            self.pause(Duration::from_secs(wait)).await;
+                .map(str::to_string);
+            let body = resp.bytes().await.unwrap_or_default();
+            // The SDK's (the plugin's) rule for how long to wait; no hint, no wait.
+            let now = updraft_core::device::now_ms();
+            if let Some(until) = retry_deadline(now, header.as_deref(), &body) {
+                self.pause(Duration::from_millis((until - now).max(0) as u64))
+                    .await;
+            }
             return None;
         }
         let body: Value = resp.json().await.unwrap_or(Value::Null);

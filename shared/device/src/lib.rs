@@ -10,9 +10,10 @@
 //!   of the zip, or of a manifest's files (`manifest`) taking every file it can from the
 //!   bundles on disk (`files`), Brotli-decompressed, resumed with `Range` (`fetch`),
 //!   decrypted when the app has a public key (`encryption`), each verified by SHA-256 and
-//!   unpacked to a staging folder renamed into place (`unpack`); `/stats` reports in
-//!   batches, kept on disk until sent (`reports`), with the plugin's progress steps
-//!   (`progress`); `/channel_self` (`channel`).
+//!   unpacked to a staging folder renamed into place (`download`, `unpack`); `/stats`
+//!   reports in batches, kept on disk until sent and shaped per action as the plugin
+//!   shapes them (`reports`), with its progress steps (`progress`) and launch reports
+//!   (`launch`); `/channel_self` (`channel`).
 //!
 //! `updraft simulate` plays fleets of devices on `lifecycle`.
 
@@ -25,6 +26,7 @@ mod launch;
 pub mod lifecycle;
 pub mod manifest;
 mod progress;
+pub mod rate_limit;
 pub mod reports;
 pub mod state_file;
 mod unpack;

@@ -35,6 +35,8 @@ pub fn event(report: &Report, mut device: DeviceRequest) -> StatsEvent {
     if worker {
         device.key_id = None;
     }
+    // `sendRateLimitStatistic` builds its event without a timestamp too.
+    let timed = !worker && report.action != Action::RateLimitReached;
     let metadata = (!report.metadata.is_empty()).then(|| {
         report
             .metadata
@@ -47,7 +49,7 @@ pub fn event(report: &Report, mut device: DeviceRequest) -> StatsEvent {
         action: report.action.as_str().to_string(),
         old_version_name: Some(report.old_version.clone()),
         metadata,
-        timestamp: (!worker).then(updraft_core::device::now_ms),
+        timestamp: timed.then(updraft_core::device::now_ms),
     }
 }
 

@@ -207,6 +207,7 @@ pub struct Updater {
     /// finds the version staged, instead of writing the same partial files at once.
     pub(crate) downloading: tokio::sync::Mutex<()>,
     launch: crate::launch::Launch,
+    rate_limit: crate::rate_limit::RateLimit,
 }
 
 /// Downloads in progress and their leftovers: resumable partial files.
@@ -224,6 +225,14 @@ fn stale(e: &std::fs::DirEntry) -> bool {
         .ok()
         .and_then(|t| t.elapsed().ok())
         .is_some_and(|age| age > PARTIAL_MAX_AGE)
+}
+
+/// A response's `Retry-After` header, as text.
+fn retry_after(resp: &reqwest::Response) -> Option<String> {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// Runs file work off the async threads.
@@ -257,6 +266,7 @@ impl Updater {
             key,
             downloading: tokio::sync::Mutex::new(()),
             launch: crate::launch::Launch::new(),
+            rate_limit: Default::default(),
         })
     }
 
@@ -384,13 +394,18 @@ impl Updater {
         url: String,
         body: Option<&impl serde::Serialize>,
     ) -> Result<serde_json::Value, Error> {
+        self.not_blocked()?;
         let mut req = self.http.request(method, url);
         if let Some(b) = body {
             req = req.json(b);
         }
         let resp = req.send().await.map_err(|e| Error::Http(e.to_string()))?;
         let status = resp.status().as_u16();
+        let retry_after = retry_after(&resp);
         let body = resp.bytes().await.map_err(|e| Error::Http(e.to_string()))?;
+        if status == 429 {
+            self.throttled(retry_after.as_deref(), &body).await;
+        }
         let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| Error::Server {
             status,
             error: "not_json".into(),
@@ -411,6 +426,40 @@ impl Updater {
             });
         }
         Ok(v)
+    }
+
+    /// While a `429`'s `Retry-After` is in force, device calls fail at once, as the
+    /// plugin's do (`isRemoteBlocked`).
+    fn not_blocked(&self) -> Result<(), Error> {
+        match self.rate_limit.blocked(updraft_core::device::now_ms()) {
+            Some((error, message)) => Err(Error::Server {
+                status: 429,
+                error,
+                message,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// A `429`: blocks device calls until its deadline, and reports `rate_limit_reached`
+    /// (once per run, in its own request as the plugin sends it).
+    async fn throttled(&self, retry_after: Option<&str>, body: &[u8]) {
+        let now = updraft_core::device::now_ms();
+        if !self.rate_limit.hit(now, retry_after, body) || self.config.stats_url.is_empty() {
+            return;
+        }
+        let running = self.state().running().unwrap_or(BUILTIN).to_string();
+        let report = Report::new(Action::RateLimitReached, &running);
+        let event = crate::reports::event(&report, self.device());
+        let sent = self
+            .http
+            .post(&self.config.stats_url)
+            .json(&event)
+            .send()
+            .await;
+        if !sent.is_ok_and(|r| r.status().is_success()) {
+            self.rate_limit.report_failed();
+        }
     }
 
     /// At the app's start: switches to a staged bundle, and returns the folder to load
@@ -454,6 +503,14 @@ impl Updater {
         if self.config.stats_url.is_empty() {
             return Ok(0);
         }
+        // While a `429` is in force the reports wait, as the plugin's do.
+        if self
+            .rate_limit
+            .blocked(updraft_core::device::now_ms())
+            .is_some()
+        {
+            return Ok(0);
+        }
         let waiting = self.reports.take();
         if waiting.is_empty() {
             return Ok(0);
@@ -472,6 +529,17 @@ impl Updater {
             Ok(r) if r.status().is_success() => {
                 self.reports.sent()?;
                 Ok(events.len())
+            }
+            Ok(r) if r.status().as_u16() == 429 => {
+                self.reports.put_back();
+                let retry_after = retry_after(&r);
+                let body = r.bytes().await.unwrap_or_default();
+                self.throttled(retry_after.as_deref(), &body).await;
+                Err(Error::Server {
+                    status: 429,
+                    error: "too_many_requests".into(),
+                    message: "the batch waits for the server's Retry-After".into(),
+                })
             }
             other => {
                 self.reports.put_back();

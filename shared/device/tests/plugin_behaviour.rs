@@ -532,3 +532,85 @@ async fn no_server_answer_makes_it_panic() {
     assert_eq!(up.bundles().next, None);
     assert!(!folder.path().join("../.bashrc").exists());
 }
+
+/// A server whose `/updates` answers `429` with `Retry-After: 1`, counting the checks it
+/// gets and recording what `/stats` gets.
+async fn throttling_server() -> (String, Arc<Mutex<usize>>, Seen) {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (checks, seen): (Arc<Mutex<usize>>, Seen) = Default::default();
+    let (c, s) = (checks.clone(), seen.clone());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let (checks, seen) = (c.clone(), s.clone());
+            tokio::spawn(async move {
+                let Some((head, body)) = updraft_testkit::read_request(&mut sock).await else {
+                    return;
+                };
+                let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                let answer = if path == "/updates" {
+                    *checks.lock().unwrap() += 1;
+                    let body = r#"{"error":"too_many_requests","message":"slow down"}"#;
+                    format!(
+                        "HTTP/1.1 429 Too Many Requests\r\nretry-after: 1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else {
+                    if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+                        seen.lock().unwrap().push((path, v));
+                    }
+                    "HTTP/1.1 200 OK\r\ncontent-length: 15\r\nconnection: close\r\n\r\n{\"status\":\"ok\"}".to_string()
+                };
+                let _ = sock.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (url, checks, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_holds_checks_and_reports_until_its_retry_after_as_in_the_plugin() {
+    let f = fixture();
+    let (url, checks, seen) = throttling_server().await;
+    let folder = tempfile::tempdir().unwrap();
+    let up = Updater::open(config(&url), folder.path()).unwrap();
+    up.start().unwrap(); // a report waiting: app_launch_start
+    let refused = |r: Result<Check, Error>| match r {
+        Err(Error::Server { status, error, .. }) => (status, error),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        refused(up.check().await),
+        (429, "too_many_requests".to_string())
+    );
+    // Blocked: the next check fails without a request, and the reports wait.
+    assert_eq!(
+        refused(up.check().await),
+        (429, "too_many_requests".to_string())
+    );
+    assert_eq!(up.flush_stats().await.unwrap(), 0);
+    assert_eq!(*checks.lock().unwrap(), 1, "one check reached the server");
+    // The 429 itself was reported once, in its own request, shaped as the plugin shapes it.
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let event = &got[0].1;
+    assert!(event.is_object(), "one object, not a batch: {event}");
+    assert_eq!(event["action"], f["rate_limited"]["action"]);
+    assert_eq!(keys(event), set_of(&f["rate_limited"]["fields"]), "{event}");
+
+    // After Retry-After: checks go out again; a second 429 is not reported again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(refused(up.check().await).0, 429);
+    assert_eq!(*checks.lock().unwrap(), 2);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(up.flush_stats().await.unwrap(), 1, "the waiting report");
+    let actions: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|(_, v)| v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]))
+        .map(|e| e["action"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(actions, ["rate_limit_reached", "app_launch_start"]);
+}
