@@ -22,17 +22,29 @@ fn simulate(s: &Server, extra: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fleet_installs_a_release_and_converges_back_from_a_failing_one() {
-    let dir = tempfile::tempdir().unwrap();
-    // Rate limits off: 40 devices share one address here.
+/// `updraft serve` with the app's first bundle on `production`, checks limited per device
+/// to `device_rate` a minute (0: unlimited) and never per address (every simulated device
+/// shares 127.0.0.1).
+fn released_app(dir: &std::path::Path, device_rate: &str) -> (Server, Project) {
     let s = Server::spawn(
-        dir.path(),
-        &["--rate-ip-per-min", "0", "--rate-device-per-min", "0"],
+        dir,
+        &[
+            "--rate-ip-per-min",
+            "0",
+            "--rate-device-per-min",
+            device_rate,
+        ],
         &[],
     );
     let p = Project::with_app(&s);
     p.json(&["upload", "--channel", "production"]);
+    (s, p)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_installs_a_release_and_converges_back_from_a_failing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, p) = released_app(dir.path(), "0");
 
     let run = simulate(
         &s,
@@ -116,13 +128,7 @@ async fn a_fleet_installs_a_release_and_converges_back_from_a_failing_one() {
 async fn throttled_devices_wait_out_retry_after_as_the_plugin() {
     let dir = tempfile::tempdir().unwrap();
     // Two checks a minute per device: the third is answered 429 with Retry-After.
-    let s = Server::spawn(
-        dir.path(),
-        &["--rate-ip-per-min", "0", "--rate-device-per-min", "2"],
-        &[],
-    );
-    let p = Project::with_app(&s);
-    p.json(&["upload", "--channel", "production"]);
+    let (s, _p) = released_app(dir.path(), "2");
     let run = simulate(
         &s,
         &[
