@@ -5,11 +5,14 @@
 
 mod common;
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -125,35 +128,50 @@ async fn text_of(c: &Client, css: &str, want: &str) -> String {
     }
 }
 
+/// Finds `css` and acts on it, finding it again if the page re-rendered in between (an action
+/// re-renders the page it was taken on; the operator would act on the new element).
+async fn on_element<F, Fut>(c: &Client, css: &str, act: F)
+where
+    F: Fn(Element) -> Fut,
+    Fut: Future<Output = Result<(), CmdError>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let e = c.wait().for_element(Locator::Css(css)).await.unwrap();
+        match act(e).await {
+            Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => continue,
+            r => return r.unwrap(),
+        }
+    }
+}
+
 async fn fill_in(c: &Client, css: &str, value: &str) {
-    let e = c.wait().for_element(Locator::Css(css)).await.unwrap();
-    e.clear().await.unwrap();
-    e.send_keys(value).await.unwrap();
+    on_element(c, css, |e| async move {
+        e.clear().await?;
+        e.send_keys(value).await
+    })
+    .await;
 }
 
 async fn click(c: &Client, css: &str) {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    on_element(c, css, |e| async move { e.click().await }).await;
 }
 
 /// Submits the form holding `css`.
 async fn submit(c: &Client, css: &str) {
-    let field = c.wait().for_element(Locator::Css(css)).await.unwrap();
-    let form = field
-        .find(Locator::XPath("./ancestor::form"))
-        .await
-        .unwrap();
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    on_element(c, css, |field| async move {
+        let form = field.find(Locator::XPath("./ancestor::form")).await?;
+        form.find(Locator::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await
+    })
+    .await;
+}
+
+/// Chooses `value` in the `<select>` `css`.
+async fn choose(c: &Client, css: &str, value: &str) {
+    on_element(c, css, |e| async move { e.select_by_value(value).await }).await;
 }
 
 async fn sign_in(c: &Client, s: &Server, key: &str) {
@@ -230,23 +248,13 @@ async fn an_operator_steers_a_release_from_the_console() {
     .await
     .unwrap();
     text_of(c, "#serves", "builtin").await;
-    let select = c
-        .wait()
-        .for_element(Locator::Css("#set-bundle"))
-        .await
-        .unwrap();
-    select.select_by_value("1.0.1").await.unwrap();
+    choose(c, "#set-bundle", "1.0.1").await;
     submit(c, "#set-bundle").await;
     text_of(c, "#serves", "1.0.1").await;
     p.build("v2");
     p.json(&["upload", "--bundle", "1.0.2"]);
     c.refresh().await.unwrap();
-    let select = c
-        .wait()
-        .for_element(Locator::Css("#rollout-bundle"))
-        .await
-        .unwrap();
-    select.select_by_value("1.0.2").await.unwrap();
+    choose(c, "#rollout-bundle", "1.0.2").await;
     fill_in(c, "#rollout-percent", "50").await;
     submit(c, "#rollout-percent").await;
     text_of(c, "#rollout", "1.0.2 to 50.00 %").await;
@@ -319,12 +327,7 @@ async fn an_operator_steers_a_release_from_the_console() {
     // Keys: a read key, created in the console, its secret shown once.
     c.goto(&format!("{}/console/#/keys", s.url)).await.unwrap();
     fill_in(c, "#key-name", "viewer").await;
-    let mode = c
-        .wait()
-        .for_element(Locator::Css("#key-mode"))
-        .await
-        .unwrap();
-    mode.select_by_value("read").await.unwrap();
+    choose(c, "#key-mode", "read").await;
     submit(c, "#key-name").await;
     let secret = text_of(c, "#secret", "upd_").await;
     shot(c, "keys").await;

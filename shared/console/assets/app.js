@@ -9,6 +9,9 @@ const notice = document.getElementById('notice');
 const RANK = { read: 0, upload: 1, write: 2, all: 3 };
 let me = null; // the signed-in key (whoami)
 let timers = [];
+// Each route() takes a turn; only the newest may fill the page, so a slow answer for a page
+// the operator has already left never replaces the one in front of them.
+let turn = 0;
 
 const can = (mode) => me && RANK[me.mode] >= RANK[mode];
 
@@ -31,8 +34,11 @@ async function attempt(fn, done) {
   }
 }
 
+/** Repeats `fn` while the page that asked for it is the one shown. */
 function every(ms, fn) {
-  timers.push(setInterval(fn, ms));
+  const mine = turn;
+  const id = setInterval(() => (mine === turn ? fn() : clearInterval(id)), ms);
+  timers.push(id);
 }
 
 // ------------------------------------------------------------------ sign in / out
@@ -51,7 +57,8 @@ function signInPage(message) {
       try {
         me = await api.whoami(key.trim());
         session.set(key.trim());
-        location.hash = '#/apps';
+        // pushState, not location.hash: a hashchange would route a second time.
+        history.pushState(null, '', '#/apps');
         await start();
       } catch (e) {
         signInPage(e.status === 401 ? 'That key is not valid (unknown, revoked or expired).' : e.message);
@@ -88,27 +95,35 @@ async function start() {
 // ------------------------------------------------------------------ routes
 
 async function route() {
+  const mine = ++turn;
   timers.forEach(clearInterval);
   timers = [];
   if (!session.key()) return signInPage();
   // The key may be revoked while the page is open: the heartbeat notices within seconds.
   every(5000, () => api.whoami().catch(() => {}));
-  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  let content;
   try {
-    if (parts[0] === 'keys') return await keysPage();
-    if (parts[0] === 'apps' && parts[1]) {
-      const [, app, section, name] = parts;
-      if (section === 'channels' && name) return await channelPage(app, name);
-      if (section === 'devices' && name) return await devicePage(app, name);
-      if (section === 'bundles') return await bundlesPage(app);
-      if (section === 'devices') return await devicesPage(app);
-      return await appPage(app);
-    }
-    return await appsPage();
+    content = await page(location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent));
   } catch (e) {
     if (!session.key()) return undefined;
-    return fill(main, h('p.error', {}, e.message));
+    content = [h('p.error', {}, e.message)];
   }
+  if (mine === turn) fill(main, ...content);
+  return undefined;
+}
+
+/** The content of the page an address names. */
+function page(parts) {
+  if (parts[0] === 'keys') return keysPage();
+  if (parts[0] === 'apps' && parts[1]) {
+    const [, app, section, name] = parts;
+    if (section === 'channels' && name) return channelPage(app, name);
+    if (section === 'devices' && name) return devicePage(app, name);
+    if (section === 'bundles') return bundlesPage(app);
+    if (section === 'devices') return devicesPage(app);
+    return appPage(app);
+  }
+  return appsPage();
 }
 
 function appNav(app, current) {
@@ -125,7 +140,7 @@ function appNav(app, current) {
 
 async function appsPage() {
   const apps = await api.apps();
-  fill(main,
+  return [
     h('h1', {}, 'Apps'),
     table(['App id', 'Name', 'Created'],
       apps.map((a) => [link(a.app_id, 'apps', a.app_id), a.name || '', when(a.created_at)]),
@@ -135,12 +150,12 @@ async function appsPage() {
         h('input', { name: 'app_id', placeholder: 'com.example.app', required: true, id: 'new-app-id' }),
         h('input', { name: 'name', placeholder: 'Name (optional)', id: 'new-app-name' }),
       ], 'Create app', ({ app_id, name }) =>
-        attempt(() => api.createApp({ app_id: app_id.trim(), name: name.trim() || null }), `App ${app_id} created.`))) : null);
+        attempt(() => api.createApp({ app_id: app_id.trim(), name: name.trim() || null }), `App ${app_id} created.`))) : null];
 }
 
 async function appPage(app) {
   const [stats, channels] = await Promise.all([api.stats(app), api.channels(app)]);
-  fill(main,
+  return [
     appNav(app, ''),
     h('section.charts', {},
       stackedBars('Update checks per day', stats, 'checks'),
@@ -170,7 +185,7 @@ async function appPage(app) {
             attempt(async () => { await api.deleteApp(app); location.hash = '#/apps'; }, `App ${app} deleted.`);
           }
         },
-      }, 'Delete app')) : null);
+      }, 'Delete app')) : null];
 }
 
 // ------------------------------------------------------------------ channels
@@ -190,7 +205,7 @@ async function channelPage(app, name) {
   const select = (id, extra = [], current = null) => h('select', { name: 'bundle', id },
     [...extra, ...ready].map((v) => h('option', { value: v, selected: v === current ? 'selected' : null }, v)));
   const r = c.rollout;
-  fill(main,
+  return [
     appNav(app, 'channels'),
     h('h2', {}, `Channel ${c.name}`),
     h('dl.facts', {},
@@ -235,7 +250,7 @@ async function channelPage(app, name) {
     write ? h('section.card.danger', {}, h('button', {
       type: 'button', id: 'delete-channel',
       onclick: () => confirm(`Delete channel ${name}?`) && attempt(async () => { await api.deleteChannel(app, name); location.hash = `#/apps/${encodeURIComponent(app)}`; }, `Channel ${name} deleted.`),
-    }, 'Delete channel')) : null);
+    }, 'Delete channel')) : null];
 }
 
 // ------------------------------------------------------------------ bundles
@@ -243,7 +258,7 @@ async function channelPage(app, name) {
 async function bundlesPage(app) {
   const [bundles, channels] = await Promise.all([api.bundles(app), api.channels(app)]);
   const servedBy = (v) => channels.filter((c) => c.bundle === v || (c.rollout && c.rollout.bundle === v)).map((c) => c.name).join(', ');
-  fill(main,
+  return [
     appNav(app, 'bundles'),
     h('p.hint', {}, 'Bundles are uploaded with the CLI: updraft bundle upload --channel NAME'),
     table(['Version', 'Status', 'Size', 'SHA-256', 'Uploaded', 'Served by', 'Delta', 'Encrypted', ''],
@@ -256,17 +271,17 @@ async function bundlesPage(app) {
           type: 'button', 'data-version': b.version,
           onclick: () => confirm(`Delete bundle ${b.version}?`) && attempt(() => api.deleteBundle(app, b.version), `Bundle ${b.version} deleted.`),
         }, 'Delete') : '',
-      ]), 'No bundles yet.'));
+      ]), 'No bundles yet.')];
 }
 
 // ------------------------------------------------------------------ devices
 
 async function devicesPage(app) {
-  fill(main,
+  return [
     appNav(app, 'devices'),
     h('section.card', {}, h('h2', {}, 'Look up a device'),
       form([h('input', { name: 'device', placeholder: 'device id (UUID)', required: true, id: 'device-id', size: '40' })],
-        'Show', ({ device }) => { location.hash = `#/apps/${encodeURIComponent(app)}/devices/${encodeURIComponent(device.trim().toLowerCase())}`; })));
+        'Show', ({ device }) => { location.hash = `#/apps/${encodeURIComponent(app)}/devices/${encodeURIComponent(device.trim().toLowerCase())}`; }))];
 }
 
 function describe(e) {
@@ -290,7 +305,7 @@ async function devicePage(app, device) {
   const debugUntil = Number(sessionStorage.getItem(`updraft.debug.${app}.${device}`) || 0);
   const live = debugUntil > Date.now();
   if (live) every(2000, async () => show(await api.events(app, device)));
-  fill(main,
+  return [
     appNav(app, 'devices'),
     h('h2', {}, 'Device ', h('code', { id: 'device' }, device)),
     h('dl.facts', {},
@@ -304,7 +319,7 @@ async function devicePage(app, device) {
       'Set override', ({ channel }) => attempt(() => api.setOverride(app, device, channel), `Device pinned to ${channel}.`)) : null,
     can('write') && override.channel ? h('button', { type: 'button', id: 'clear-override', onclick: () => attempt(() => api.deleteOverride(app, device), 'Override removed.') }, 'Remove override') : null,
     h('h3', {}, 'Timeline (newest first)'),
-    timeline);
+    timeline];
 }
 
 // ------------------------------------------------------------------ keys
@@ -312,7 +327,7 @@ async function devicePage(app, device) {
 async function keysPage() {
   const keys = await api.keys();
   const created = h('div', { id: 'created-key' });
-  fill(main,
+  return [
     h('h1', {}, 'API keys'),
     table(['Name', 'Mode', 'Apps', 'Expires', 'Created', ''],
       keys.map((k) => [k.name, k.mode, (k.apps || ['every app']).join(', '), k.expires_at ? when(k.expires_at) : 'never', when(k.created_at),
@@ -331,7 +346,7 @@ async function keysPage() {
             name: name.trim(), mode, apps: list.length ? list : null,
             expires_at: days ? Date.now() + Number(days) * 86400000 : null,
           });
-          await keysPage();
+          await route();
           fill(document.getElementById('created-key'), h('section.card.secret', {},
             h('p', {}, `Key ${k.name} created. Its secret is shown this once:`),
             h('code', { id: 'secret' }, k.key)));
@@ -340,7 +355,7 @@ async function keysPage() {
           say(e.message, 'error');
         }
       })),
-    created);
+    created];
 }
 
 // ------------------------------------------------------------------ start
