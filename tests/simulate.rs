@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn simulate(s: &Server, extra: &[&str]) -> Value {
     let out = std::process::Command::new(bin())
@@ -46,25 +46,35 @@ async fn a_fleet_installs_a_release_and_converges_back_from_a_failing_one() {
     let dir = tempfile::tempdir().unwrap();
     let (s, p) = released_app(dir.path(), "0");
 
+    // The run ends when the whole fleet runs 1.0.1 (the minute is only a bound).
     let run = simulate(
         &s,
         &[
             "--devices",
             "40",
             "--duration",
-            "4s",
+            "60s",
             "--check-every",
             "400ms",
+            "--until",
+            "1.0.1",
         ],
     );
     assert_eq!(
         run["installs"], 40,
         "every device installs 1.0.1 once: {run}"
     );
-    assert_eq!(run["running"]["1.0.1"], 40, "{run}");
-    assert_eq!(run["errors"], serde_json::json!({}), "{run}");
-    assert!(run["checks"].as_u64().unwrap() >= 200, "{run}");
+    assert_eq!(run["running"], json!({"1.0.1": 40}), "{run}");
+    assert_eq!(run["errors"], json!({}), "{run}");
+    assert!(run["checks"].as_u64().unwrap() >= 40, "{run}");
     assert!(run["latency"]["/updates"]["p99_ms"].as_f64().unwrap() > 0.0);
+    let converged = run["converged_seconds"]
+        .as_f64()
+        .expect("the fleet converged");
+    assert!(
+        run["seconds"].as_f64().unwrap() < 60.0 && converged <= run["seconds"].as_f64().unwrap(),
+        "the run stopped once the fleet ran 1.0.1: {run}"
+    );
 
     // 1.0.2 never gets ready anywhere: devices roll it back and report it; the channel's
     // automatic rollback serves 1.0.1 again, and the fleet ends on 1.0.1.
@@ -76,20 +86,24 @@ async fn a_fleet_installs_a_release_and_converges_back_from_a_failing_one() {
             "--devices",
             "40",
             "--duration",
-            "6s",
+            "60s",
             "--check-every",
             "300ms",
             "--fail-version",
             "1.0.2",
             "--fail-rate",
             "1",
+            "--until",
+            "1.0.1",
         ],
     );
     assert!(run["failures"].as_u64().unwrap() >= 5, "{run}");
     assert_eq!(
-        run["running"]["1.0.1"], 40,
+        run["running"],
+        json!({"1.0.1": 40}),
         "the fleet converged back: {run}"
     );
+    assert!(run["converged_seconds"].is_f64(), "{run}");
     let (_, channel) = admin(
         &s,
         "GET",
@@ -113,6 +127,7 @@ async fn a_fleet_installs_a_release_and_converges_back_from_a_failing_one() {
         vec!["--devices", "0"],
         vec!["--platform-mix", "windows=1"],
         vec!["--duration", "soon"],
+        vec!["--until", "builtin"],
     ] {
         let out = std::process::Command::new(bin())
             .args(["simulate", "--url", &s.url, "--app", APP])
@@ -146,9 +161,5 @@ async fn throttled_devices_wait_out_retry_after_as_the_plugin() {
     let checks = run["checks"].as_u64().unwrap();
     assert!(throttled >= 10, "every device was throttled: {run}");
     assert!(checks <= 40, "throttled devices kept checking: {run}");
-    assert_eq!(
-        run["errors"],
-        serde_json::json!({}),
-        "a 429 is not an error: {run}"
-    );
+    assert_eq!(run["errors"], json!({}), "a 429 is not an error: {run}");
 }

@@ -2,8 +2,8 @@
 //! lifecycle (`updraft_device::Bundles`, in memory) against one server: checks on a rhythm,
 //! downloads verified by SHA-256, the switch at the next start, `notify_app_ready` or — for
 //! a chosen version and share — a start that never gets ready and is rolled back, reports
-//! to `/stats` in batches. Bounded and polite: only the URL given, stops at the duration,
-//! honours `429` + `Retry-After`.
+//! to `/stats` in batches. Bounded and polite: only the URL given, stops at the duration
+//! (or once the whole fleet runs the `--until` version), honours `429` + `Retry-After`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -49,6 +49,10 @@ pub struct SimulateArgs {
     /// The native version every device runs.
     #[arg(long, default_value = "1.0.0")]
     pub native_version: String,
+    /// Stop as soon as every device runs this version (a rollout or a rollback has
+    /// reached the whole fleet); `--duration` still bounds the run. The summary says when.
+    #[arg(long, value_name = "VERSION")]
+    pub until: Option<String>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -122,7 +126,10 @@ struct Tally {
     throttled: AtomicU64,
     errors: Mutex<BTreeMap<String, u64>>,
     latency_us: Mutex<HashMap<&'static str, Vec<u32>>>,
+    /// How many devices run each version now ("builtin" until their first install).
     running: Mutex<BTreeMap<String, u64>>,
+    /// When the whole fleet first ran the `--until` version, after the start.
+    converged: Mutex<Option<Duration>>,
 }
 
 impl Tally {
@@ -144,8 +151,11 @@ struct Fleet {
     http: reqwest::Client,
     args: SimulateArgs,
     mix: Vec<(Platform, u32)>,
+    started: Instant,
     deadline: Instant,
     tally: Tally,
+    /// Set once the run is over before the deadline (`--until` reached).
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Fleet {
@@ -175,11 +185,37 @@ impl Fleet {
         }
     }
 
-    /// Sleeps `d`, but never past the deadline; false when the run is over.
+    /// Sleeps `d`, but never past the deadline or the stop; false when the run is over.
     async fn pause(&self, d: Duration) -> bool {
         let left = self.deadline.saturating_duration_since(Instant::now());
-        tokio::time::sleep(d.min(left)).await;
-        Instant::now() < self.deadline
+        let mut stop = self.stop.subscribe();
+        tokio::select! {
+            _ = tokio::time::sleep(d.min(left)) => {}
+            _ = stop.wait_for(|over| *over) => {}
+        }
+        Instant::now() < self.deadline && !*self.stop.borrow()
+    }
+
+    /// A device moved from one version to another; ends the run when the whole fleet runs
+    /// the `--until` version.
+    fn moved(&self, from: &str, to: &str) {
+        let mut running = self.tally.running.lock().unwrap();
+        if let Some(n) = running.get_mut(from) {
+            *n -= 1;
+            if *n == 0 {
+                running.remove(from);
+            }
+        }
+        let here = running.entry(to.to_string()).or_default();
+        *here += 1;
+        if self.args.until.as_deref() == Some(to) && *here == self.args.devices as u64 {
+            self.tally
+                .converged
+                .lock()
+                .unwrap()
+                .get_or_insert(self.started.elapsed());
+            self.stop.send_replace(true);
+        }
     }
 
     /// A POST to a device route; on 429 waits out `Retry-After` (as the plugin does).
@@ -259,6 +295,7 @@ impl Fleet {
         let mut bundles = Bundles::default();
         let mut reports: Vec<Report> = Vec::new();
         let mut had: HashSet<String> = HashSet::new();
+        let mut was = "builtin".to_string();
         // The first start is spread over one period, so the fleet does not start in step.
         let first = self.args.check_every.mul_f64(rng.unit());
         if !self.pause(first).await {
@@ -289,6 +326,11 @@ impl Fleet {
                 }
             }
             let running = bundles.running().map(str::to_string);
+            let now = running.as_deref().unwrap_or("builtin");
+            if now != was {
+                self.moved(&was, now);
+                was = now.to_string();
+            }
             if !reports.is_empty() {
                 let events: Vec<StatsEvent> = reports
                     .iter()
@@ -325,8 +367,6 @@ impl Fleet {
                 break;
             }
         }
-        let key = bundles.running().unwrap_or("builtin").to_string();
-        *self.tally.running.lock().unwrap().entry(key).or_default() += 1;
     }
 
     async fn download(
@@ -393,6 +433,8 @@ impl Fleet {
             "errors": *self.tally.errors.lock().unwrap(),
             "latency": latency,
             "running": *self.tally.running.lock().unwrap(),
+            "until": self.args.until,
+            "converged_seconds": self.tally.converged.lock().unwrap().map(|d| d.as_secs_f64()),
         })
     }
 }
@@ -410,6 +452,13 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     if !updraft_core::app::is_valid_app_id(&args.app) {
         bail!("--app `{}` is not a reverse-domain app id", args.app);
     }
+    if args
+        .until
+        .as_deref()
+        .is_some_and(|v| v.trim().is_empty() || v == "builtin")
+    {
+        bail!("--until names a version the fleet is to reach (every device starts on builtin)");
+    }
     let url = args.url.trim_end_matches('/').to_string();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         bail!("--url must start with http:// or https://");
@@ -421,12 +470,21 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         .build()?;
     let started = Instant::now();
     let json_out = args.json;
+    let tally = Tally::default();
+    // Every device runs the builtin bundle until its first install.
+    tally
+        .running
+        .lock()
+        .unwrap()
+        .insert("builtin".into(), args.devices as u64);
     let fleet = Arc::new(Fleet {
         http,
+        started,
         deadline: started + args.duration,
         mix,
         args: SimulateArgs { url, ..args },
-        tally: Tally::default(),
+        tally,
+        stop: tokio::sync::watch::channel(false).0,
     });
     let mut tasks = Vec::with_capacity(fleet.args.devices);
     for i in 0..fleet.args.devices {
@@ -478,6 +536,12 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             println!("  {k:<15} {}", summary[k]);
         }
         println!("  running now     {}", summary["running"]);
+        if let Some(v) = &fleet.args.until {
+            match summary["converged_seconds"].as_f64() {
+                Some(s) => println!("  every device ran {v} after {s:.1} s"),
+                None => println!("  not every device ran {v} by the end"),
+            }
+        }
         println!("  errors          {}", summary["errors"]);
         for (route, l) in summary["latency"].as_object().into_iter().flatten() {
             println!(
