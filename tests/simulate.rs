@@ -71,8 +71,9 @@ async fn a_fleet_installs_a_release_and_converges_back_from_a_failing_one() {
     let converged = run["converged_seconds"]
         .as_f64()
         .expect("the fleet converged");
+    let seconds = run["seconds"].as_f64().unwrap();
     assert!(
-        run["seconds"].as_f64().unwrap() < 60.0 && converged <= run["seconds"].as_f64().unwrap(),
+        seconds < 60.0 && converged <= seconds,
         "the run stopped once the fleet ran 1.0.1: {run}"
     );
 

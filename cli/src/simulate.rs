@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use updraft_core::device_request::Platform;
 use updraft_core::protocol::{DeviceRequest, StatsEvent};
+use updraft_device::lifecycle::BUILTIN;
 use updraft_device::rate_limit::retry_deadline;
 use updraft_device::{BundleStatus, Bundles, Report, Verified};
 
@@ -128,8 +129,6 @@ struct Tally {
     latency_us: Mutex<HashMap<&'static str, Vec<u32>>>,
     /// How many devices run each version now ("builtin" until their first install).
     running: Mutex<BTreeMap<String, u64>>,
-    /// When the whole fleet first ran the `--until` version, after the start.
-    converged: Mutex<Option<Duration>>,
 }
 
 impl Tally {
@@ -154,8 +153,9 @@ struct Fleet {
     started: Instant,
     deadline: Instant,
     tally: Tally,
-    /// Set once the run is over before the deadline (`--until` reached).
-    stop: tokio::sync::watch::Sender<bool>,
+    /// When the whole fleet first ran the `--until` version (after the start): the run is
+    /// over then, before the deadline.
+    converged: tokio::sync::watch::Sender<Option<Duration>>,
 }
 
 impl Fleet {
@@ -171,7 +171,7 @@ impl Fleet {
             device_id: id.to_string(),
             platform,
             version_build: self.args.native_version.clone(),
-            version_name: Some(running.unwrap_or("builtin").to_string()),
+            version_name: Some(running.unwrap_or(BUILTIN).to_string()),
             version_code: Some("1".into()),
             version_os: Some("14".into()),
             plugin_version: Some(updraft_device::updater::PLUGIN_VERSION.into()),
@@ -185,15 +185,16 @@ impl Fleet {
         }
     }
 
-    /// Sleeps `d`, but never past the deadline or the stop; false when the run is over.
+    /// Sleeps `d`, but never past the deadline or the fleet's convergence; false when the
+    /// run is over.
     async fn pause(&self, d: Duration) -> bool {
         let left = self.deadline.saturating_duration_since(Instant::now());
-        let mut stop = self.stop.subscribe();
+        let mut converged = self.converged.subscribe();
         tokio::select! {
             _ = tokio::time::sleep(d.min(left)) => {}
-            _ = stop.wait_for(|over| *over) => {}
+            _ = converged.wait_for(Option::is_some) => {}
         }
-        Instant::now() < self.deadline && !*self.stop.borrow()
+        Instant::now() < self.deadline && self.converged.borrow().is_none()
     }
 
     /// A device moved from one version to another; ends the run when the whole fleet runs
@@ -209,12 +210,12 @@ impl Fleet {
         let here = running.entry(to.to_string()).or_default();
         *here += 1;
         if self.args.until.as_deref() == Some(to) && *here == self.args.devices as u64 {
-            self.tally
-                .converged
-                .lock()
-                .unwrap()
-                .get_or_insert(self.started.elapsed());
-            self.stop.send_replace(true);
+            let at = self.started.elapsed();
+            self.converged.send_if_modified(|first| {
+                let new = first.is_none();
+                first.get_or_insert(at);
+                new
+            });
         }
     }
 
@@ -295,7 +296,7 @@ impl Fleet {
         let mut bundles = Bundles::default();
         let mut reports: Vec<Report> = Vec::new();
         let mut had: HashSet<String> = HashSet::new();
-        let mut was = "builtin".to_string();
+        let mut was = BUILTIN.to_string();
         // The first start is spread over one period, so the fleet does not start in step.
         let first = self.args.check_every.mul_f64(rng.unit());
         if !self.pause(first).await {
@@ -326,7 +327,7 @@ impl Fleet {
                 }
             }
             let running = bundles.running().map(str::to_string);
-            let now = running.as_deref().unwrap_or("builtin");
+            let now = running.as_deref().unwrap_or(BUILTIN);
             if now != was {
                 self.moved(&was, now);
                 was = now.to_string();
@@ -434,7 +435,7 @@ impl Fleet {
             "latency": latency,
             "running": *self.tally.running.lock().unwrap(),
             "until": self.args.until,
-            "converged_seconds": self.tally.converged.lock().unwrap().map(|d| d.as_secs_f64()),
+            "converged_seconds": self.converged.borrow().map(|d| d.as_secs_f64()),
         })
     }
 }
@@ -455,7 +456,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     if args
         .until
         .as_deref()
-        .is_some_and(|v| v.trim().is_empty() || v == "builtin")
+        .is_some_and(|v| v.trim().is_empty() || v == BUILTIN)
     {
         bail!("--until names a version the fleet is to reach (every device starts on builtin)");
     }
@@ -476,7 +477,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         .running
         .lock()
         .unwrap()
-        .insert("builtin".into(), args.devices as u64);
+        .insert(BUILTIN.into(), args.devices as u64);
     let fleet = Arc::new(Fleet {
         http,
         started,
@@ -484,7 +485,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         mix,
         args: SimulateArgs { url, ..args },
         tally,
-        stop: tokio::sync::watch::channel(false).0,
+        converged: tokio::sync::watch::channel(None).0,
     });
     let mut tasks = Vec::with_capacity(fleet.args.devices);
     for i in 0..fleet.args.devices {
