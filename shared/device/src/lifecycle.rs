@@ -66,8 +66,8 @@ impl Report {
     }
 }
 
-/// The builtin bundle's version name, as the plugin reports it.
-pub const BUILTIN: &str = "builtin";
+/// The builtin bundle's version name, as the plugin reports it (the protocol word is core's).
+pub use updraft_core::channel::BUILTIN;
 
 /// How a download was checked before it is offered to `accepts`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
